@@ -1,0 +1,114 @@
+"""The SDK entry point. Embedded mode calls the domain services in process; remote mode (when
+``SHIPYARD_URL`` is set) talks to a Shipyard server over HTTP. Both expose the same
+:class:`~shipyard.tracking.api.TrackingAPI`, so code does not change between them."""
+
+from __future__ import annotations
+
+import getpass
+from collections.abc import Mapping
+from typing import TYPE_CHECKING
+
+from shipyard.client import environment, lifecycle
+from shipyard.client.run import ActiveRun
+from shipyard.config import Settings, load_settings
+from shipyard.errors import ConfigError
+from shipyard.tracking.api import TrackingAPI
+from shipyard.tracking.model import Run
+
+if TYPE_CHECKING:
+    from shipyard.accounts.service import AccountsService
+    from shipyard.app import App
+
+
+class Client:
+    def __init__(self, settings: Settings | None = None) -> None:
+        self.settings = settings if settings is not None else load_settings()
+        self._app: App | None = None
+        self.tracking: TrackingAPI
+        if self.settings.url:
+            from shipyard.client.remote import RemoteTracking
+
+            token = self.settings.token.get_secret_value() if self.settings.token else None
+            self.tracking = RemoteTracking(self.settings.url, token)
+        else:
+            from shipyard.app import build_app
+
+            self._app = build_app(self.settings)
+            self.tracking = self._app.tracking
+        #: Runs started through this client and not yet ended, innermost last.
+        self.stack: list[ActiveRun] = []
+
+    @property
+    def remote(self) -> bool:
+        return self._app is None
+
+    @property
+    def user(self) -> str:
+        return self.settings.user or getpass.getuser()
+
+    def start_run(
+        self,
+        experiment: str = "default",
+        name: str | None = None,
+        *,
+        parent: ActiveRun | Run | str | None = None,
+        tags: Mapping[str, str] | None = None,
+    ) -> ActiveRun:
+        """Start a run in ``experiment`` (created if missing); use the result in a ``with`` block."""
+        exp = self.tracking.get_or_create_experiment(experiment)
+        parent_id = parent if isinstance(parent, str) or parent is None else parent.id
+        run = self.tracking.create_run(
+            exp.id,
+            name=name,
+            user=self.user,
+            parent_id=parent_id,
+            tags=tags,
+            environment=environment.capture(),
+        )
+        active = ActiveRun(self, run)
+        self.stack.append(active)
+        lifecycle.track(active)
+        return active
+
+    def _forget(self, run: ActiveRun) -> None:
+        if run in self.stack:
+            self.stack.remove(run)
+        lifecycle.forget(run)
+
+    # -- administration (embedded mode) -------------------------------------------------------
+    def _local_app(self, what: str) -> App:
+        if self._app is None:
+            raise ConfigError(
+                f"{what} works on the database directly: unset SHIPYARD_URL and run it on the server host"
+            )
+        return self._app
+
+    @property
+    def accounts(self) -> AccountsService:
+        return self._local_app("managing users and tokens").accounts
+
+    def database_revision(self) -> tuple[str | None, str]:
+        from shipyard.migrations import runner
+
+        return runner.current(self._local_app("database commands").db), runner.head()
+
+    def upgrade_database(self) -> None:
+        from shipyard.migrations import runner
+
+        runner.upgrade(self._local_app("database commands").db)
+
+    def close(self) -> None:
+        for run in list(self.stack):
+            run.end()
+        if self._app is not None:
+            self._app.close()
+        else:
+            close = getattr(self.tracking, "close", None)
+            if close is not None:
+                close()
+
+    def __enter__(self) -> Client:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()

@@ -1,0 +1,1 @@
+"""The one Alembic tree of the metadata database (``versions/``) and the code that applies it."""

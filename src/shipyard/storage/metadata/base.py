@@ -1,0 +1,20 @@
+"""The one declarative base of the metadata database. Every domain's ``tables.py`` subclasses
+:class:`Base`, so there is one ``MetaData`` and one Alembic tree."""
+
+from __future__ import annotations
+
+from sqlalchemy import BigInteger, MetaData
+from sqlalchemy.orm import DeclarativeBase
+
+NAMING = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData(naming_convention=NAMING)
+    type_annotation_map = {int: BigInteger}

@@ -1,0 +1,57 @@
+"""The metadata database handle a service is given: an engine plus transaction scopes.
+
+A service method opens exactly one scope; helpers receive the connection and never commit.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+from sqlalchemy import Connection, Engine
+from sqlalchemy.exc import OperationalError
+
+from shipyard.errors import BackendUnavailable
+from shipyard.storage.metadata.engine import is_sqlite, make_engine
+
+
+class Database:
+    def __init__(self, url: str, engine: Engine | None = None) -> None:
+        self.url = url
+        self.engine = engine if engine is not None else make_engine(url)
+
+    @property
+    def dialect(self) -> str:
+        return self.engine.dialect.name
+
+    @property
+    def embedded(self) -> bool:
+        return is_sqlite(self.url)
+
+    @contextmanager
+    def write(self) -> Iterator[Connection]:
+        """A read-write transaction, committed when the block ends without an exception."""
+        with self._connect() as conn, conn.begin():
+            yield conn
+
+    @contextmanager
+    def read(self) -> Iterator[Connection]:
+        """A read-only transaction (on SQLite it does not take the writer lock)."""
+        with self._connect() as conn:
+            conn = conn.execution_options(shipyard_readonly=True)
+            with conn.begin():
+                yield conn
+
+    @contextmanager
+    def _connect(self) -> Iterator[Connection]:
+        try:
+            conn = self.engine.connect()
+        except OperationalError as exc:
+            raise BackendUnavailable(
+                f"cannot connect to the metadata database {self.engine.url!r}: {exc.orig}"
+            ) from None
+        with conn:
+            yield conn
+
+    def dispose(self) -> None:
+        self.engine.dispose()

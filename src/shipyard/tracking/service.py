@@ -1,0 +1,502 @@
+"""Tracking use cases: experiments, runs, params, metrics, tags, datasets, artifacts, search,
+comparison and lineage. One transaction per call; see :mod:`shipyard.tracking.api` for the
+contract this class fulfils."""
+
+from __future__ import annotations
+
+import getpass
+import hashlib
+import json
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any, BinaryIO
+
+from sqlalchemy import Connection, delete, select, update
+
+from shipyard.core.clock import now_ms, to_datetime
+from shipyard.core.ids import is_id, new_id
+from shipyard.errors import AlreadyExists, Conflict, InvalidInput, NotFound
+from shipyard.storage.artifacts.base import check_key
+from shipyard.storage.artifacts.content import Blob, ContentStore, parse_digest
+from shipyard.storage.metadata.bulk import insert_tuples
+from shipyard.storage.metadata.database import Database
+from shipyard.storage.metadata.upsert import insert_ignore, upsert
+from shipyard.tracking import lineage as lineage_walk
+from shipyard.tracking import records, validation
+from shipyard.tracking.api import DEFAULT_MAX_RESULTS, MetricPoint
+from shipyard.tracking.model import (
+    Artifact,
+    DatasetInfo,
+    Direction,
+    Experiment,
+    LineageGraph,
+    Metric,
+    Run,
+    RunComparison,
+    RunDataset,
+    RunEnvironment,
+    RunId,
+    RunStatus,
+)
+from shipyard.tracking.search import build_search
+from shipyard.tracking.tables import (
+    ArtifactRow,
+    DatasetRow,
+    EnvironmentRow,
+    ExperimentRow,
+    LatestMetricRow,
+    MetricBatchRow,
+    MetricRow,
+    ParamRow,
+    RunDatasetRow,
+    RunRow,
+    TagRow,
+)
+
+exp_t = ExperimentRow.__table__
+runs_t = RunRow.__table__
+params_t = ParamRow.__table__
+tags_t = TagRow.__table__
+metrics_t = MetricRow.__table__
+latest_t = LatestMetricRow.__table__
+batches_t = MetricBatchRow.__table__
+env_t = EnvironmentRow.__table__
+ds_t = DatasetRow.__table__
+rd_t = RunDatasetRow.__table__
+art_t = ArtifactRow.__table__
+
+METRIC_COLUMNS = ("key", "value", "step", "timestamp")
+
+
+def _number(text: str) -> float | None:
+    try:
+        value = float(text)
+    except ValueError:
+        return None
+    return value if value == value and abs(value) != float("inf") else None
+
+
+def environment_digest(env: RunEnvironment) -> str:
+    payload = json.dumps([env.python_version, env.platform, sorted(env.packages.items())])
+    return "sha256:" + hashlib.sha256(payload.encode()).hexdigest()
+
+
+def _newer(table: Any, excluded: Any) -> Any:
+    return (excluded.step > table.c.step) | (
+        (excluded.step == table.c.step) & (excluded.timestamp >= table.c.timestamp)
+    )
+
+
+class TrackingService:
+    def __init__(self, db: Database, content: ContentStore) -> None:
+        self.db = db
+        self.content = content
+        self._known_environments: set[str] = set()
+
+    # -- experiments -------------------------------------------------------------------------
+    def create_experiment(
+        self, name: str, description: str = "", tags: Mapping[str, str] | None = None
+    ) -> Experiment:
+        name = validation.name("experiment", name)
+        clean_tags = validation.tags(tags or {})
+        with self.db.write() as conn:
+            if conn.execute(select(exp_t.c.id).where(exp_t.c.name == name)).first():
+                raise AlreadyExists(f"experiment {name!r} already exists", field="name")
+            row = {
+                "id": new_id(),
+                "name": name,
+                "description": description,
+                "tags": clean_tags,
+                "created_at": now_ms(),
+            }
+            conn.execute(exp_t.insert(), row)
+        return records.experiment(_Row(row))
+
+    def get_experiment(self, name_or_id: str) -> Experiment:
+        with self.db.read() as conn:
+            return records.experiment(self._experiment_row(conn, name_or_id))
+
+    def get_or_create_experiment(self, name: str) -> Experiment:
+        try:
+            return self.get_experiment(name)
+        except NotFound:
+            pass
+        try:
+            return self.create_experiment(name)
+        except AlreadyExists:  # created concurrently
+            return self.get_experiment(name)
+
+    def list_experiments(self) -> list[Experiment]:
+        with self.db.read() as conn:
+            return [records.experiment(r) for r in conn.execute(select(exp_t).order_by(exp_t.c.name))]
+
+    def _experiment_row(self, conn: Connection, name_or_id: str) -> Any:
+        if not isinstance(name_or_id, str) or not name_or_id:
+            raise InvalidInput("experiment must be a non-empty name or id", field="experiment")
+        row = conn.execute(select(exp_t).where(exp_t.c.name == name_or_id)).first()
+        if row is None and is_id(name_or_id):
+            row = conn.execute(select(exp_t).where(exp_t.c.id == name_or_id)).first()
+        if row is None:
+            raise NotFound(f"experiment {name_or_id!r} does not exist", field="experiment")
+        return row
+
+    # -- runs --------------------------------------------------------------------------------
+    def create_run(
+        self,
+        experiment: str,
+        *,
+        name: str | None = None,
+        user: str | None = None,
+        parent_id: str | None = None,
+        tags: Mapping[str, str] | None = None,
+        environment: RunEnvironment | None = None,
+    ) -> Run:
+        run_id = new_id()
+        name = validation.name("run", name) if name is not None else f"run-{run_id[-8:]}"
+        clean_tags = validation.tags(tags or {})
+        user = user or getpass.getuser()
+        digest = environment_digest(environment) if environment else None
+        with self.db.write() as conn:
+            exp = self._experiment_row(conn, experiment)
+            if parent_id is not None:
+                self._require_run(conn, parent_id, field="parent_id")
+            if environment is not None and digest not in self._known_environments:
+                insert_ignore(
+                    conn,
+                    env_t,
+                    [
+                        {
+                            "digest": digest,
+                            "python_version": environment.python_version,
+                            "platform": environment.platform,
+                            "packages": dict(environment.packages),
+                        }
+                    ],
+                )
+            conn.execute(
+                runs_t.insert(),
+                {
+                    "id": run_id,
+                    "experiment_id": exp.id,
+                    "name": name,
+                    "status": RunStatus.RUNNING.value,
+                    "start_time": now_ms(),
+                    "end_time": None,
+                    "user": user,
+                    "note": "",
+                    "parent_id": parent_id,
+                    "environment_digest": digest,
+                    "command": environment.command if environment else "",
+                    "git_commit": environment.git_commit if environment else None,
+                    "git_dirty": environment.git_dirty if environment else None,
+                },
+            )
+            if clean_tags:
+                conn.execute(
+                    tags_t.insert(), [{"run_id": run_id, "key": k, "value": v} for k, v in clean_tags.items()]
+                )
+            run = records.load_run(conn, run_id)
+        if digest:
+            self._known_environments.add(digest)
+        return run
+
+    def get_run(self, run_id: str) -> Run:
+        with self.db.read() as conn:
+            return records.load_run(conn, run_id)
+
+    def end_run(self, run_id: str, status: RunStatus = RunStatus.FINISHED) -> Run:
+        status = self._status(status)
+        if not status.terminal:
+            raise InvalidInput(
+                f"a run ends as FINISHED, FAILED or KILLED, not {status.value}", field="status"
+            )
+        with self.db.write() as conn:
+            row = self._require_run(conn, run_id)
+            if row.status != RunStatus.RUNNING.value:
+                if row.status == status.value:
+                    return records.load_run(conn, run_id)
+                raise Conflict(f"run {run_id!r} has already ended as {row.status}", field="status")
+            conn.execute(
+                update(runs_t).where(runs_t.c.id == run_id).values(status=status.value, end_time=now_ms())
+            )
+            return records.load_run(conn, run_id)
+
+    def update_run(self, run_id: str, *, name: str | None = None, note: str | None = None) -> Run:
+        values: dict[str, Any] = {}
+        if name is not None:
+            values["name"] = validation.name("run", name)
+        if note is not None:
+            if not isinstance(note, str):
+                raise InvalidInput("note must be a string", field="note")
+            values["note"] = note
+        with self.db.write() as conn:
+            self._require_run(conn, run_id)
+            if values:
+                conn.execute(update(runs_t).where(runs_t.c.id == run_id).values(**values))
+            return records.load_run(conn, run_id)
+
+    @staticmethod
+    def _status(status: RunStatus | str) -> RunStatus:
+        try:
+            return RunStatus(str(status).upper())
+        except ValueError:
+            known = ", ".join(s.value for s in RunStatus)
+            raise InvalidInput(f"unknown run status {status!r} (known: {known})", field="status") from None
+
+    @staticmethod
+    def _require_run(conn: Connection, run_id: str, *, field: str = "run_id") -> Any:
+        row = conn.execute(select(runs_t.c.id, runs_t.c.status).where(runs_t.c.id == run_id)).first()
+        if row is None:
+            raise NotFound(f"run {run_id!r} does not exist", field=field)
+        return row
+
+    # -- params, metrics, tags ---------------------------------------------------------------
+    def log_params(self, run_id: str, params: Mapping[str, object]) -> None:
+        clean = validation.params(params)
+        if not clean:
+            return
+        with self.db.write() as conn:
+            self._require_run(conn, run_id)
+            existing = {
+                r.key: r.value
+                for r in conn.execute(
+                    select(params_t.c.key, params_t.c.value).where(
+                        params_t.c.run_id == run_id, params_t.c.key.in_(list(clean))
+                    )
+                )
+            }
+            for key, value in clean.items():
+                if key in existing and existing[key] != value:
+                    raise Conflict(
+                        f"param {key!r} of run {run_id} is {existing[key]!r} and cannot change to {value!r} "
+                        "(params are immutable; log a metric or tag instead)",
+                        field=f"params.{key}",
+                    )
+            new = [
+                {"run_id": run_id, "key": k, "value": v, "value_num": _number(v)}
+                for k, v in clean.items()
+                if k not in existing
+            ]
+            if new:
+                conn.execute(params_t.insert(), new)
+
+    def log_metrics(self, run_id: str, points: Sequence[MetricPoint], *, batch_id: str | None = None) -> int:
+        rows, latest = validation.metric_batch(points)
+        if not rows:
+            return 0
+        with self.db.write() as conn:
+            self._require_run(conn, run_id)
+            if batch_id is not None:
+                seen = select(batches_t.c.batch_id).where(
+                    batches_t.c.run_id == run_id, batches_t.c.batch_id == batch_id
+                )
+                if conn.execute(seen).first():
+                    return 0
+                conn.execute(batches_t.insert(), {"run_id": run_id, "batch_id": batch_id})
+            insert_tuples(conn, metrics_t, METRIC_COLUMNS, rows, constants={"run_id": run_id})
+            upsert(
+                conn,
+                latest_t,
+                [
+                    {"run_id": run_id, "key": k, "value": None if v != v else v, "step": s, "timestamp": t}
+                    for k, (s, t, v) in sorted(latest.items())  # one lock order across writers
+                ],
+                keys=("run_id", "key"),
+                update=("value", "step", "timestamp"),
+                where=_newer,
+            )
+        return len(rows)
+
+    def metric_history(self, run_id: str, key: str) -> list[Metric]:
+        with self.db.read() as conn:
+            self._require_run(conn, run_id)
+            rows = conn.execute(
+                select(metrics_t.c.key, metrics_t.c.value, metrics_t.c.step, metrics_t.c.timestamp)
+                .where(metrics_t.c.run_id == run_id, metrics_t.c.key == key)
+                .order_by(metrics_t.c.step, metrics_t.c.timestamp, metrics_t.c.id)
+            )
+            return [Metric(r.key, records.nan_if_null(r.value), r.step, r.timestamp) for r in rows]
+
+    def set_tags(self, run_id: str, tags: Mapping[str, str]) -> None:
+        clean = validation.tags(tags)
+        with self.db.write() as conn:
+            self._require_run(conn, run_id)
+            upsert(
+                conn,
+                tags_t,
+                [{"run_id": run_id, "key": k, "value": v} for k, v in sorted(clean.items())],
+                keys=("run_id", "key"),
+                update=("value",),
+            )
+
+    def delete_tag(self, run_id: str, key: str) -> None:
+        with self.db.write() as conn:
+            self._require_run(conn, run_id)
+            result = conn.execute(delete(tags_t).where(tags_t.c.run_id == run_id, tags_t.c.key == key))
+            if result.rowcount == 0:
+                raise NotFound(f"run {run_id} has no tag {key!r}", field="key")
+
+    # -- datasets ------------------------------------------------------------------------------
+    def log_dataset(
+        self,
+        run_id: str,
+        info: DatasetInfo,
+        *,
+        context: str = "training",
+        direction: Direction = Direction.INPUT,
+    ) -> RunDataset:
+        name = validation.name("dataset", info.name)
+        digest = parse_digest(info.digest)
+        context = validation.key("dataset context", context)
+        direction = Direction(direction)
+        schema = [{"name": c.name, "type": c.type} for c in info.schema]
+        with self.db.write() as conn:
+            self._require_run(conn, run_id)
+            identity = (ds_t.c.name == name) & (ds_t.c.digest == digest) & (ds_t.c.location == info.location)
+            row = conn.execute(select(ds_t).where(identity)).first()
+            if row is None:
+                insert_ignore(
+                    conn,
+                    ds_t,
+                    [
+                        {
+                            "id": new_id(),
+                            "name": name,
+                            "digest": digest,
+                            "schema": schema,
+                            "num_rows": info.num_rows,
+                            "location": info.location,
+                            "source_type": info.source_type,
+                            "created_at": now_ms(),
+                        }
+                    ],
+                )
+                row = conn.execute(select(ds_t).where(identity)).one()
+            insert_ignore(
+                conn,
+                rd_t,
+                [{"run_id": run_id, "dataset_id": row.id, "direction": direction.value, "context": context}],
+            )
+            return RunDataset(RunId(run_id), records.dataset(row), direction, context)
+
+    def run_datasets(self, run_id: str) -> list[RunDataset]:
+        with self.db.read() as conn:
+            self._require_run(conn, run_id)
+            links = conn.execute(select(rd_t).where(rd_t.c.run_id == run_id)).all()
+            datasets = records.datasets_by_id(conn, [link.dataset_id for link in links])
+        return [
+            RunDataset(RunId(run_id), datasets[link.dataset_id], Direction(link.direction), link.context)
+            for link in links
+        ]
+
+    # -- artifacts -----------------------------------------------------------------------------
+    def log_artifact(self, run_id: str, source: Path, path: str) -> Artifact:
+        path = check_key(path)
+        source = Path(source)
+        if not source.is_file():
+            raise InvalidInput(f"artifact source {str(source)!r} is not a file", field="source")
+        with self.db.read() as conn:
+            self._require_run(conn, run_id)
+        return self._record_artifact(run_id, path, self.content.put_file(source))
+
+    def store_artifact(
+        self, run_id: str, path: str, stream: BinaryIO, expected_digest: str | None = None
+    ) -> Artifact:
+        """Like :meth:`log_artifact`, from a stream (uploads received by the server)."""
+        path = check_key(path)
+        with self.db.read() as conn:
+            self._require_run(conn, run_id)
+        return self._record_artifact(run_id, path, self.content.put_stream(stream, expected_digest))
+
+    def _record_artifact(self, run_id: str, path: str, blob: Blob) -> Artifact:
+        # The blob is complete and verified before any row points at it.
+        now = now_ms()
+        with self.db.write() as conn:
+            self._require_run(conn, run_id)
+            upsert(
+                conn,
+                art_t,
+                [
+                    {
+                        "run_id": run_id,
+                        "path": path,
+                        "digest": blob.digest,
+                        "size": blob.size,
+                        "created_at": now,
+                    }
+                ],
+                keys=("run_id", "path"),
+                update=("digest", "size", "created_at"),
+            )
+        return Artifact(RunId(run_id), path, blob.digest, blob.size, to_datetime(now))  # type: ignore[arg-type]
+
+    def list_artifacts(self, run_id: str) -> list[Artifact]:
+        with self.db.read() as conn:
+            self._require_run(conn, run_id)
+            rows = conn.execute(select(art_t).where(art_t.c.run_id == run_id).order_by(art_t.c.path))
+            return [
+                Artifact(RunId(r.run_id), r.path, r.digest, r.size, to_datetime(r.created_at))  # type: ignore[arg-type]
+                for r in rows
+            ]
+
+    def artifact(self, run_id: str, path: str) -> Artifact:
+        path = check_key(path)
+        with self.db.read() as conn:
+            self._require_run(conn, run_id)
+            r = conn.execute(select(art_t).where(art_t.c.run_id == run_id, art_t.c.path == path)).first()
+        if r is None:
+            raise NotFound(f"run {run_id} has no artifact {path!r}", field="path")
+        return Artifact(RunId(r.run_id), r.path, r.digest, r.size, to_datetime(r.created_at))  # type: ignore[arg-type]
+
+    def download_artifact(self, run_id: str, path: str, dest: Path) -> Path:
+        return self.content.get_file(self.artifact(run_id, path).digest, Path(dest))
+
+    def download_blob(self, digest: str, dest: Path) -> Path:
+        digest = parse_digest(digest)
+        if not self.content.exists(digest):
+            raise NotFound(f"no artifact has digest {digest}", field="digest")
+        return self.content.get_file(digest, Path(dest))
+
+    # -- queries -------------------------------------------------------------------------------
+    def search_runs(
+        self,
+        experiments: Sequence[str] | None = None,
+        filter: str = "",
+        order_by: Sequence[str] = (),
+        max_results: int = DEFAULT_MAX_RESULTS,
+    ) -> list[Run]:
+        if isinstance(experiments, str):
+            experiments = [experiments]
+        if isinstance(order_by, str):
+            order_by = [order_by]
+        with self.db.read() as conn:
+            experiment_ids = (
+                None if experiments is None else [self._experiment_row(conn, e).id for e in experiments]
+            )
+            query = build_search(experiment_ids, filter or "", list(order_by), max_results)
+            ids = [r[0] for r in conn.execute(query)]
+            return records.load_runs(conn, ids)
+
+    def compare_runs(self, run_ids: Sequence[str]) -> RunComparison:
+        if len(run_ids) < 1:
+            raise InvalidInput("compare needs at least one run id", field="run_ids")
+        with self.db.read() as conn:
+            runs = records.load_runs(conn, list(dict.fromkeys(run_ids)))
+        missing = [r for r in run_ids if r not in {run.id for run in runs}]
+        if missing:
+            raise NotFound(f"run {missing[0]!r} does not exist", field="run_ids")
+        param_keys = sorted({k for r in runs for k in r.params})
+        metric_keys = sorted({k for r in runs for k in r.metrics})
+        return RunComparison(tuple(runs), tuple(param_keys), tuple(metric_keys))
+
+    def lineage(self, subject: str, depth: int = 1) -> LineageGraph:
+        with self.db.read() as conn:
+            node = lineage_walk.resolve(conn, subject)
+            return lineage_walk.walk(conn, node, depth)
+
+
+class _Row:
+    """Attribute access over a dict, to map a just-inserted row like a fetched one."""
+
+    def __init__(self, values: Mapping[str, Any]) -> None:
+        self.__dict__.update(values)

@@ -1,0 +1,131 @@
+"""Tracking rows. They never leave the domain: the service maps them to :mod:`.model` objects.
+
+Metric series live in ``metrics`` (append-only, one row a point); the newest value of each key is
+kept in ``latest_metrics`` so listing and searching runs never scans the series. Times are epoch
+milliseconds.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import JSON, BigInteger, Float, ForeignKey, Index, Integer, String, Text, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column
+
+from shipyard.storage.metadata.base import Base
+
+ID = String(32)
+KEY = String(250)
+#: SQLite only auto-numbers an INTEGER PRIMARY KEY (the rowid).
+SERIAL = BigInteger().with_variant(Integer, "sqlite")
+
+
+class ExperimentRow(Base):
+    __tablename__ = "experiments"
+    id: Mapped[str] = mapped_column(ID, primary_key=True)
+    name: Mapped[str] = mapped_column(String(250), unique=True)
+    description: Mapped[str] = mapped_column(Text, default="")
+    tags: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    created_at: Mapped[int]
+
+
+class EnvironmentRow(Base):
+    """Interpreter, platform and packages, stored once per distinct combination."""
+
+    __tablename__ = "environments"
+    digest: Mapped[str] = mapped_column(String(71), primary_key=True)
+    python_version: Mapped[str] = mapped_column(String(100))
+    platform: Mapped[str] = mapped_column(String(250))
+    packages: Mapped[dict[str, Any]] = mapped_column(JSON)
+
+
+class RunRow(Base):
+    __tablename__ = "runs"
+    id: Mapped[str] = mapped_column(ID, primary_key=True)
+    experiment_id: Mapped[str] = mapped_column(ID, ForeignKey("experiments.id"), index=True)
+    name: Mapped[str] = mapped_column(String(250))
+    status: Mapped[str] = mapped_column(String(20))
+    start_time: Mapped[int] = mapped_column(index=True)
+    end_time: Mapped[int | None]
+    user: Mapped[str] = mapped_column(String(250))
+    note: Mapped[str] = mapped_column(Text, default="")
+    parent_id: Mapped[str | None] = mapped_column(ID, ForeignKey("runs.id"), index=True)
+    environment_digest: Mapped[str | None] = mapped_column(String(71), ForeignKey("environments.digest"))
+    command: Mapped[str] = mapped_column(Text, default="")
+    git_commit: Mapped[str | None] = mapped_column(String(64))
+    git_dirty: Mapped[bool | None]
+
+
+class ParamRow(Base):
+    __tablename__ = "params"
+    run_id: Mapped[str] = mapped_column(ID, ForeignKey("runs.id", ondelete="CASCADE"), primary_key=True)
+    key: Mapped[str] = mapped_column(KEY, primary_key=True)
+    value: Mapped[str] = mapped_column(Text)
+    #: The value as a number when it parses as one, so ``params.lr > 0.01`` compares numerically.
+    value_num: Mapped[float | None] = mapped_column(Float)
+
+
+class TagRow(Base):
+    __tablename__ = "tags"
+    run_id: Mapped[str] = mapped_column(ID, ForeignKey("runs.id", ondelete="CASCADE"), primary_key=True)
+    key: Mapped[str] = mapped_column(KEY, primary_key=True)
+    value: Mapped[str] = mapped_column(Text)
+
+
+class MetricRow(Base):
+    __tablename__ = "metrics"
+    __table_args__ = (Index("ix_metrics_run_key_step", "run_id", "key", "step"),)
+    id: Mapped[int] = mapped_column(SERIAL, primary_key=True, autoincrement=True)
+    run_id: Mapped[str] = mapped_column(ID, ForeignKey("runs.id", ondelete="CASCADE"))
+    key: Mapped[str] = mapped_column(KEY)
+    value: Mapped[float | None] = mapped_column(Float)  # NULL stores NaN (SQLite has no NaN)
+    step: Mapped[int]
+    timestamp: Mapped[int]
+
+
+class LatestMetricRow(Base):
+    __tablename__ = "latest_metrics"
+    __table_args__ = (Index("ix_latest_metrics_key_value", "key", "value"),)
+    run_id: Mapped[str] = mapped_column(ID, ForeignKey("runs.id", ondelete="CASCADE"), primary_key=True)
+    key: Mapped[str] = mapped_column(KEY, primary_key=True)
+    value: Mapped[float | None] = mapped_column(Float)
+    step: Mapped[int]
+    timestamp: Mapped[int]
+
+
+class MetricBatchRow(Base):
+    """Batch ids already stored, so a retried flush is not stored twice."""
+
+    __tablename__ = "metric_batches"
+    run_id: Mapped[str] = mapped_column(ID, ForeignKey("runs.id", ondelete="CASCADE"), primary_key=True)
+    batch_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+
+
+class DatasetRow(Base):
+    __tablename__ = "datasets"
+    __table_args__ = (UniqueConstraint("name", "digest", "location", name="uq_datasets_identity"),)
+    id: Mapped[str] = mapped_column(ID, primary_key=True)
+    name: Mapped[str] = mapped_column(String(250))
+    digest: Mapped[str] = mapped_column(String(71), index=True)
+    schema: Mapped[list[Any]] = mapped_column(JSON)
+    num_rows: Mapped[int | None]
+    location: Mapped[str] = mapped_column(Text, default="")
+    source_type: Mapped[str] = mapped_column(String(50))
+    created_at: Mapped[int]
+
+
+class RunDatasetRow(Base):
+    __tablename__ = "run_datasets"
+    run_id: Mapped[str] = mapped_column(ID, ForeignKey("runs.id", ondelete="CASCADE"), primary_key=True)
+    dataset_id: Mapped[str] = mapped_column(ID, ForeignKey("datasets.id"), primary_key=True, index=True)
+    direction: Mapped[str] = mapped_column(String(10), primary_key=True)
+    context: Mapped[str] = mapped_column(String(100), primary_key=True)
+
+
+class ArtifactRow(Base):
+    __tablename__ = "artifacts"
+    run_id: Mapped[str] = mapped_column(ID, ForeignKey("runs.id", ondelete="CASCADE"), primary_key=True)
+    path: Mapped[str] = mapped_column(String(1000), primary_key=True)
+    digest: Mapped[str] = mapped_column(String(71), index=True)
+    size: Mapped[int]
+    created_at: Mapped[int]

@@ -1,0 +1,135 @@
+"""Checks on what callers log. Each error names the field and what was expected."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping, Sequence
+from numbers import Real
+
+from shipyard.errors import InvalidInput
+
+MAX_KEY = 250
+MAX_PARAM_VALUE = 6000
+MAX_TAG_VALUE = 8000
+
+
+def key(kind: str, value: object) -> str:
+    if not isinstance(value, str) or not value.strip():
+        raise InvalidInput(f"{kind} key must be a non-empty string, got {value!r}", field=kind)
+    if len(value) > MAX_KEY:
+        raise InvalidInput(f"{kind} key {value[:40]!r}… is longer than {MAX_KEY} characters", field=kind)
+    if any(ord(c) < 32 for c in value):
+        raise InvalidInput(f"{kind} key {value!r} contains control characters", field=kind)
+    return value
+
+
+def params(values: Mapping[str, object]) -> dict[str, str]:
+    out = {}
+    for k, v in values.items():
+        key("param", k)
+        if v is None:
+            raise InvalidInput(f"param {k!r} has no value (None)", field=f"params.{k}")
+        text = v if isinstance(v, str) else str(v)
+        if len(text) > MAX_PARAM_VALUE:
+            raise InvalidInput(
+                f"param {k!r} value is longer than {MAX_PARAM_VALUE} characters", field=f"params.{k}"
+            )
+        out[k] = text
+    return out
+
+
+def tags(values: Mapping[str, str]) -> dict[str, str]:
+    out = {}
+    for k, v in values.items():
+        key("tag", k)
+        if not isinstance(v, str):
+            raise InvalidInput(f"tag {k!r} value must be a string, got {type(v).__name__}", field=f"tags.{k}")
+        if len(v) > MAX_TAG_VALUE:
+            raise InvalidInput(
+                f"tag {k!r} value is longer than {MAX_TAG_VALUE} characters", field=f"tags.{k}"
+            )
+        out[k] = v
+    return out
+
+
+def metric_value(name: str, value: object) -> float:
+    """A metric value as float: any real number (NaN and ±inf included), never a string or bool."""
+    if type(value) is float:
+        return value
+    if isinstance(value, bool) or not isinstance(value, Real):
+        raise InvalidInput(
+            f"metric {name!r} value must be a number, got {type(value).__name__} {value!r}",
+            field="metrics.value",
+        )
+    return float(value)
+
+
+def metric_points(points: Sequence[Sequence[object]]) -> list[tuple[str, float, int, int]]:
+    """Validate points from an untrusted caller (the server, the service's public method)."""
+    out = []
+    seen: set[str] = set()
+    for i, point in enumerate(points):
+        if len(point) != 4:
+            raise InvalidInput(
+                f"metric point {i} must be (key, value, step, timestamp)", field=f"metrics[{i}]"
+            )
+        k, v, step, ts = point
+        if k not in seen:
+            key("metric", k)
+            seen.add(k)  # type: ignore[arg-type]
+        value = metric_value(k, v)  # type: ignore[arg-type]
+        if type(step) is not int:
+            if isinstance(step, bool) or not isinstance(step, Real) or not float(step).is_integer():
+                raise InvalidInput(
+                    f"metric {k!r} step must be an integer, got {step!r}", field=f"metrics[{i}].step"
+                )
+            step = int(step)
+        if type(ts) is not int:
+            if isinstance(ts, bool) or not isinstance(ts, Real) or math.isnan(float(ts)):
+                raise InvalidInput(
+                    f"metric {k!r} timestamp must be epoch milliseconds, got {ts!r}",
+                    field=f"metrics[{i}].timestamp",
+                )
+            ts = int(ts)
+        out.append((k, value, step, ts))  # type: ignore[arg-type]
+    return out
+
+
+Latest = dict[str, tuple[int, int, float]]
+
+
+def metric_batch(points: Sequence[Sequence[object]]) -> tuple[Sequence[Sequence[object]], Latest]:
+    """Validate a batch and find each key's latest point (highest step, then timestamp) in one
+    pass. Returns rows ready to insert (NaN as None, since SQLite has no NaN) and the latest map.
+
+    The common case (str, float, int, int tuples without NaN) costs one loop and returns the
+    caller's sequence itself; anything else goes through :func:`metric_points`.
+    """
+    latest: Latest = {}
+    has_nan = False
+    try:
+        for k, v, s, t in points:
+            if type(v) is not float or type(s) is not int or type(t) is not int:
+                raise TypeError
+            if v != v:
+                has_nan = True
+            best = latest.get(k)  # type: ignore[call-overload]
+            if best is None:
+                key("metric", k)
+            elif s < best[0] or (s == best[0] and t < best[1]):  # type: ignore[operator]
+                continue
+            latest[k] = (s, t, v)  # type: ignore[index]
+    except (TypeError, ValueError):
+        clean = metric_points(points)
+        return metric_batch(clean)
+    if has_nan:
+        return [(k, None if v != v else v, s, t) for k, v, s, t in points], latest  # type: ignore[comparison-overlap]
+    return points, latest
+
+
+def name(kind: str, value: object, *, max_length: int = 250) -> str:
+    if not isinstance(value, str) or not value.strip():
+        raise InvalidInput(f"{kind} name must be a non-empty string, got {value!r}", field="name")
+    if len(value) > max_length:
+        raise InvalidInput(f"{kind} name is longer than {max_length} characters", field="name")
+    return value.strip()
