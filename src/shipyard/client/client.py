@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING
 from shipyard.client import environment, lifecycle
 from shipyard.client.run import ActiveRun
 from shipyard.config import Settings, load_settings
-from shipyard.errors import ConfigError
+from shipyard.errors import ConfigError, Conflict
 from shipyard.tracking.api import TrackingAPI
 from shipyard.tracking.model import Run
 
@@ -65,6 +65,16 @@ class Client:
             tags=tags,
             environment=environment.capture(),
         )
+        active = ActiveRun(self, run)
+        self.stack.append(active)
+        lifecycle.track(active)
+        return active
+
+    def resume_run(self, run_id: str) -> ActiveRun:
+        """Log into a run that is still RUNNING, e.g. from one of several training workers."""
+        run = self.tracking.get_run(run_id)
+        if run.status.terminal:
+            raise Conflict(f"run {run_id} has ended ({run.status.value}); start a new run instead")
         active = ActiveRun(self, run)
         self.stack.append(active)
         lifecycle.track(active)

@@ -1,0 +1,122 @@
+"""The SDK buffers metric points and flushes them by size, interval, run end, exception and exit."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import textwrap
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from shipyard.client import Client
+from shipyard.client.buffer import MetricBuffer
+from shipyard.config import load_settings
+from shipyard.tracking.model import RunStatus
+
+
+@pytest.fixture
+def client(tmp_path: Path) -> Iterator[Client]:
+    c = Client(load_settings(home=tmp_path, metric_flush_size=10, metric_flush_interval=0.2))
+    yield c
+    c.close()
+
+
+def stored(client: Client, run_id: str, key: str = "loss") -> int:
+    return len(client.tracking.metric_history(run_id, key))
+
+
+def test_full_buffer_is_flushed_without_waiting(tmp_path: Path) -> None:
+    client = Client(load_settings(home=tmp_path, metric_flush_size=10, metric_flush_interval=60))
+    run = client.start_run("buf")
+    for i in range(25):
+        run.log_metric("loss", float(i), step=i)
+    assert stored(client, run.id) == 20
+    run.end()
+    assert stored(client, run.id) == 25
+    client.close()
+
+
+def test_interval_flushes_a_partial_buffer(client: Client) -> None:
+    run = client.start_run("buf")
+    for i in range(3):
+        run.log_metric("loss", float(i), step=i)
+    deadline = time.monotonic() + 5
+    while stored(client, run.id) < 3 and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert stored(client, run.id) == 3
+    run.end()
+
+
+def test_exception_in_run_flushes_everything_and_marks_failed(client: Client) -> None:
+    with pytest.raises(RuntimeError), client.start_run("buf") as run:
+        for i in range(17):
+            run.log_metric("loss", float(i), step=i)
+        raise RuntimeError("diverged")
+    assert stored(client, run.id) == 17
+    assert client.tracking.get_run(run.id).status is RunStatus.FAILED
+
+
+def test_failed_flush_keeps_points_and_retries_without_duplicates() -> None:
+    received: dict[str, list[object]] = {}
+    attempts = []
+
+    def flaky(points: list[object], batch_id: str) -> None:
+        attempts.append(batch_id)
+        if len(attempts) == 1:
+            raise ConnectionError("server away")
+        received.setdefault(batch_id, list(points))
+
+    buffer = MetricBuffer(flaky, flush_size=1000, flush_interval=60)
+    for i in range(5):
+        buffer.add(("loss", float(i), i, 0))
+    with pytest.raises(ConnectionError):
+        buffer.flush()
+    assert len(buffer) == 5
+    buffer.add(("loss", 5.0, 5, 0))
+    buffer.flush()
+    assert attempts[0] == attempts[1]  # the failed batch is retried under its own id
+    assert sum(len(p) for p in received.values()) == 6 and len(buffer) == 0
+
+
+SCRIPT = """
+import shipyard, sys
+from shipyard import Client, load_settings
+shipyard.set_client(Client(load_settings(home=sys.argv[1], metric_flush_interval=3600)))
+run = shipyard.start_run(experiment="exit")
+print(run.id, flush=True)
+for i in range(1234):
+    run.log_metric("loss", i / 7, step=i)
+if sys.argv[2] == "crash":
+    raise RuntimeError("boom")
+"""
+
+
+@pytest.mark.parametrize(("mode", "status"), [("ok", RunStatus.FINISHED), ("crash", RunStatus.FAILED)])
+def test_process_exit_flushes_and_ends_open_runs(tmp_path: Path, mode: str, status: RunStatus) -> None:
+    done = subprocess.run(
+        [sys.executable, "-c", textwrap.dedent(SCRIPT), str(tmp_path), mode],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert (done.returncode == 0) == (mode == "ok"), done.stderr
+    run_id = done.stdout.split()[0]
+    client = Client(load_settings(home=tmp_path))
+    assert stored(client, run_id) == 1234
+    assert client.tracking.get_run(run_id).status is status
+    client.close()
+
+
+def test_bad_metric_fails_at_the_call_not_at_flush(client: Client) -> None:
+    from shipyard.errors import InvalidInput
+
+    with client.start_run("buf") as run:
+        with pytest.raises(InvalidInput, match="'acc'"):
+            run.log_metric("acc", "0.9")  # type: ignore[arg-type]
+        with pytest.raises(InvalidInput, match="step"):
+            run.log_metric("acc", 0.9, step="one")  # type: ignore[arg-type]
+        run.log_metric("acc", 0.9)
+    assert client.tracking.get_run(run.id).metrics["acc"].value == 0.9

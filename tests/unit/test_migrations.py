@@ -1,0 +1,72 @@
+"""One migration head; upgrading an empty database yields exactly the tables the code declares."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from alembic.autogenerate import compare_metadata
+from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
+
+from shipyard.app import build_app
+from shipyard.config import load_settings
+from shipyard.errors import ConfigError
+from shipyard.migrations import runner
+from shipyard.migrations.schema import target_metadata
+from shipyard.storage.metadata.database import Database
+from support.databases import fresh_postgres_database
+
+
+def test_single_head() -> None:
+    assert len(ScriptDirectory.from_config(runner.alembic_config()).get_heads()) == 1
+
+
+def _assert_matches_models(db: Database) -> None:
+    runner.upgrade(db)
+    assert runner.current(db) == runner.head()
+    with db.read() as conn:
+        diff = compare_metadata(
+            MigrationContext.configure(conn, opts={"compare_type": True}), target_metadata()
+        )
+    assert diff == []
+
+
+def test_upgrade_from_empty_matches_models_on_sqlite(tmp_path: Path) -> None:
+    _assert_matches_models(Database(f"sqlite:///{tmp_path}/m.db"))
+
+
+@pytest.mark.postgres
+def test_upgrade_from_empty_matches_models_on_postgres() -> None:
+    with fresh_postgres_database() as url:
+        db = Database(url)
+        _assert_matches_models(db)
+        runner.upgrade(db, "base")
+        assert runner.current(db) is None
+        db.dispose()
+
+
+def test_embedded_database_upgrades_itself(tmp_path: Path) -> None:
+    app = build_app(load_settings(home=tmp_path / "fresh"))
+    assert runner.current(app.db) == runner.head()
+    assert app.db.engine.url.database == str(tmp_path / "fresh" / "shipyard.db")
+    app.close()
+
+
+@pytest.mark.postgres
+def test_server_database_asks_for_an_explicit_upgrade(tmp_path: Path) -> None:
+    with fresh_postgres_database() as url, pytest.raises(ConfigError, match="shipyard db upgrade"):
+        build_app(load_settings(home=tmp_path, db_url=url))
+
+
+def test_sqlite_runs_in_wal_mode(tmp_path: Path) -> None:
+    db = Database(f"sqlite:///{tmp_path}/w.db")
+    with db.read() as conn:
+        assert conn.exec_driver_sql("PRAGMA journal_mode").scalar() == "wal"
+        assert conn.exec_driver_sql("PRAGMA busy_timeout").scalar() >= 30_000
+        assert conn.exec_driver_sql("PRAGMA foreign_keys").scalar() == 1
+
+
+def test_bad_database_url_is_a_config_error() -> None:
+    with pytest.raises(ConfigError, match="database URL"):
+        Database("not a url")
