@@ -8,12 +8,11 @@ from pathlib import Path
 
 import pytest
 
-USER = "alice"
-
 from shipyard.errors import AlreadyExists, Conflict, InvalidInput, NotFound
 from shipyard.tracking.api import TrackingAPI
 from shipyard.tracking.model import Column, DatasetInfo, Direction, NodeKind, RunEnvironment, RunStatus
 
+USER = "alice"
 ENV = RunEnvironment(
     python_version="3.11.7",
     platform="Linux-x86_64",
@@ -262,7 +261,7 @@ def test_artifact_paths_cannot_escape(tracking: TrackingAPI, tmp_path: Path, pat
 
 def test_missing_artifacts_are_not_found(tracking: TrackingAPI, tmp_path: Path) -> None:
     run_id = new_run(tracking)
-    with pytest.raises(NotFound, match="nothing.txt"):
+    with pytest.raises(NotFound, match=r"nothing\.txt"):
         tracking.download_artifact(run_id, "nothing.txt", tmp_path / "x")
     with pytest.raises(NotFound):
         tracking.download_blob("sha256:" + "f" * 64, tmp_path / "y")
