@@ -1,0 +1,229 @@
+"""The REST API's JSON, decoded into the tracking model (and the few request bodies encoded).
+
+Decoding rebuilds the exact dataclasses the local service returns, so results compare equal
+whichever way the SDK talks to the stores. Error envelopes (``{"error": {"type", "message",
+"field"}}``) become the :mod:`shipyard.errors` class named by ``type``. Non-finite metric values
+travel as the strings ``"NaN"``, ``"Infinity"`` and ``"-Infinity"`` (see ``shipyard.server.schemas``).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any
+
+from shipyard.errors import (
+    AlreadyExists,
+    BackendUnavailable,
+    ConfigError,
+    Conflict,
+    CorruptArtifact,
+    InvalidInput,
+    NotFound,
+    PermissionDenied,
+    ShipyardError,
+    Unauthenticated,
+)
+from shipyard.tracking.model import (
+    Artifact,
+    Column,
+    Dataset,
+    DatasetId,
+    DatasetInfo,
+    Direction,
+    Experiment,
+    ExperimentId,
+    LineageEdge,
+    LineageGraph,
+    LineageNode,
+    Metric,
+    NodeKind,
+    Run,
+    RunComparison,
+    RunDataset,
+    RunEnvironment,
+    RunId,
+    RunStatus,
+)
+
+#: A decoded JSON object.
+Json = dict[str, Any]
+
+_NON_FINITE = {"nan": math.nan, "infinity": math.inf, "-infinity": -math.inf}
+
+ERROR_TYPES: dict[str, type[ShipyardError]] = {
+    cls.__name__: cls
+    for cls in (
+        InvalidInput,
+        NotFound,
+        AlreadyExists,
+        Conflict,
+        Unauthenticated,
+        PermissionDenied,
+        CorruptArtifact,
+        BackendUnavailable,
+        ConfigError,
+    )
+}
+_BY_STATUS: dict[int, type[ShipyardError]] = {
+    400: InvalidInput,
+    401: Unauthenticated,
+    403: PermissionDenied,
+    404: NotFound,
+    409: Conflict,
+    413: InvalidInput,
+    422: InvalidInput,
+    502: BackendUnavailable,
+    503: BackendUnavailable,
+    504: BackendUnavailable,
+}
+
+
+# -- errors -------------------------------------------------------------------------------------
+
+
+def error(status: int, body: object, where: str) -> ShipyardError:
+    """The exception an error response stands for; ``where`` (method and URL) names a bare failure."""
+    detail = body.get("error") if isinstance(body, dict) else None
+    if isinstance(detail, dict) and isinstance(detail.get("message"), str):
+        cls = ERROR_TYPES.get(str(detail.get("type")), _BY_STATUS.get(status, ShipyardError))
+        field = detail.get("field")
+        return cls(detail["message"], field=field if isinstance(field, str) else None)
+    cls = _BY_STATUS.get(status, ShipyardError)
+    return cls(f"{where} answered HTTP {status}")
+
+
+# -- values -------------------------------------------------------------------------------------
+
+
+def decode_float(value: float | int | str | None) -> float:
+    if value is None:
+        return math.nan
+    if isinstance(value, str):
+        return _NON_FINITE[value.lower()]
+    return float(value)
+
+
+def encode_float(value: float) -> float | str:
+    if math.isfinite(value):
+        return value
+    return "NaN" if math.isnan(value) else ("Infinity" if value > 0 else "-Infinity")
+
+
+def _time(value: str) -> datetime:
+    return datetime.fromisoformat(value)
+
+
+def _maybe_time(value: str | None) -> datetime | None:
+    return None if value is None else datetime.fromisoformat(value)
+
+
+# -- model objects ------------------------------------------------------------------------------
+
+
+def experiment(d: Json) -> Experiment:
+    return Experiment(
+        ExperimentId(d["id"]), d["name"], d["description"], _time(d["created_at"]), dict(d["tags"])
+    )
+
+
+def metric(d: Json) -> Metric:
+    return Metric(d["key"], decode_float(d["value"]), d["step"], d["timestamp"])
+
+
+def metric_history(d: Json) -> list[Metric]:
+    key = d["key"]
+    return [Metric(key, decode_float(v), step, ts) for v, step, ts in d["points"]]
+
+
+def environment(d: Json | None) -> RunEnvironment | None:
+    if d is None:
+        return None
+    return RunEnvironment(
+        d["python_version"], d["platform"], dict(d["packages"]), d["command"], d["git_commit"], d["git_dirty"]
+    )
+
+
+def run(d: Json) -> Run:
+    return Run(
+        id=RunId(d["id"]),
+        experiment_id=ExperimentId(d["experiment_id"]),
+        name=d["name"],
+        status=RunStatus(d["status"]),
+        start_time=_time(d["start_time"]),
+        end_time=_maybe_time(d["end_time"]),
+        user=d["user"],
+        params=dict(d["params"]),
+        metrics={k: metric(m) for k, m in d["metrics"].items()},
+        tags=dict(d["tags"]),
+        note=d["note"],
+        parent_id=RunId(d["parent_id"]) if d["parent_id"] else None,
+        environment=environment(d["environment"]),
+    )
+
+
+def dataset(d: Json) -> Dataset:
+    return Dataset(
+        id=DatasetId(d["id"]),
+        name=d["name"],
+        digest=d["digest"],
+        schema=tuple(Column(c["name"], c["type"]) for c in d["schema"]),
+        num_rows=d["num_rows"],
+        location=d["location"],
+        source_type=d["source_type"],
+        created_at=_time(d["created_at"]),
+    )
+
+
+def run_dataset(d: Json) -> RunDataset:
+    return RunDataset(RunId(d["run_id"]), dataset(d["dataset"]), Direction(d["direction"]), d["context"])
+
+
+def artifact(d: Json) -> Artifact:
+    return Artifact(RunId(d["run_id"]), d["path"], d["digest"], d["size"], _time(d["created_at"]))
+
+
+def comparison(d: Json) -> RunComparison:
+    return RunComparison(tuple(run(r) for r in d["runs"]), tuple(d["param_keys"]), tuple(d["metric_keys"]))
+
+
+def _node(d: Json) -> LineageNode:
+    return LineageNode(NodeKind(d["kind"]), d["id"], d["label"])
+
+
+def lineage(d: Json) -> LineageGraph:
+    return LineageGraph(
+        subject=_node(d["subject"]),
+        nodes=tuple(_node(n) for n in d["nodes"]),
+        edges=tuple(LineageEdge(e["source"], e["target"], e["relation"]) for e in d["edges"]),
+    )
+
+
+# -- request bodies -----------------------------------------------------------------------------
+
+
+def environment_json(env: RunEnvironment) -> Json:
+    return {
+        "python_version": env.python_version,
+        "platform": env.platform,
+        "packages": dict(env.packages),
+        "command": env.command,
+        "git_commit": env.git_commit,
+        "git_dirty": env.git_dirty,
+    }
+
+
+def dataset_info_json(info: DatasetInfo) -> Json:
+    return {
+        "name": info.name,
+        "digest": info.digest,
+        "schema": [{"name": c.name, "type": c.type} for c in info.schema],
+        "num_rows": info.num_rows,
+        "location": info.location,
+        "source_type": info.source_type,
+    }
+
+
+def metric_points_json(points: Sequence[tuple[str, float, int, int]]) -> list[list[object]]:
+    return [[k, encode_float(v), step, ts] for k, v, step, ts in points]

@@ -1,0 +1,9 @@
+"""One router per area; :func:`shipyard.server.create_app` includes them all."""
+
+from __future__ import annotations
+
+from shipyard.server.routers import artifacts, system, tracking
+
+ROUTERS = (system.router, tracking.router, artifacts.router)
+
+__all__ = ["ROUTERS"]

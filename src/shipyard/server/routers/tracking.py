@@ -1,0 +1,134 @@
+"""Tracking routes: experiments, runs, params, metrics, tags, datasets, search, compare, lineage.
+
+Handlers are plain ``def`` (FastAPI runs them in its threadpool, the service blocks on the
+database) and thin: validate the body (schemas) -> call the service -> map the result.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Query, Response
+
+from shipyard.accounts.model import Principal
+from shipyard.server import schemas as s
+from shipyard.server.deps import Metrics, Tracking, authorize
+
+router = APIRouter(prefix="/api/v1", tags=["tracking"])
+
+READ = [Depends(authorize("tracking.read"))]
+WRITE = [Depends(authorize("tracking.write"))]
+Writer = Annotated[Principal, Depends(authorize("tracking.write"))]
+
+
+# -- experiments --------------------------------------------------------------------------------
+
+
+@router.post("/experiments", status_code=201, dependencies=WRITE)
+def create_experiment(body: s.ExperimentIn, tracking: Tracking) -> s.ExperimentOut:
+    return s.ExperimentOut.of(tracking.create_experiment(body.name, body.description, body.tags))
+
+
+@router.get("/experiments", dependencies=READ)
+def list_experiments(tracking: Tracking) -> s.ExperimentsOut:
+    return s.ExperimentsOut(experiments=[s.ExperimentOut.of(e) for e in tracking.list_experiments()])
+
+
+@router.get("/experiments/{name_or_id:path}", dependencies=READ)
+def get_experiment(name_or_id: str, tracking: Tracking) -> s.ExperimentOut:
+    return s.ExperimentOut.of(tracking.get_experiment(name_or_id))
+
+
+# -- runs ---------------------------------------------------------------------------------------
+
+
+@router.post("/runs", status_code=201)
+def create_run(body: s.RunIn, principal: Writer, tracking: Tracking, metrics: Metrics) -> s.RunOut:
+    run = tracking.create_run(
+        body.experiment,
+        name=body.name,
+        user=principal.user.name,
+        parent_id=body.parent_id,
+        tags=body.tags,
+        environment=body.environment.to_model() if body.environment else None,
+    )
+    metrics.runs_created.inc()
+    return s.RunOut.of(run)
+
+
+@router.post("/runs/search", dependencies=READ)
+def search_runs(body: s.SearchIn, tracking: Tracking) -> s.RunsOut:
+    return s.RunsOut.of(tracking.search_runs(body.experiments, body.filter, body.order_by, body.max_results))
+
+
+@router.post("/runs/compare", dependencies=READ)
+def compare_runs(body: s.CompareIn, tracking: Tracking) -> s.ComparisonOut:
+    return s.ComparisonOut.of(tracking.compare_runs(body.run_ids))
+
+
+@router.get("/runs/{run_id}", dependencies=READ)
+def get_run(run_id: str, tracking: Tracking) -> s.RunOut:
+    return s.RunOut.of(tracking.get_run(run_id))
+
+
+@router.patch("/runs/{run_id}", dependencies=WRITE)
+def update_run(run_id: str, body: s.RunPatch, tracking: Tracking) -> s.RunOut:
+    return s.RunOut.of(tracking.update_run(run_id, name=body.name, note=body.note))
+
+
+@router.post("/runs/{run_id}/end", dependencies=WRITE)
+def end_run(run_id: str, body: s.RunEnd, tracking: Tracking) -> s.RunOut:
+    return s.RunOut.of(tracking.end_run(run_id, body.status))  # type: ignore[arg-type]  # service validates
+
+
+@router.post("/runs/{run_id}/params", status_code=204, dependencies=WRITE)
+def log_params(run_id: str, body: s.ParamsIn, tracking: Tracking) -> Response:
+    tracking.log_params(run_id, body.params)
+    return Response(status_code=204)
+
+
+@router.post("/runs/{run_id}/metrics", dependencies=WRITE)
+def log_metrics(run_id: str, body: s.MetricBatchIn, tracking: Tracking, metrics: Metrics) -> s.StoredOut:
+    stored = tracking.log_metrics(run_id, body.points, batch_id=body.batch_id)
+    metrics.metric_points.inc(stored)
+    return s.StoredOut(stored=stored)
+
+
+@router.get("/runs/{run_id}/metrics", dependencies=READ)
+def metric_history(
+    run_id: str, key: Annotated[str, Query(min_length=1)], tracking: Tracking
+) -> s.MetricHistoryOut:
+    return s.MetricHistoryOut.of(key, tracking.metric_history(run_id, key))
+
+
+@router.post("/runs/{run_id}/tags", status_code=204, dependencies=WRITE)
+def set_tags(run_id: str, body: s.TagsIn, tracking: Tracking) -> Response:
+    tracking.set_tags(run_id, body.tags)
+    return Response(status_code=204)
+
+
+@router.delete("/runs/{run_id}/tags", status_code=204, dependencies=WRITE)
+def delete_tag(run_id: str, key: Annotated[str, Query()], tracking: Tracking) -> Response:
+    tracking.delete_tag(run_id, key)
+    return Response(status_code=204)
+
+
+# -- datasets and lineage -----------------------------------------------------------------------
+
+
+@router.post("/runs/{run_id}/datasets", status_code=201, dependencies=WRITE)
+def log_dataset(run_id: str, body: s.DatasetLogIn, tracking: Tracking) -> s.RunDatasetOut:
+    linked = tracking.log_dataset(
+        run_id, body.dataset.to_model(), context=body.context, direction=body.direction
+    )
+    return s.RunDatasetOut.of(linked)
+
+
+@router.get("/runs/{run_id}/datasets", dependencies=READ)
+def run_datasets(run_id: str, tracking: Tracking) -> s.RunDatasetsOut:
+    return s.RunDatasetsOut(datasets=[s.RunDatasetOut.of(rd) for rd in tracking.run_datasets(run_id)])
+
+
+@router.get("/lineage", dependencies=READ)
+def lineage(subject: Annotated[str, Query(min_length=1)], tracking: Tracking, depth: int = 1) -> s.LineageOut:
+    return s.LineageOut.of(tracking.lineage(subject, depth))
