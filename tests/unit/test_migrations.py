@@ -41,7 +41,7 @@ def test_upgrade_from_empty_matches_models_on_postgres() -> None:
     with fresh_postgres_database() as url:
         db = Database(url)
         _assert_matches_models(db)
-        runner.upgrade(db, "base")
+        runner.downgrade(db, "base")
         assert runner.current(db) is None
         db.dispose()
 

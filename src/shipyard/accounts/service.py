@@ -121,7 +121,10 @@ class AccountsService:
         with self.db.read() as conn:
             row = conn.execute(
                 select(
-                    tokens_t, users_t.c.name, users_t.c.created_at.label("user_created"), users_t.c.disabled
+                    tokens_t,
+                    users_t.c.name.label("user_name"),
+                    users_t.c.created_at.label("user_created"),
+                    users_t.c.disabled,
                 )
                 .join(users_t, users_t.c.id == tokens_t.c.user_id)
                 .where(tokens_t.c.secret_hash == hash_secret(secret))
@@ -134,6 +137,6 @@ class AccountsService:
         if row.expires_at is not None and row.expires_at <= now:
             raise Unauthenticated("token has expired")
         if row.disabled:
-            raise Unauthenticated(f"user {row.name!r} is disabled")
-        user = User(UserId(row.user_id), row.name, to_datetime(row.user_created), False)  # type: ignore[arg-type]
+            raise Unauthenticated(f"user {row.user_name!r} is disabled")
+        user = User(UserId(row.user_id), row.user_name, to_datetime(row.user_created), False)  # type: ignore[arg-type]
         return Principal(user=user, token_id=TokenId(row.id))

@@ -1,15 +1,17 @@
 """The SDK's metric buffer: ``log_metric`` appends to memory; points reach the store in batches.
 
-A batch is flushed when it reaches ``flush_size`` points, every ``flush_interval`` seconds (a
-daemon thread), when the run ends (normally or by an exception), and at process exit. A batch that
-fails to flush stays pending with its batch id and is retried first next time; the store ignores a
-batch id it has already stored, so a retry never duplicates points.
+A batch is flushed when it reaches ``flush_size`` points, every ``flush_interval`` seconds (one
+daemon thread per process serves every buffer), when the run ends (normally or by an exception),
+and at process exit. A batch that fails to flush stays pending with its batch id and is retried
+first next time; the store ignores a batch id it has already stored, so a retry never duplicates
+points.
 """
 
 from __future__ import annotations
 
 import logging
 import threading
+import time
 import weakref
 from collections.abc import Callable
 
@@ -25,13 +27,13 @@ class MetricBuffer:
     def __init__(self, sink: Sink, *, flush_size: int, flush_interval: float) -> None:
         self._sink = sink
         self._size = flush_size
-        self._interval = flush_interval
+        self.interval = flush_interval
         self._points: list[MetricPoint] = []
         self._pending: list[tuple[str, list[MetricPoint]]] = []
         self._lock = threading.Lock()  # guards _points
         self._flush_lock = threading.Lock()  # one flush at a time, in order
-        self._closed = threading.Event()
-        self._timer: threading.Thread | None = None
+        self.last_flush = time.monotonic()
+        self._scheduled = False
 
     def add(self, point: MetricPoint) -> None:
         with self._lock:
@@ -40,8 +42,9 @@ class MetricBuffer:
             full = len(points) >= self._size
         if full:
             self.flush()
-        elif self._timer is None:
-            self._start_timer()
+        elif not self._scheduled:
+            self._scheduled = True
+            _ticker.watch(self)
 
     def __len__(self) -> int:
         return len(self._points) + sum(len(p) for _, p in self._pending)
@@ -49,6 +52,7 @@ class MetricBuffer:
     def flush(self) -> None:
         """Send everything buffered; raises if the store cannot take it (points stay pending)."""
         with self._flush_lock:
+            self.last_flush = time.monotonic()
             with self._lock:
                 points, self._points = self._points, []
             if points:
@@ -59,27 +63,50 @@ class MetricBuffer:
                 self._pending.pop(0)
 
     def close(self) -> None:
-        """Flush and stop the interval thread."""
-        self._closed.set()
+        """Flush and stop being flushed by the interval thread."""
+        _ticker.unwatch(self)
         self.flush()
 
-    def _start_timer(self) -> None:
-        self._timer = threading.Thread(
-            target=_tick,
-            args=(weakref.ref(self), self._interval, self._closed),
-            daemon=True,
-            name="shipyard-metrics",
-        )
-        self._timer.start()
+
+class _Ticker:
+    """One daemon thread that flushes every watched buffer whose interval has passed."""
+
+    def __init__(self) -> None:
+        self._buffers: weakref.WeakSet[MetricBuffer] = weakref.WeakSet()
+        self._lock = threading.Lock()
+        self._wake = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    def watch(self, buffer: MetricBuffer) -> None:
+        with self._lock:
+            self._buffers.add(buffer)
+            if self._thread is None or not self._thread.is_alive():
+                self._thread = threading.Thread(target=self._run, daemon=True, name="shipyard-metrics")
+                self._thread.start()
+        self._wake.set()
+
+    def unwatch(self, buffer: MetricBuffer) -> None:
+        with self._lock:
+            self._buffers.discard(buffer)
+
+    def _run(self) -> None:
+        while True:
+            with self._lock:
+                buffers = list(self._buffers)
+            now = time.monotonic()
+            wait = 1.0
+            for buffer in buffers:
+                due = buffer.last_flush + buffer.interval
+                if due <= now and len(buffer):
+                    try:
+                        buffer.flush()
+                    except Exception as exc:  # keep the points; the next flush or the run's end retries
+                        log.warning("shipyard: flushing metrics failed, will retry: %s", exc)
+                    due = now + buffer.interval
+                wait = min(wait, max(due - now, 0.01))
+            del buffers
+            self._wake.wait(wait)
+            self._wake.clear()
 
 
-def _tick(ref: weakref.ref[MetricBuffer], interval: float, closed: threading.Event) -> None:
-    while not closed.wait(interval):
-        buffer = ref()
-        if buffer is None:
-            return
-        try:
-            buffer.flush()
-        except Exception as exc:  # keep the points; the next flush (or the run's end) retries
-            log.warning("shipyard: flushing metrics failed, will retry: %s", exc)
-        del buffer
+_ticker = _Ticker()

@@ -37,6 +37,7 @@ class Client:
             self.tracking = self._app.tracking
         #: Runs started through this client and not yet ended, innermost last.
         self.stack: list[ActiveRun] = []
+        self._experiment_ids: dict[str, str] = {}  # experiments are never renamed or deleted
 
     @property
     def remote(self) -> bool:
@@ -55,10 +56,13 @@ class Client:
         tags: Mapping[str, str] | None = None,
     ) -> ActiveRun:
         """Start a run in ``experiment`` (created if missing); use the result in a ``with`` block."""
-        exp = self.tracking.get_or_create_experiment(experiment)
+        experiment_id = self._experiment_ids.get(experiment)
+        if experiment_id is None:
+            experiment_id = self.tracking.get_or_create_experiment(experiment).id
+            self._experiment_ids[experiment] = experiment_id
         parent_id = parent if isinstance(parent, str) or parent is None else parent.id
         run = self.tracking.create_run(
-            exp.id,
+            experiment_id,
             name=name,
             user=self.user,
             parent_id=parent_id,

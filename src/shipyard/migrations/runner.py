@@ -42,6 +42,14 @@ def upgrade(db: Database, revision: str = "head") -> None:
         command.upgrade(config, revision)
 
 
+def downgrade(db: Database, revision: str) -> None:
+    """Step the schema back to ``revision`` (``"base"``: drop every Shipyard table)."""
+    config = alembic_config()
+    with db.write() as conn:
+        config.attributes["connection"] = conn
+        command.downgrade(config, revision)
+
+
 def ensure_current(db: Database, *, auto_upgrade: bool) -> None:
     """Make sure the schema is at head: upgrade an embedded database, or explain what to run."""
     found = current(db)

@@ -10,7 +10,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
-from typing import NewType
+from typing import NamedTuple, NewType
 
 ExperimentId = NewType("ExperimentId", str)
 RunId = NewType("RunId", str)
@@ -37,8 +37,9 @@ class Experiment:
     tags: Mapping[str, str] = field(default_factory=dict)
 
 
-@dataclass(frozen=True)
-class Metric:
+class Metric(NamedTuple):
+    """One point of a metric series (a named tuple: runs carry thousands of them in searches)."""
+
     key: str
     value: float
     step: int

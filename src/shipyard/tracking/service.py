@@ -11,7 +11,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any, BinaryIO
 
-from sqlalchemy import Connection, delete, select, update
+from sqlalchemy import Connection, bindparam, delete, select, update
 
 from shipyard.core.clock import now_ms, to_datetime
 from shipyard.core.ids import is_id, new_id
@@ -66,6 +66,12 @@ rd_t = RunDatasetRow.__table__
 art_t = ArtifactRow.__table__
 
 METRIC_COLUMNS = ("key", "value", "step", "timestamp")
+
+# Statements run on every call of the hot paths are built once (building a select costs more than
+# running it on SQLite).
+_RUN_STATUS = select(runs_t.c.id, runs_t.c.status).where(runs_t.c.id == bindparam("run_id"))
+_EXPERIMENT_BY_NAME = select(exp_t).where(exp_t.c.name == bindparam("name"))
+_EXPERIMENT_BY_ID = select(exp_t).where(exp_t.c.id == bindparam("id"))
 
 
 def _number(text: str) -> float | None:
@@ -133,9 +139,9 @@ class TrackingService:
     def _experiment_row(self, conn: Connection, name_or_id: str) -> Any:
         if not isinstance(name_or_id, str) or not name_or_id:
             raise InvalidInput("experiment must be a non-empty name or id", field="experiment")
-        row = conn.execute(select(exp_t).where(exp_t.c.name == name_or_id)).first()
-        if row is None and is_id(name_or_id):
-            row = conn.execute(select(exp_t).where(exp_t.c.id == name_or_id)).first()
+        row = conn.execute(_EXPERIMENT_BY_ID, {"id": name_or_id}).first() if is_id(name_or_id) else None
+        if row is None:
+            row = conn.execute(_EXPERIMENT_BY_NAME, {"name": name_or_id}).first()
         if row is None:
             raise NotFound(f"experiment {name_or_id!r} does not exist", field="experiment")
         return row
@@ -156,6 +162,7 @@ class TrackingService:
         clean_tags = validation.tags(tags or {})
         user = user or getpass.getuser()
         digest = environment_digest(environment) if environment else None
+        start = now_ms()
         with self.db.write() as conn:
             exp = self._experiment_row(conn, experiment)
             if parent_id is not None:
@@ -180,7 +187,7 @@ class TrackingService:
                     "experiment_id": exp.id,
                     "name": name,
                     "status": RunStatus.RUNNING.value,
-                    "start_time": now_ms(),
+                    "start_time": start,
                     "end_time": None,
                     "user": user,
                     "note": "",
@@ -245,7 +252,7 @@ class TrackingService:
 
     @staticmethod
     def _require_run(conn: Connection, run_id: str, *, field: str = "run_id") -> Any:
-        row = conn.execute(select(runs_t.c.id, runs_t.c.status).where(runs_t.c.id == run_id)).first()
+        row = conn.execute(_RUN_STATUS, {"run_id": run_id}).first()
         if row is None:
             raise NotFound(f"run {run_id!r} does not exist", field=field)
         return row
@@ -286,13 +293,10 @@ class TrackingService:
             return 0
         with self.db.write() as conn:
             self._require_run(conn, run_id)
-            if batch_id is not None:
-                seen = select(batches_t.c.batch_id).where(
-                    batches_t.c.run_id == run_id, batches_t.c.batch_id == batch_id
-                )
-                if conn.execute(seen).first():
-                    return 0
-                conn.execute(batches_t.insert(), {"run_id": run_id, "batch_id": batch_id})
+            if batch_id is not None and not insert_ignore(
+                conn, batches_t, [{"run_id": run_id, "batch_id": batch_id}]
+            ):
+                return 0  # this batch was stored before: a retry
             insert_tuples(conn, metrics_t, METRIC_COLUMNS, rows, constants={"run_id": run_id})
             upsert(
                 conn,

@@ -13,10 +13,13 @@ def _insert(conn: Connection, table: Table) -> Any:
     return (postgresql if conn.dialect.name == "postgresql" else sqlite).insert(table)
 
 
-def insert_ignore(conn: Connection, table: Table, rows: Sequence[Mapping[str, Any]]) -> None:
-    """Insert rows, silently skipping those whose primary key exists."""
-    if rows:
-        conn.execute(_insert(conn, table).on_conflict_do_nothing(), list(rows))
+def insert_ignore(conn: Connection, table: Table, rows: Sequence[Mapping[str, Any]]) -> int:
+    """Insert rows, silently skipping those whose key exists; returns how many were inserted
+    (counted from RETURNING: drivers' rowcount is unreliable for ON CONFLICT and executemany)."""
+    if not rows:
+        return 0
+    stmt = _insert(conn, table).on_conflict_do_nothing().returning(*table.primary_key.columns)
+    return len(conn.execute(stmt, list(rows)).all())
 
 
 def upsert(
