@@ -1,0 +1,59 @@
+"""``shipyard demo``: a churn-model sweep, tracked end to end, in a fresh folder."""
+
+from __future__ import annotations
+
+import shlex
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.markup import escape
+
+from shipyard.cli.output import console
+from shipyard.cli.state import get_state
+from shipyard.config import Settings, explain, load_settings
+
+
+def configured(settings: Settings) -> bool:
+    """Whether any setting came from the environment or a config file rather than a default."""
+    return any(not row.source.startswith("default") for row in explain(settings))
+
+
+def demo(
+    ctx: typer.Context,
+    dir: Annotated[
+        Path,
+        typer.Option("--dir", help="Folder for the demo's data (and its .shipyard home unless configured)."),
+    ] = Path("shipyard-demo"),
+    seed: Annotated[int, typer.Option("--seed", help="Random seed: the same seed gives the same data.")] = 7,
+    rows: Annotated[
+        int,
+        typer.Option(
+            "--rows",
+            min=240,
+            help="Rows of data: customer-months, 12 months per customer (60,000 = 5,000 customers).",
+        ),
+    ] = 60_000,
+) -> None:
+    """Generate a customer-churn dataset and track a sweep of scikit-learn models on it.
+
+    Uses SHIPYARD_* settings or shipyard.toml when given; otherwise keeps everything in DIR/.shipyard.
+    """
+    from shipyard.client import Client
+    from shipyard.demo.scenario import run_demo
+
+    workdir = dir.resolve()
+    state = get_state(ctx)
+    first_step = None
+    if configured(state.settings):
+        settings = state.settings
+    else:
+        settings = load_settings(home=workdir / ".shipyard")
+        first_step = f"cd {shlex.quote(str(workdir))}"
+    where = settings.url if settings.remote else settings.resolved_db_url()
+    console.print(f"[bold]Shipyard demo[/] in {escape(str(workdir))} (tracking to {escape(str(where))})")
+    client = Client(settings)
+    try:
+        run_demo(client, workdir, seed=seed, rows=rows, console=console, first_step=first_step)
+    finally:
+        client.close()

@@ -1,0 +1,30 @@
+"""``shipyard server``: the REST API and web UI."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+from rich.markup import escape
+
+from shipyard.cli.output import err_console
+from shipyard.cli.state import get_state
+
+
+def server(
+    ctx: typer.Context,
+    host: Annotated[
+        str, typer.Option("--host", help="Interface to listen on (0.0.0.0 for every one).")
+    ] = "127.0.0.1",
+    port: Annotated[
+        int, typer.Option("--port", "-p", min=1, max=65535, help="TCP port to listen on.")
+    ] = 8080,
+) -> None:
+    """Start the Shipyard server: REST API (OpenAPI at /docs), web UI and /metrics."""
+    from shipyard.server import serve  # the server stack is imported only when it is used
+
+    settings = get_state(ctx).settings
+    err_console.print(
+        f"Shipyard server on http://{escape(host)}:{port} (API docs at /docs). Stop it with Ctrl+C."
+    )
+    serve(settings, host, port)

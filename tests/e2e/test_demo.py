@@ -1,0 +1,157 @@
+"""The demo end to end on small data: it tracks a sweep a user can then explore, and says how."""
+
+from __future__ import annotations
+
+import io
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import joblib
+import numpy as np
+import pandas as pd
+import pytest
+from rich.console import Console
+from typer.testing import CliRunner
+
+from shipyard.cli import output
+from shipyard.cli.main import app
+from shipyard.client import Client
+from shipyard.config import load_settings
+from shipyard.demo.data import generate_churn_data, split_by_time
+from shipyard.demo.models import CANDIDATES, FEATURES
+from shipyard.demo.scenario import run_demo
+from shipyard.tracking.model import RunStatus
+
+ROWS = 600  # 50 customers x 12 months: seconds, not minutes
+
+
+@pytest.fixture(autouse=True)
+def isolated(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    for name in list(os.environ):
+        if name.startswith("SHIPYARD_"):
+            monkeypatch.delenv(name)
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setattr(output.console, "_width", 200)
+
+
+def test_data_is_seeded_realistic_and_drifts() -> None:
+    data = generate_churn_data(rows=24_000, seed=3)
+    assert data.equals(generate_churn_data(rows=24_000, seed=3))
+    assert not data.equals(generate_churn_data(rows=24_000, seed=4))
+    assert len(data) == 24_000 and data["event_timestamp"].nunique() == 12
+    assert set(data["contract"]) == {"month-to-month", "one-year", "two-year"}
+    assert 0.03 < data["churned"].mean() < 0.2
+    by_contract = data.groupby("contract")["churned"].mean()
+    assert by_contract["month-to-month"] > 2 * by_contract["two-year"]
+    by_age = data.groupby("age_band")["churned"].mean()
+    assert by_age["65+"] > by_age.drop("65+").max()  # the planted fairness signal
+    month = data["event_timestamp"].dt.month
+    early, late = data[month <= 8], data[month >= 11]
+    assert late["support_calls"].mean() > 1.15 * early["support_calls"].mean()  # the planted drift
+    assert late["monthly_charges"].mean() > early["monthly_charges"].mean()
+    train, validation = split_by_time(data)
+    assert train["event_timestamp"].max() < validation["event_timestamp"].min()
+    assert validation["event_timestamp"].nunique() == 3
+
+
+def test_run_demo_tracks_a_sweep(tmp_path: Path) -> None:
+    client = Client(load_settings(home=tmp_path / "home"))
+    buffer = io.StringIO()
+    try:
+        result = run_demo(
+            client, tmp_path / "work", seed=1, rows=ROWS, console=Console(file=buffer, width=200)
+        )
+        tracking = client.tracking
+        sweep = tracking.get_run(result.sweep_id)
+        children = tracking.search_runs(["churn"], f"parent_id = '{sweep.id}'")
+        assert sweep.name == "model-sweep" and sweep.status is RunStatus.FINISHED
+        assert sweep.tags["best_run_id"] == result.best_run_id
+        assert len(children) == len(CANDIDATES) == len(result.run_ids)
+        aucs = [tracking.get_run(i).metrics["roc_auc"].value for i in result.run_ids]
+        assert aucs == sorted(aucs, reverse=True)
+        for child in children:
+            assert child.status is RunStatus.FINISHED
+            assert {"roc_auc", "accuracy", "f1", "log_loss", "precision", "recall"} <= set(child.metrics)
+            assert child.params["model"] in {"logistic_regression", "random_forest", "gradient_boosting"}
+            assert {a.path for a in tracking.list_artifacts(child.id)} == {
+                "model.joblib",
+                "feature_importance.csv",
+            }
+            contexts = {(d.dataset.name, d.context) for d in tracking.run_datasets(child.id)}
+            assert contexts == {("churn_train", "training"), ("churn_validation", "evaluation")}
+        boosted = next(c for c in children if c.name == "boosting-200x0.05")
+        stages = tracking.metric_history(boosted.id, "val_roc_auc")
+        assert [p.step for p in stages] == list(range(1, 201))
+
+        model_file = tracking.download_artifact(result.best_run_id, "model.joblib", tmp_path / "best.joblib")
+        model = joblib.load(model_file)
+        validation = pd.read_parquet(result.data_dir / "churn_validation.parquet")
+        scores = model.predict_proba(validation[list(FEATURES)])[:, 1]
+        assert scores.shape == (len(validation),) and np.all((scores >= 0) & (scores <= 1))
+
+        graph = tracking.lineage(result.best_run_id, depth=2)
+        assert {"churn_train", "customers", "model.joblib"} <= {n.label for n in graph.nodes}
+    finally:
+        client.close()
+    text = buffer.getvalue()
+    assert "Models by validation ROC AUC" in text and "What to look at next" in text
+    assert f"shipyard runs show {result.best_run_id}" in text
+    assert f"shipyard lineage {result.best_run_id}" in text
+    assert 'shipyard runs search "metrics.roc_auc > 0.8"' in text
+
+
+def test_demo_command_uses_a_fresh_folder(tmp_path: Path) -> None:
+    result = CliRunner().invoke(app, ["demo", "--dir", "here", "--rows", str(ROWS), "--seed", "2"])
+    assert result.exit_code == 0, (result.stdout, result.stderr, result.exception)
+    home = tmp_path / "here" / ".shipyard"
+    assert (home / "shipyard.db").is_file() and (tmp_path / "here" / "data" / "customers.parquet").is_file()
+    assert not (tmp_path / ".shipyard").exists()
+    assert f"cd {tmp_path / 'here'}" in result.stdout  # the suggested commands need that folder's settings
+    client = Client(load_settings(home=home))
+    try:
+        runs = client.tracking.search_runs(["churn"], order_by=["metrics.roc_auc DESC"])
+        best = next(r for r in runs if r.parent_id is not None)
+        assert f"shipyard runs show {best.id}" in result.stdout
+    finally:
+        client.close()
+
+
+def test_demo_command_respects_configured_settings(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("SHIPYARD_HOME", str(tmp_path / "configured"))
+    result = CliRunner().invoke(app, ["demo", "--dir", "here", "--rows", str(ROWS)])
+    assert result.exit_code == 0, (result.stdout, result.stderr, result.exception)
+    assert (tmp_path / "configured" / "shipyard.db").is_file()
+    assert not (tmp_path / "here" / ".shipyard").exists()
+    assert "first, in this shell" not in result.stdout
+
+
+def test_ctrl_c_stops_the_demo_with_exit_130_and_marks_the_runs(tmp_path: Path) -> None:
+    env = {**os.environ, "PYTHONUNBUFFERED": "1", "COLUMNS": "200"}
+    demo = subprocess.Popen(
+        [sys.executable, "-m", "shipyard.cli.main", "demo", "--dir", "here", "--rows", "60000"],
+        cwd=tmp_path,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    assert demo.stdout is not None
+    for line in demo.stdout:
+        if line.startswith("Generated"):
+            break
+    time.sleep(1.5)  # inside the sweep, fitting a model
+    demo.send_signal(signal.SIGINT)
+    _, stderr = demo.communicate(timeout=60)
+    assert demo.returncode == 130
+    assert "Traceback" not in stderr
+    client = Client(load_settings(home=tmp_path / "here" / ".shipyard"))
+    try:
+        statuses = {r.name: r.status for r in client.tracking.search_runs(["churn"])}
+    finally:
+        client.close()
+    assert statuses["model-sweep"] is RunStatus.KILLED
+    assert RunStatus.RUNNING not in statuses.values()
