@@ -21,9 +21,10 @@ $(VENV)/.installed-dev: pyproject.toml | $(BIN)/python
 demo: $(VENV)/.installed
 	$(BIN)/shipyard demo --dir shipyard-demo
 
-## test: install with dev extras, lint, check the layering, run the whole suite
+## test: install with dev extras, lint, type-check, check the layering, run the whole suite
 test: $(VENV)/.installed-dev
 	$(BIN)/ruff check src tests benchmarks
+	$(BIN)/mypy
 	$(BIN)/lint-imports
 	$(BIN)/pytest -q
 

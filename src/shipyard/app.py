@@ -5,6 +5,7 @@ embedded database is brought to the current schema (``auto_upgrade``)."""
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 
 from shipyard.accounts.service import AccountsService
 from shipyard.config import Settings
@@ -26,13 +27,16 @@ class App:
         self.db.dispose()
 
 
-def build_app(settings: Settings, *, migrate: bool = True) -> App:
+def open_database(settings: Settings) -> Database:
+    """The metadata database of ``settings`` (creating the folder of an embedded one), unchecked."""
     url = settings.resolved_db_url()
     if url.startswith("sqlite:///") and not url.startswith("sqlite:///:memory:"):
-        from pathlib import Path
-
         Path(url.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
-    db = Database(url)
+    return Database(url)
+
+
+def build_app(settings: Settings, *, migrate: bool = True) -> App:
+    db = open_database(settings)
     if migrate:
         runner.ensure_current(db, auto_upgrade=settings.auto_upgrade)
     content = ContentStore(

@@ -14,10 +14,11 @@ from shipyard.accounts.tables import TokenRow, UserRow
 from shipyard.core.clock import now_ms, to_datetime
 from shipyard.core.ids import new_id
 from shipyard.errors import AlreadyExists, InvalidInput, NotFound, Unauthenticated
+from shipyard.storage.metadata.base import table
 from shipyard.storage.metadata.database import Database
 
-users_t = UserRow.__table__
-tokens_t = TokenRow.__table__
+users_t = table(UserRow)
+tokens_t = table(TokenRow)
 
 TOKEN_PREFIX = "shp_"
 

@@ -5,7 +5,8 @@
 from __future__ import annotations
 
 import getpass
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from typing import TYPE_CHECKING
 
 from shipyard.client import environment, lifecycle
@@ -18,30 +19,33 @@ from shipyard.tracking.model import Run
 if TYPE_CHECKING:
     from shipyard.accounts.service import AccountsService
     from shipyard.app import App
+    from shipyard.storage.metadata.database import Database
 
 
 class Client:
     def __init__(self, settings: Settings | None = None) -> None:
         self.settings = settings if settings is not None else load_settings()
-        self._app: App | None = None
-        self.tracking: TrackingAPI
+        self._app: App | None = None  # built on first use, so `db upgrade` can run on an old schema
+        self._tracking: TrackingAPI | None = None
         if self.settings.url:
             from shipyard.client.remote import RemoteTracking
 
             token = self.settings.token.get_secret_value() if self.settings.token else None
-            self.tracking = RemoteTracking(self.settings.url, token)
-        else:
-            from shipyard.app import build_app
-
-            self._app = build_app(self.settings)
-            self.tracking = self._app.tracking
+            self._tracking = RemoteTracking(self.settings.url, token)
         #: Runs started through this client and not yet ended, innermost last.
         self.stack: list[ActiveRun] = []
         self._experiment_ids: dict[str, str] = {}  # experiments are never renamed or deleted
 
     @property
     def remote(self) -> bool:
-        return self._app is None
+        return self.settings.url is not None
+
+    @property
+    def tracking(self) -> TrackingAPI:
+        """The tracking use cases: in process, or over HTTP in remote mode."""
+        if self._tracking is None:
+            self._tracking = self._local_app("tracking").tracking
+        return self._tracking
 
     @property
     def user(self) -> str:
@@ -90,34 +94,59 @@ class Client:
         lifecycle.forget(run)
 
     # -- administration (embedded mode) -------------------------------------------------------
-    def _local_app(self, what: str) -> App:
-        if self._app is None:
+    def _require_embedded(self, what: str) -> None:
+        if self.remote:
             raise ConfigError(
                 f"{what} works on the database directly: unset SHIPYARD_URL and run it on the server host"
             )
+
+    def _local_app(self, what: str) -> App:
+        self._require_embedded(what)
+        if self._app is None:
+            from shipyard.app import build_app
+
+            self._app = build_app(self.settings)
         return self._app
+
+    @contextmanager
+    def _schema_database(self) -> Iterator[Database]:
+        """The metadata database without the schema check, for the commands that manage the schema."""
+        self._require_embedded("database commands")
+        if self._app is not None:
+            yield self._app.db
+            return
+        from shipyard.app import open_database
+
+        db = open_database(self.settings)
+        try:
+            yield db
+        finally:
+            db.dispose()
 
     @property
     def accounts(self) -> AccountsService:
         return self._local_app("managing users and tokens").accounts
 
     def database_revision(self) -> tuple[str | None, str]:
+        """(current, head) revision of the metadata database schema."""
         from shipyard.migrations import runner
 
-        return runner.current(self._local_app("database commands").db), runner.head()
+        with self._schema_database() as db:
+            return runner.current(db), runner.head()
 
     def upgrade_database(self) -> None:
         from shipyard.migrations import runner
 
-        runner.upgrade(self._local_app("database commands").db)
+        with self._schema_database() as db:
+            runner.upgrade(db)
 
     def close(self) -> None:
         for run in list(self.stack):
             run.end()
         if self._app is not None:
             self._app.close()
-        else:
-            close = getattr(self.tracking, "close", None)
+        elif self._tracking is not None:
+            close = getattr(self._tracking, "close", None)
             if close is not None:
                 close()
 

@@ -15,13 +15,14 @@ from sqlalchemy import Connection, select
 from shipyard.core.ids import is_id
 from shipyard.errors import InvalidInput, NotFound
 from shipyard.storage.artifacts.content import parse_digest
+from shipyard.storage.metadata.base import table
 from shipyard.tracking.model import LineageEdge, LineageGraph, LineageNode, NodeKind
 from shipyard.tracking.tables import ArtifactRow, DatasetRow, RunDatasetRow, RunRow
 
-runs_t = RunRow.__table__
-art_t = ArtifactRow.__table__
-ds_t = DatasetRow.__table__
-rd_t = RunDatasetRow.__table__
+runs_t = table(RunRow)
+art_t = table(ArtifactRow)
+ds_t = table(DatasetRow)
+rd_t = table(RunDatasetRow)
 
 MAX_DEPTH = 20
 

@@ -7,10 +7,11 @@ from collections import defaultdict
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import Connection, Row, bindparam, select
+from sqlalchemy import Connection, String, bindparam, select
 
 from shipyard.core.clock import to_datetime
 from shipyard.errors import NotFound
+from shipyard.storage.metadata.base import table
 from shipyard.tracking.model import (
     Column,
     Dataset,
@@ -32,18 +33,18 @@ from shipyard.tracking.tables import (
     TagRow,
 )
 
-runs_t = RunRow.__table__
-params_t = ParamRow.__table__
-tags_t = TagRow.__table__
-latest_t = LatestMetricRow.__table__
-env_t = EnvironmentRow.__table__
+runs_t = table(RunRow)
+params_t = table(ParamRow)
+tags_t = table(TagRow)
+latest_t = table(LatestMetricRow)
+env_t = table(EnvironmentRow)
 
 
 def nan_if_null(value: float | None) -> float:
     return math.nan if value is None else value
 
 
-def experiment(row: Row[Any]) -> Experiment:
+def experiment(row: Any) -> Experiment:
     return Experiment(
         id=ExperimentId(row.id),
         name=row.name,
@@ -53,7 +54,7 @@ def experiment(row: Row[Any]) -> Experiment:
     )
 
 
-def dataset(row: Row[Any]) -> Dataset:
+def dataset(row: Any) -> Dataset:
     return Dataset(
         id=DatasetId(row.id),
         name=row.name,
@@ -89,7 +90,8 @@ def load_runs(conn: Connection, ids: Sequence[str]) -> list[Run]:
     query = select(
         latest_t.c.run_id, latest_t.c.key, latest_t.c.value, latest_t.c.step, latest_t.c.timestamp
     ).where(latest_t.c.run_id.in_(ids))
-    for run_id, key, value, step, ts in conn.execute(query).all():
+    rows_: list[Any] = list(conn.execute(query).all())
+    for run_id, key, value, step, ts in rows_:
         metrics[run_id][key] = Metric(key, math.nan if value is None else value, step, ts)
     out = []
     empty: dict[str, Any] = {}
@@ -116,7 +118,7 @@ def load_runs(conn: Connection, ids: Sequence[str]) -> list[Run]:
     return out
 
 
-_ONE = bindparam("run_id")
+_ONE = bindparam("run_id", type_=String)
 _ONE_RUN = select(runs_t).where(runs_t.c.id == _ONE)
 _ONE_PARAMS = select(params_t.c.key, params_t.c.value).where(params_t.c.run_id == _ONE)
 _ONE_TAGS = select(tags_t.c.key, tags_t.c.value).where(tags_t.c.run_id == _ONE)
@@ -160,5 +162,5 @@ def load_run(conn: Connection, run_id: str) -> Run:
 
 
 def datasets_by_id(conn: Connection, ids: Sequence[str]) -> dict[str, Dataset]:
-    t = DatasetRow.__table__
+    t = table(DatasetRow)
     return {r.id: dataset(r) for r in conn.execute(select(t).where(t.c.id.in_(list(ids))))}

@@ -18,6 +18,7 @@ from shipyard.core.ids import is_id, new_id
 from shipyard.errors import AlreadyExists, Conflict, InvalidInput, NotFound
 from shipyard.storage.artifacts.base import check_key
 from shipyard.storage.artifacts.content import Blob, ContentStore, parse_digest
+from shipyard.storage.metadata.base import table
 from shipyard.storage.metadata.bulk import insert_tuples
 from shipyard.storage.metadata.database import Database
 from shipyard.storage.metadata.upsert import insert_ignore, upsert
@@ -53,17 +54,17 @@ from shipyard.tracking.tables import (
     TagRow,
 )
 
-exp_t = ExperimentRow.__table__
-runs_t = RunRow.__table__
-params_t = ParamRow.__table__
-tags_t = TagRow.__table__
-metrics_t = MetricRow.__table__
-latest_t = LatestMetricRow.__table__
-batches_t = MetricBatchRow.__table__
-env_t = EnvironmentRow.__table__
-ds_t = DatasetRow.__table__
-rd_t = RunDatasetRow.__table__
-art_t = ArtifactRow.__table__
+exp_t = table(ExperimentRow)
+runs_t = table(RunRow)
+params_t = table(ParamRow)
+tags_t = table(TagRow)
+metrics_t = table(MetricRow)
+latest_t = table(LatestMetricRow)
+batches_t = table(MetricBatchRow)
+env_t = table(EnvironmentRow)
+ds_t = table(DatasetRow)
+rd_t = table(RunDatasetRow)
+art_t = table(ArtifactRow)
 
 METRIC_COLUMNS = ("key", "value", "step", "timestamp")
 

@@ -64,34 +64,37 @@ def metric_value(name: str, value: object) -> float:
     return float(value)
 
 
+def _integer(metric: str, what: str, value: object, field: str) -> int:
+    if type(value) is int:
+        return value
+    if isinstance(value, bool) or not isinstance(value, Real) or not math.isfinite(float(value)):
+        raise InvalidInput(f"metric {metric!r} {what} must be an integer, got {value!r}", field=field)
+    number = float(value)
+    if not number.is_integer():
+        raise InvalidInput(f"metric {metric!r} {what} must be an integer, got {value!r}", field=field)
+    return int(number)
+
+
 def metric_points(points: Sequence[Sequence[object]]) -> list[tuple[str, float, int, int]]:
     """Validate points from an untrusted caller (the server, the service's public method)."""
-    out = []
-    seen: set[str] = set()
+    out: list[tuple[str, float, int, int]] = []
+    seen: set[object] = set()
     for i, point in enumerate(points):
         if len(point) != 4:
             raise InvalidInput(
                 f"metric point {i} must be (key, value, step, timestamp)", field=f"metrics[{i}]"
             )
         k, v, step, ts = point
-        if k not in seen:
-            key("metric", k)
-            seen.add(k)  # type: ignore[arg-type]
-        value = metric_value(k, v)  # type: ignore[arg-type]
-        if type(step) is not int:
-            if isinstance(step, bool) or not isinstance(step, Real) or not float(step).is_integer():
-                raise InvalidInput(
-                    f"metric {k!r} step must be an integer, got {step!r}", field=f"metrics[{i}].step"
-                )
-            step = int(step)
-        if type(ts) is not int:
-            if isinstance(ts, bool) or not isinstance(ts, Real) or math.isnan(float(ts)):
-                raise InvalidInput(
-                    f"metric {k!r} timestamp must be epoch milliseconds, got {ts!r}",
-                    field=f"metrics[{i}].timestamp",
-                )
-            ts = int(ts)
-        out.append((k, value, step, ts))  # type: ignore[arg-type]
+        name = k if k in seen and isinstance(k, str) else key("metric", k)
+        seen.add(name)
+        out.append(
+            (
+                name,
+                metric_value(name, v),
+                _integer(name, "step", step, f"metrics[{i}].step"),
+                _integer(name, "timestamp (epoch ms)", ts, f"metrics[{i}].timestamp"),
+            )
+        )
     return out
 
 
@@ -116,14 +119,14 @@ def metric_batch(points: Sequence[Sequence[object]]) -> tuple[Sequence[Sequence[
             best = latest.get(k)  # type: ignore[call-overload]
             if best is None:
                 key("metric", k)
-            elif s < best[0] or (s == best[0] and t < best[1]):  # type: ignore[operator]
+            elif s < best[0] or (s == best[0] and t < best[1]):
                 continue
             latest[k] = (s, t, v)  # type: ignore[index]
     except (TypeError, ValueError):
         clean = metric_points(points)
         return metric_batch(clean)
     if has_nan:
-        return [(k, None if v != v else v, s, t) for k, v, s, t in points], latest  # type: ignore[comparison-overlap]
+        return [(k, None if v != v else v, s, t) for k, v, s, t in points], latest
     return points, latest
 
 

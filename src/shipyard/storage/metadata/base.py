@@ -3,7 +3,9 @@
 
 from __future__ import annotations
 
-from sqlalchemy import BigInteger, MetaData
+from typing import cast
+
+from sqlalchemy import BigInteger, MetaData, Table
 from sqlalchemy.orm import DeclarativeBase
 
 NAMING = {
@@ -18,3 +20,8 @@ NAMING = {
 class Base(DeclarativeBase):
     metadata = MetaData(naming_convention=NAMING)
     type_annotation_map = {int: BigInteger}
+
+
+def table(model: type[Base]) -> Table:
+    """The Core table of a mapped class (typed: ``Model.__table__`` is declared as a FromClause)."""
+    return cast(Table, model.__table__)

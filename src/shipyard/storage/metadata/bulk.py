@@ -29,4 +29,4 @@ def insert_tuples(
         for v in constants.values()
     ]
     values = ", ".join([*fixed, *([mark] * len(columns))])
-    conn.exec_driver_sql(f"INSERT INTO {quote(table.name)} ({names}) VALUES ({values})", rows)  # type: ignore[arg-type]
+    conn.exec_driver_sql(f"INSERT INTO {quote(table.name)} ({names}) VALUES ({values})", rows)
