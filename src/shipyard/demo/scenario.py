@@ -127,8 +127,8 @@ def comparison_table(runs: list[Run], width: int) -> Table:
         title="Models by validation ROC AUC", title_justify="left", header_style="bold", box=box.SIMPLE_HEAD
     )
     with_ids = width >= 120
+    table.add_column("#", justify="right")
     if with_ids:
-        table.add_column("#", justify="right")
         table.add_column("run id", no_wrap=True)
     table.add_column("name", no_wrap=True)
     for key in SHOWN_METRICS:
@@ -165,7 +165,7 @@ def next_steps(sweep_id: str, runs: list[Run], first_step: str | None) -> list[t
             "fetch the fitted model, verified by digest",
             f"shipyard artifacts get {best} model.joblib -o best-model.joblib",
         ),
-        ("browse it all in the web UI and the REST API", "shipyard server"),
+        ("share the store with a team over the REST API (OpenAPI at /docs)", "shipyard server"),
     ]
 
 
