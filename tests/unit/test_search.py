@@ -38,6 +38,7 @@ from shipyard.tracking.search import (
     parse_filter,
     parse_order_by,
 )
+from support.databases import unavailable
 
 POSTGRES_URL = os.environ.get("SHIPYARD_TEST_POSTGRES_URL")
 NAN = math.nan
@@ -325,7 +326,7 @@ def database(backend: str, directory: Path) -> Iterator[Engine]:
             engine.dispose()
         return
     if not POSTGRES_URL:
-        pytest.skip("SHIPYARD_TEST_POSTGRES_URL is not set")
+        unavailable("SHIPYARD_TEST_POSTGRES_URL is not set")
     schema = f"test_search_{uuid.uuid4().hex[:12]}"
     admin = make_engine(POSTGRES_URL, pool_size=1)
     with admin.begin() as conn:
