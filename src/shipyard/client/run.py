@@ -113,7 +113,7 @@ class ActiveRun:
     ) -> RunDataset:
         """Record ``data`` (DataFrame, Arrow table, or Parquet/CSV path) as an input of this run,
         or as an output with ``output=True``. Only its description is stored, not the data."""
-        info = describe(data, name)
+        info = describe(data, name, s3_endpoint_url=self._client.settings.s3_endpoint_url)
         direction = Direction.OUTPUT if output else Direction.INPUT
         return self._tracking.log_dataset(self.id, info, context=context, direction=direction)
 

@@ -18,7 +18,8 @@ CHUNK = 1 << 20
 SUFFIX_TYPES = {".parquet": "parquet", ".pq": "parquet", ".csv": "csv"}
 
 
-def describe(data: Any, name: str) -> DatasetInfo:
+def describe(data: Any, name: str, *, s3_endpoint_url: str | None = None) -> DatasetInfo:
+    """Describe ``data``; ``s3_endpoint_url`` points ``s3://`` locations at a non-AWS server."""
     import pandas as pd
     import pyarrow as pa
 
@@ -27,7 +28,8 @@ def describe(data: Any, name: str) -> DatasetInfo:
     if isinstance(data, pa.Table):
         return _describe_arrow(data, name)
     if isinstance(data, (str, Path)):
-        return _describe_location(str(data), name)
+        options = {"client_kwargs": {"endpoint_url": s3_endpoint_url}} if s3_endpoint_url else {}
+        return _describe_location(str(data), name, options)
     raise InvalidInput(
         f"cannot log {type(data).__name__} as a dataset: give a pandas DataFrame, a pyarrow Table, "
         "or the path of a Parquet/CSV file or folder",
@@ -71,11 +73,11 @@ def _describe_arrow(table: Any, name: str) -> DatasetInfo:
     return DatasetInfo(name, "sha256:" + sink.hash.hexdigest(), schema, table.num_rows, "", "arrow")
 
 
-def _describe_location(location: str, name: str) -> DatasetInfo:
+def _describe_location(location: str, name: str, options: dict[str, Any]) -> DatasetInfo:
     import fsspec
 
     try:
-        fs, path = fsspec.core.url_to_fs(location)
+        fs, path = fsspec.core.url_to_fs(location, **(options if location.startswith("s3://") else {}))
     except (ImportError, ValueError) as exc:
         raise InvalidInput(f"cannot open dataset location {location!r}: {exc}", field="data") from None
     if not fs.exists(path):
