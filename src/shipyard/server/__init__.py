@@ -17,6 +17,7 @@ from shipyard.server.errors import install_error_handlers
 from shipyard.server.routers import ROUTERS
 from shipyard.server.routers.system import server_version
 from shipyard.server.telemetry import RequestContextMiddleware, Telemetry
+from shipyard.server.ui import install_ui
 
 DEFAULT_HOST = "127.0.0.1"
 DEFAULT_PORT = 8080
@@ -39,6 +40,7 @@ def create_app(app: App) -> FastAPI:
     api.add_middleware(RequestContextMiddleware, telemetry=telemetry)
     for router in ROUTERS:
         api.include_router(router)
+    install_ui(api)  # the web UI at /ui (see shipyard.server.ui)
     return api
 
 

@@ -2,8 +2,11 @@
 
 :func:`authorize` is the one gate every route except ``/health`` passes: each route declares the
 action it performs (``Depends(authorize("tracking.write"))``), and this module decides whether the
-caller may. Today that means "holds a valid bearer token"; roles will be checked here, in
-:func:`authorize`, and nowhere else.
+caller may. Today that means "holds a valid token", sent as a bearer header (API clients) or in the
+``shipyard_token`` cookie the web UI's login sets (HttpOnly, SameSite=Strict); roles will be
+checked here, in :func:`authorize`, and nowhere else. A failure is always
+:class:`~shipyard.errors.Unauthenticated`: the API answers it with 401 JSON, the web UI's routes
+with a redirect to its login page (:mod:`shipyard.server.ui.routing`).
 """
 
 from __future__ import annotations
@@ -25,6 +28,9 @@ from shipyard.tracking.service import TrackingService
 ACTIONS = frozenset(
     {"tracking.read", "tracking.write", "artifacts.read", "artifacts.write", "system.metrics"}
 )
+
+#: The cookie holding the web UI's token (set by ``POST /ui/login``).
+TOKEN_COOKIE = "shipyard_token"
 
 _bearer = HTTPBearer(
     auto_error=False,
@@ -50,9 +56,11 @@ def get_telemetry(request: Request) -> Telemetry:
 def authorize(action: str) -> Callable[[Request, HTTPAuthorizationCredentials | None], Principal]:
     """A dependency that authenticates the caller and authorizes ``action``; returns the principal.
 
-    Missing, unknown, expired or revoked tokens raise :class:`~shipyard.errors.Unauthenticated`
-    (401 with ``WWW-Authenticate: Bearer``). This is the single place where a role check
-    (raising :class:`~shipyard.errors.PermissionDenied`, 403) will be added.
+    The token comes from the ``Authorization: Bearer`` header, else from the :data:`TOKEN_COOKIE`
+    cookie. Missing, unknown, expired or revoked tokens raise
+    :class:`~shipyard.errors.Unauthenticated` (401 with ``WWW-Authenticate: Bearer``). This is the
+    single place where a role check (raising :class:`~shipyard.errors.PermissionDenied`, 403) will
+    be added.
     """
     if action not in ACTIONS:
         raise ValueError(f"unknown action {action!r}; known: {', '.join(sorted(ACTIONS))}")
@@ -60,9 +68,10 @@ def authorize(action: str) -> Callable[[Request, HTTPAuthorizationCredentials | 
     def dependency(
         request: Request, credentials: HTTPAuthorizationCredentials | None = Security(_bearer)
     ) -> Principal:
-        if credentials is None:
+        secret = credentials.credentials if credentials else request.cookies.get(TOKEN_COOKIE)
+        if not secret:
             raise Unauthenticated("missing bearer token: send 'Authorization: Bearer <token>'")
-        principal = get_app(request).accounts.authenticate(credentials.credentials)
+        principal = get_app(request).accounts.authenticate(secret)
         # Role check for `action` goes here.
         request.state.principal = principal
         return principal

@@ -1,0 +1,39 @@
+"""The web UI: server-rendered pages for browsing tracking data, at ``/ui``.
+
+Pages are Jinja2 templates (autoescaped) over the same tracking service the API calls, styled by
+one stylesheet at ``/ui/static/ui.css``; no JavaScript framework. Every page passes the API's
+:func:`~shipyard.server.deps.authorize`; the browser holds the token in an HttpOnly cookie set by
+the login page (:mod:`.session`). Routes are left out of the OpenAPI schema: they are not API.
+"""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, FastAPI
+from fastapi.responses import RedirectResponse
+from fastapi.staticfiles import StaticFiles
+
+from shipyard.server.ui import pages, session
+from shipyard.server.ui.rendering import STATIC
+from shipyard.server.ui.routing import UI_PREFIX
+
+#: Every page of the UI, under ``/ui``.
+router = APIRouter(include_in_schema=False)
+router.include_router(session.router)
+router.include_router(pages.router)
+
+root = APIRouter(include_in_schema=False)
+
+
+@root.get("/")
+def home() -> RedirectResponse:
+    return RedirectResponse(UI_PREFIX, status_code=307)
+
+
+def install_ui(api: FastAPI) -> None:
+    """Serve the UI from ``api``: its static files, ``/`` (redirects to ``/ui``) and its pages."""
+    api.mount(f"{UI_PREFIX}/static", StaticFiles(directory=STATIC), name="ui-static")
+    api.include_router(root)
+    api.include_router(router)
+
+
+__all__ = ["install_ui", "router"]

@@ -1,0 +1,233 @@
+"""What each page shows, assembled from tracking use cases (no SQL, no HTML here)."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass, field, replace
+from urllib.parse import urlencode
+
+from shipyard.errors import InvalidInput
+from shipyard.server.ui.sparkline import Sparkline, sparkline
+from shipyard.tracking.api import TrackingAPI
+from shipyard.tracking.model import (
+    Artifact,
+    Experiment,
+    LineageGraph,
+    LineageNode,
+    Metric,
+    Run,
+    RunComparison,
+    RunDataset,
+)
+from shipyard.tracking.search import MAX_RESULTS_LIMIT
+
+PER_PAGE = 100
+#: Run counts on the experiments page stop here ("1000+"): counting loads the runs.
+COUNT_CAP = 1000
+LINEAGE_DEPTH = 2  # the run's inputs and outputs, who produced the inputs, who used the outputs
+_PLAIN_KEY = re.compile(r"[A-Za-z0-9_\-/.]+")
+
+
+def identifier(prefix: str, key: str) -> str:
+    """``params.lr``, or ``params.`odd key``` when the key needs quoting in the search language."""
+    if _PLAIN_KEY.fullmatch(key):
+        return f"{prefix}.{key}"
+    quote = '"' if "`" in key else "`"
+    return f"{prefix}.{quote}{key}{quote}"
+
+
+def split_order_by(text: str) -> list[str]:
+    """``"metrics.auc desc, params.`a,b`"`` -> ``["metrics.auc desc", "params.`a,b`"]``: commas
+    inside quotes or backticks do not split."""
+    items, current, quote = [], "", ""
+    for char in text:
+        if quote:
+            quote = "" if char == quote else quote
+        elif char in "`'\"":
+            quote = char
+        elif char == ",":
+            items.append(current)
+            current = ""
+            continue
+        current += char
+    items.append(current)
+    return [item.strip() for item in items if item.strip()]
+
+
+# -- experiments --------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ExperimentRow:
+    experiment: Experiment
+    runs: str  # "12", or "1000+" past COUNT_CAP
+
+
+def experiment_rows(tracking: TrackingAPI) -> list[ExperimentRow]:
+    rows = []
+    for exp in tracking.list_experiments():
+        n = len(tracking.search_runs([exp.id], max_results=COUNT_CAP + 1))
+        rows.append(ExperimentRow(exp, f"{COUNT_CAP}+" if n > COUNT_CAP else str(n)))
+    return rows
+
+
+# -- runs table ---------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class RunsQuery:
+    """The runs table's form: a filter, an ordering and a page."""
+
+    filter: str = ""
+    order_by: str = ""
+    page: int = 1
+    per_page: int = PER_PAGE
+
+    def url(self, base: str, **changes: object) -> str:
+        query = replace(self, **changes)  # type: ignore[arg-type]
+        params = {"filter": query.filter, "order_by": query.order_by}
+        pairs = {k: v for k, v in params.items() if v}
+        if query.page != 1:
+            pairs["page"] = str(query.page)
+        if query.per_page != PER_PAGE:
+            pairs["per_page"] = str(query.per_page)
+        return f"{base}?{urlencode(pairs)}" if pairs else base
+
+    def sort_url(self, base: str, field: str) -> str:
+        """Order by ``field`` descending, or ascending when it is already descending."""
+        current = self.order_by.strip().lower()
+        direction = "ASC" if current == f"{field} desc".lower() else "DESC"
+        return self.url(base, order_by=f"{field} {direction}", page=1)
+
+    def sorted_by(self, field: str) -> str:
+        """ "desc"/"asc" when the table is ordered by ``field`` first, else ""."""
+        items = split_order_by(self.order_by)
+        if not items:
+            return ""
+        parts = items[0].rsplit(None, 1)
+        if len(parts) == 2 and parts[1].lower() in ("asc", "desc"):
+            return parts[1].lower() if parts[0] == field else ""
+        return "asc" if items[0] == field else ""
+
+
+@dataclass(frozen=True)
+class RunsPage:
+    runs: Sequence[Run] = ()
+    param_keys: Sequence[str] = ()
+    metric_keys: Sequence[str] = ()
+    has_next: bool = False
+    error: str | None = None  # a malformed filter or ordering, shown above the table
+
+
+def runs_page(tracking: TrackingAPI, experiment: Experiment, query: RunsQuery) -> RunsPage:
+    """One page of the experiment's runs; a bad filter or ordering becomes ``error``, not a failure.
+
+    ``search_runs`` has no offset, so page N asks for N pages (plus one run, to know whether a next
+    page exists) and keeps the last."""
+    start = (query.page - 1) * query.per_page
+    wanted = start + query.per_page + 1
+    if wanted > MAX_RESULTS_LIMIT:
+        return RunsPage(
+            error=f"page {query.page} is past the first {MAX_RESULTS_LIMIT:,} runs: narrow the filter"
+        )
+    try:
+        found = tracking.search_runs(
+            [experiment.id], query.filter, split_order_by(query.order_by), max_results=wanted
+        )
+    except InvalidInput as exc:
+        return RunsPage(error=exc.message)
+    runs = found[start : start + query.per_page]
+    return RunsPage(
+        runs=runs,
+        param_keys=sorted({k for r in runs for k in r.params}),
+        metric_keys=sorted({k for r in runs for k in r.metrics}),
+        has_next=len(found) > start + query.per_page,
+    )
+
+
+# -- one run ------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class MetricRow:
+    latest: Metric
+    line: Sparkline | None
+
+
+@dataclass(frozen=True)
+class DataNode:
+    """A piece of data next to the run, with the other runs on its far side (who produced an input,
+    who used an output)."""
+
+    node: LineageNode
+    relation: str
+    runs: Sequence[LineageNode] = ()
+
+
+@dataclass(frozen=True)
+class RunDetail:
+    run: Run
+    experiment: Experiment
+    parent: Run | None
+    children: Sequence[Run]
+    metrics: Sequence[MetricRow]
+    datasets: Sequence[RunDataset]
+    artifacts: Sequence[Artifact]
+    inputs: Sequence[DataNode] = field(default_factory=list)
+    outputs: Sequence[DataNode] = field(default_factory=list)
+
+
+def run_detail(tracking: TrackingAPI, run_id: str) -> RunDetail:
+    run = tracking.get_run(run_id)
+    inputs, outputs = lineage_sides(tracking.lineage(run.id, LINEAGE_DEPTH), run.id)
+    return RunDetail(
+        run=run,
+        experiment=tracking.get_experiment(run.experiment_id),
+        parent=tracking.get_run(run.parent_id) if run.parent_id else None,
+        children=tracking.search_runs(None, f"parent_id = '{run.id}'", ["start_time ASC"]),
+        metrics=[
+            MetricRow(latest, sparkline(tracking.metric_history(run.id, key)))
+            for key, latest in sorted(run.metrics.items())
+        ],
+        datasets=tracking.run_datasets(run.id),
+        artifacts=tracking.list_artifacts(run.id),
+        inputs=inputs,
+        outputs=outputs,
+    )
+
+
+def lineage_sides(graph: LineageGraph, run_id: str) -> tuple[list[DataNode], list[DataNode]]:
+    by_id = {n.id: n for n in graph.nodes}
+    inputs = [
+        DataNode(by_id[e.source], e.relation.removeprefix("input:"), graph.producers(e.source))
+        for e in graph.edges
+        if e.target == run_id and e.relation != "output"
+    ]
+    outputs = [
+        DataNode(by_id[e.target], e.relation, graph.consumers(e.target))
+        for e in graph.edges
+        if e.source == run_id and e.relation == "output"
+    ]
+    return inputs, outputs
+
+
+# -- compare ------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Comparison:
+    compared: RunComparison
+    differing_params: frozenset[str]
+    differing_metrics: frozenset[str]
+
+
+def comparison(tracking: TrackingAPI, run_ids: Sequence[str]) -> Comparison:
+    if not run_ids:
+        raise InvalidInput("select at least one run to compare", field="run")
+    compared = tracking.compare_runs(run_ids)
+    return Comparison(
+        compared,
+        frozenset(compared.differing_params()),
+        frozenset(k for k in compared.metric_keys if len({str(v) for v in compared.metric(k)}) > 1),
+    )
