@@ -293,6 +293,24 @@ def test_search_filters_and_orders(tracking: TrackingAPI) -> None:
     assert found[0].metrics["auc"].value == 0.91 and found[0].params["model"] == "gbm"
 
 
+def test_pages_and_counts(tracking: TrackingAPI) -> None:
+    _runs_with(tracking)
+    order = ["metrics.auc DESC"]
+    everything = [r.name for r in tracking.search_runs(["churn"], "", order)]
+    pages = [
+        [r.name for r in tracking.search_runs(["churn"], "", order, max_results=2, offset=offset)]
+        for offset in (0, 2, 4)
+    ]
+    assert pages == [everything[0:2], everything[2:4], []]
+    assert tracking.count_runs(["churn"]) == 4
+    assert tracking.count_runs(["churn"], "metrics.auc > 0.8") == 3
+    assert tracking.count_runs() == 5
+    with pytest.raises(InvalidInput, match="offset"):
+        tracking.search_runs(["churn"], offset=-1)
+    with pytest.raises(NotFound):
+        tracking.count_runs(["nope"])
+
+
 def test_malformed_filter_says_what_is_wrong(tracking: TrackingAPI) -> None:
     new_run(tracking)
     with pytest.raises(InvalidInput, match="filter") as info:

@@ -103,8 +103,9 @@ def search_runs(
     filter: str = "",
     order_by: Sequence[str] = (),
     max_results: int = DEFAULT_MAX_RESULTS,
+    offset: int = 0,
 ) -> list[Run]:
-    return get_client().tracking.search_runs(experiments, filter, order_by, max_results)
+    return get_client().tracking.search_runs(experiments, filter, order_by, max_results, offset)
 
 
 def compare_runs(run_ids: Sequence[str]) -> RunComparison:

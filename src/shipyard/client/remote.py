@@ -242,18 +242,22 @@ class RemoteTracking:
         filter: str = "",
         order_by: Sequence[str] = (),
         max_results: int = DEFAULT_MAX_RESULTS,
+        offset: int = 0,
     ) -> list[Run]:
-        if isinstance(experiments, str):
-            experiments = [experiments]
         if isinstance(order_by, str):
             order_by = [order_by]
         body = {
-            "experiments": None if experiments is None else list(experiments),
+            "experiments": _experiment_list(experiments),
             "filter": filter or "",
             "order_by": list(order_by),
             "max_results": max_results,
+            "offset": offset,
         }
         return [wire.run(r) for r in self._json("POST", "/runs/search", json=body, idempotent=True)["runs"]]
+
+    def count_runs(self, experiments: Sequence[str] | None = None, filter: str = "") -> int:
+        body = {"experiments": _experiment_list(experiments), "filter": filter or ""}
+        return int(self._json("POST", "/runs/count", json=body, idempotent=True)["count"])
 
     def compare_runs(self, run_ids: Sequence[str]) -> RunComparison:
         body = {"run_ids": list(run_ids)}
@@ -365,3 +369,9 @@ def _write(chunks: Iterator[bytes], target: Path) -> str:
         out.flush()
         os.fsync(out.fileno())
     return f"sha256:{digest.hexdigest()}"
+
+
+def _experiment_list(experiments: Sequence[str] | str | None) -> list[str] | None:
+    if experiments is None:
+        return None
+    return [experiments] if isinstance(experiments, str) else list(experiments)

@@ -165,7 +165,7 @@ def next_steps(sweep_id: str, runs: list[Run], first_step: str | None) -> list[t
             "fetch the fitted model, verified by digest",
             f"shipyard artifacts get {best} model.joblib -o best-model.joblib",
         ),
-        ("share the store with a team over the REST API (OpenAPI at /docs)", "shipyard server"),
+        ("browse it all in the web UI (http://127.0.0.1:8080/ui) and the REST API", "shipyard server"),
     ]
 
 

@@ -197,6 +197,16 @@ class SearchIn(BaseModel):
     filter: str = ""
     order_by: list[str] = Field(default_factory=list)
     max_results: int = DEFAULT_MAX_RESULTS
+    offset: int = 0
+
+
+class CountIn(BaseModel):
+    experiments: list[str] | None = None
+    filter: str = ""
+
+
+class CountOut(BaseModel):
+    count: int
 
 
 class CompareIn(BaseModel):

@@ -102,7 +102,15 @@ class TrackingAPI(Protocol):
         filter: str = "",
         order_by: Sequence[str] = (),
         max_results: int = DEFAULT_MAX_RESULTS,
-    ) -> list[Run]: ...
+        offset: int = 0,
+    ) -> list[Run]:
+        """Runs matching ``filter`` (see :mod:`shipyard.tracking.search`), ordered, one page of
+        ``max_results`` starting after ``offset`` matches."""
+        ...
+
+    def count_runs(self, experiments: Sequence[str] | None = None, filter: str = "") -> int:
+        """How many runs ``search_runs`` would find without a page limit."""
+        ...
 
     def compare_runs(self, run_ids: Sequence[str]) -> RunComparison: ...
 

@@ -39,7 +39,7 @@ from shipyard.tracking.model import (
     RunId,
     RunStatus,
 )
-from shipyard.tracking.search import build_search
+from shipyard.tracking.search import build_count, build_search
 from shipyard.tracking.tables import (
     ArtifactRow,
     DatasetRow,
@@ -469,18 +469,28 @@ class TrackingService:
         filter: str = "",
         order_by: Sequence[str] = (),
         max_results: int = DEFAULT_MAX_RESULTS,
+        offset: int = 0,
     ) -> list[Run]:
-        if isinstance(experiments, str):
-            experiments = [experiments]
         if isinstance(order_by, str):
             order_by = [order_by]
         with self.db.read() as conn:
-            experiment_ids = (
-                None if experiments is None else [self._experiment_row(conn, e).id for e in experiments]
-            )
-            query = build_search(experiment_ids, filter or "", list(order_by), max_results)
+            experiment_ids = self._experiment_ids(conn, experiments)
+            query = build_search(experiment_ids, filter or "", list(order_by), max_results, offset)
             ids = [r[0] for r in conn.execute(query)]
             return records.load_runs(conn, ids)
+
+    def count_runs(self, experiments: Sequence[str] | None = None, filter: str = "") -> int:
+        with self.db.read() as conn:
+            return int(
+                conn.execute(build_count(self._experiment_ids(conn, experiments), filter or "")).scalar_one()
+            )
+
+    def _experiment_ids(self, conn: Connection, experiments: Sequence[str] | str | None) -> list[str] | None:
+        if experiments is None:
+            return None
+        if isinstance(experiments, str):
+            experiments = [experiments]
+        return [self._experiment_row(conn, e).id for e in experiments]
 
     def compare_runs(self, run_ids: Sequence[str]) -> RunComparison:
         if len(run_ids) < 1:

@@ -58,7 +58,13 @@ def create_run(body: s.RunIn, principal: Writer, tracking: Tracking, metrics: Me
 
 @router.post("/runs/search", dependencies=READ)
 def search_runs(body: s.SearchIn, tracking: Tracking) -> s.RunsOut:
-    return s.RunsOut.of(tracking.search_runs(body.experiments, body.filter, body.order_by, body.max_results))
+    runs = tracking.search_runs(body.experiments, body.filter, body.order_by, body.max_results, body.offset)
+    return s.RunsOut.of(runs)
+
+
+@router.post("/runs/count", dependencies=READ)
+def count_runs(body: s.CountIn, tracking: Tracking) -> s.CountOut:
+    return s.CountOut(count=tracking.count_runs(body.experiments, body.filter))
 
 
 @router.post("/runs/compare", dependencies=READ)

@@ -20,11 +20,8 @@ from shipyard.tracking.model import (
     RunComparison,
     RunDataset,
 )
-from shipyard.tracking.search import MAX_RESULTS_LIMIT
 
 PER_PAGE = 100
-#: Run counts on the experiments page stop here ("1000+"): counting loads the runs.
-COUNT_CAP = 1000
 LINEAGE_DEPTH = 2  # the run's inputs and outputs, who produced the inputs, who used the outputs
 _PLAIN_KEY = re.compile(r"[A-Za-z0-9_\-/.]+")
 
@@ -61,15 +58,11 @@ def split_order_by(text: str) -> list[str]:
 @dataclass(frozen=True)
 class ExperimentRow:
     experiment: Experiment
-    runs: str  # "12", or "1000+" past COUNT_CAP
+    runs: int
 
 
 def experiment_rows(tracking: TrackingAPI) -> list[ExperimentRow]:
-    rows = []
-    for exp in tracking.list_experiments():
-        n = len(tracking.search_runs([exp.id], max_results=COUNT_CAP + 1))
-        rows.append(ExperimentRow(exp, f"{COUNT_CAP}+" if n > COUNT_CAP else str(n)))
-    return rows
+    return [ExperimentRow(exp, tracking.count_runs([exp.id])) for exp in tracking.list_experiments()]
 
 
 # -- runs table ---------------------------------------------------------------------------------
@@ -121,28 +114,24 @@ class RunsPage:
 
 
 def runs_page(tracking: TrackingAPI, experiment: Experiment, query: RunsQuery) -> RunsPage:
-    """One page of the experiment's runs; a bad filter or ordering becomes ``error``, not a failure.
-
-    ``search_runs`` has no offset, so page N asks for N pages (plus one run, to know whether a next
-    page exists) and keeps the last."""
-    start = (query.page - 1) * query.per_page
-    wanted = start + query.per_page + 1
-    if wanted > MAX_RESULTS_LIMIT:
-        return RunsPage(
-            error=f"page {query.page} is past the first {MAX_RESULTS_LIMIT:,} runs: narrow the filter"
-        )
+    """One page of the experiment's runs (one run more is asked for, to know whether a next page
+    exists); a bad filter or ordering becomes ``error``, not a failure."""
     try:
         found = tracking.search_runs(
-            [experiment.id], query.filter, split_order_by(query.order_by), max_results=wanted
+            [experiment.id],
+            query.filter,
+            split_order_by(query.order_by),
+            max_results=query.per_page + 1,
+            offset=(query.page - 1) * query.per_page,
         )
     except InvalidInput as exc:
         return RunsPage(error=exc.message)
-    runs = found[start : start + query.per_page]
+    runs = found[: query.per_page]
     return RunsPage(
         runs=runs,
         param_keys=sorted({k for r in runs for k in r.params}),
         metric_keys=sorted({k for r in runs for k in r.metrics}),
-        has_next=len(found) > start + query.per_page,
+        has_next=len(found) > query.per_page,
     )
 
 

@@ -57,7 +57,7 @@ from shipyard.tracking.search.expressions import (
     Value,
 )
 from shipyard.tracking.search.parser import parse_filter, parse_order_by
-from shipyard.tracking.search.sql import MAX_RESULTS_LIMIT, build_search
+from shipyard.tracking.search.sql import MAX_RESULTS_LIMIT, build_count, build_filter, build_search
 
 __all__ = [
     "ATTRIBUTES",
@@ -74,6 +74,8 @@ __all__ = [
     "Or",
     "OrderKey",
     "Value",
+    "build_count",
+    "build_filter",
     "build_search",
     "parse_filter",
     "parse_order_by",

@@ -7,7 +7,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import Boolean, ColumnElement, Select, String, and_, exists, false, literal, or_, select
+from sqlalchemy import Boolean, ColumnElement, Select, String, and_, exists, false, func, literal, or_, select
 from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.sql.compiler import SQLCompiler
 from sqlalchemy.sql.visitors import InternalTraversal
@@ -179,22 +179,15 @@ def _sort_values(field: Field) -> list[ColumnElement[Any]]:
     ]
 
 
-def build_search(
-    experiment_ids: Sequence[str] | None, filter: str, order_by: Sequence[str], max_results: int
-) -> Select[str]:
-    """A ``SELECT runs.id`` of the runs in ``experiment_ids`` (None: every experiment, empty: none)
-    that match ``filter``, ordered by ``order_by`` and limited to ``max_results`` (1 to 50,000).
+def _check_count(name: str, value: object, low: int, high: int) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
+        raise InvalidInput(f"{name} must be between {low:,} and {high:,}, not {value!r}", field=name)
+    return value
 
-    (``Select[str]`` is SQLAlchemy 2.1's spelling of 2.0's ``Select[tuple[str]]``.)"""
-    if (
-        isinstance(max_results, bool)
-        or not isinstance(max_results, int)
-        or not 1 <= max_results <= MAX_RESULTS_LIMIT
-    ):
-        raise InvalidInput(
-            f"max_results must be between 1 and {MAX_RESULTS_LIMIT:,}, not {max_results!r}",
-            field="max_results",
-        )
+
+def build_filter(experiment_ids: Sequence[str] | None, filter: str) -> list[ColumnElement[bool]]:
+    """The WHERE conditions selecting the runs of ``experiment_ids`` (None: every experiment,
+    empty: none) that match ``filter``."""
     where: list[ColumnElement[bool]] = []
     if experiment_ids is not None:
         ids = list(experiment_ids)
@@ -202,10 +195,33 @@ def build_search(
     expr = parse_filter(filter)
     if expr is not None:
         where.append(_compile(expr))
+    return where
+
+
+def build_search(
+    experiment_ids: Sequence[str] | None,
+    filter: str,
+    order_by: Sequence[str],
+    max_results: int,
+    offset: int = 0,
+) -> Select[str]:
+    """A ``SELECT runs.id`` of the matching runs (see :func:`build_filter`), ordered by
+    ``order_by``, skipping ``offset`` and limited to ``max_results`` (1 to 50,000).
+
+    (``Select[str]`` is SQLAlchemy 2.1's spelling of 2.0's ``Select[tuple[str]]``.)"""
+    _check_count("max_results", max_results, 1, MAX_RESULTS_LIMIT)
+    _check_count("offset", offset, 0, 2**31 - 1)
+    where = build_filter(experiment_ids, filter)
     ordering = []
     for key in parse_order_by(order_by):
         for value in _sort_values(key.field):
             ordering.append((value.desc() if key.descending else value.asc()).nulls_last())
     ordering += [RunRow.start_time.desc(), RunRow.id.asc()]
-    query: Select[str] = select(RunRow.id).where(*where).order_by(*ordering).limit(max_results)
+    query: Select[str] = select(RunRow.id).where(*where).order_by(*ordering).limit(max_results).offset(offset)
+    return query
+
+
+def build_count(experiment_ids: Sequence[str] | None, filter: str) -> Select[int]:
+    """A ``SELECT count(*)`` of the runs :func:`build_filter` selects."""
+    query: Select[int] = select(func.count()).select_from(RunRow).where(*build_filter(experiment_ids, filter))
     return query
