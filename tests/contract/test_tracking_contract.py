@@ -143,6 +143,9 @@ def test_params_are_stored_as_text_and_are_immutable(tracking: TrackingAPI) -> N
         tracking.log_params(run_id, {"lr": 0.2})
     with pytest.raises(InvalidInput, match="'seed'"):
         tracking.log_params(run_id, {"seed": None})
+    with pytest.raises(Conflict, match="'model'"):
+        tracking.log_params(run_id, {"epochs": 10, "model": "rf"})  # refused whole: no epochs either
+    assert "epochs" not in tracking.get_run(run_id).params
 
 
 def test_tags_can_change_and_be_deleted(tracking: TrackingAPI) -> None:

@@ -263,30 +263,25 @@ class TrackingService:
         clean = validation.params(params)
         if not clean:
             return
+        rows = [{"run_id": run_id, "key": k, "value": v, "value_num": _number(v)} for k, v in clean.items()]
         with self.db.write() as conn:
             self._require_run(conn, run_id)
-            existing = {
-                r.key: r.value
-                for r in conn.execute(
-                    select(params_t.c.key, params_t.c.value).where(
-                        params_t.c.run_id == run_id, params_t.c.key.in_(list(clean))
-                    )
+            if insert_ignore(conn, params_t, rows) == len(rows):
+                return
+            # Some keys were logged before: the same value again is fine, another one is refused
+            # (and the whole call rolls back).
+            existing = conn.execute(
+                select(params_t.c.key, params_t.c.value).where(
+                    params_t.c.run_id == run_id, params_t.c.key.in_(list(clean))
                 )
-            }
-            for key, value in clean.items():
-                if key in existing and existing[key] != value:
+            )
+            for key, value in existing:
+                if value != clean[key]:
                     raise Conflict(
-                        f"param {key!r} of run {run_id} is {existing[key]!r} and cannot change to {value!r} "
+                        f"param {key!r} of run {run_id} is {value!r} and cannot change to {clean[key]!r} "
                         "(params are immutable; log a metric or tag instead)",
                         field=f"params.{key}",
                     )
-            new = [
-                {"run_id": run_id, "key": k, "value": v, "value_num": _number(v)}
-                for k, v in clean.items()
-                if k not in existing
-            ]
-            if new:
-                conn.execute(params_t.insert(), new)
 
     def log_metrics(self, run_id: str, points: Sequence[MetricPoint], *, batch_id: str | None = None) -> int:
         rows, latest = validation.metric_batch(points)
