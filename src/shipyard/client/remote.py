@@ -26,9 +26,9 @@ from urllib.parse import quote
 import httpx
 
 from shipyard.client import wire
-from shipyard.errors import AlreadyExists, BackendUnavailable, CorruptArtifact, InvalidInput, NotFound
+from shipyard.errors import BackendUnavailable, CorruptArtifact, InvalidInput
 from shipyard.tracking import validation
-from shipyard.tracking.api import DEFAULT_MAX_RESULTS, MetricPoint
+from shipyard.tracking.api import DEFAULT_MAX_RESULTS, MetricPoint, TrackingAPI
 from shipyard.tracking.model import (
     Artifact,
     DatasetInfo,
@@ -71,7 +71,7 @@ def _file_sha256(path: Path) -> str:
     return f"sha256:{digest.hexdigest()}"
 
 
-class RemoteTracking:
+class RemoteTracking(TrackingAPI):
     """:class:`~shipyard.tracking.api.TrackingAPI` over one keep-alive HTTP connection pool."""
 
     def __init__(
@@ -112,16 +112,6 @@ class RemoteTracking:
         if not isinstance(name_or_id, str) or not name_or_id:
             raise InvalidInput("experiment must be a non-empty name or id", field="experiment")
         return wire.experiment(self._json("GET", f"/experiments/{_segment(name_or_id)}"))
-
-    def get_or_create_experiment(self, name: str) -> Experiment:
-        try:
-            return self.get_experiment(name)
-        except NotFound:
-            pass
-        try:
-            return self.create_experiment(name)
-        except AlreadyExists:  # created concurrently
-            return self.get_experiment(name)
 
     def list_experiments(self) -> list[Experiment]:
         return [wire.experiment(e) for e in self._json("GET", "/experiments")["experiments"]]

@@ -11,6 +11,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Protocol
 
+from shipyard.errors import AlreadyExists, NotFound
 from shipyard.tracking.model import (
     Artifact,
     DatasetInfo,
@@ -39,7 +40,17 @@ class TrackingAPI(Protocol):
 
     def get_experiment(self, name_or_id: str) -> Experiment: ...
 
-    def get_or_create_experiment(self, name: str) -> Experiment: ...
+    def get_or_create_experiment(self, name: str) -> Experiment:
+        """The experiment called ``name``, created if missing (safe against a concurrent creator).
+        Implementations that subclass this protocol inherit this body."""
+        try:
+            return self.get_experiment(name)
+        except NotFound:
+            pass
+        try:
+            return self.create_experiment(name)
+        except AlreadyExists:
+            return self.get_experiment(name)
 
     def list_experiments(self) -> list[Experiment]: ...
 

@@ -24,7 +24,7 @@ from shipyard.storage.metadata.database import Database
 from shipyard.storage.metadata.upsert import insert_ignore, upsert
 from shipyard.tracking import lineage as lineage_walk
 from shipyard.tracking import records, validation
-from shipyard.tracking.api import DEFAULT_MAX_RESULTS, MetricPoint
+from shipyard.tracking.api import DEFAULT_MAX_RESULTS, MetricPoint, TrackingAPI
 from shipyard.tracking.model import (
     Artifact,
     DatasetInfo,
@@ -94,7 +94,7 @@ def _newer(table: Any, excluded: Any) -> Any:
     )
 
 
-class TrackingService:
+class TrackingService(TrackingAPI):
     def __init__(self, db: Database, content: ContentStore) -> None:
         self.db = db
         self.content = content
@@ -122,16 +122,6 @@ class TrackingService:
     def get_experiment(self, name_or_id: str) -> Experiment:
         with self.db.read() as conn:
             return records.experiment(self._experiment_row(conn, name_or_id))
-
-    def get_or_create_experiment(self, name: str) -> Experiment:
-        try:
-            return self.get_experiment(name)
-        except NotFound:
-            pass
-        try:
-            return self.create_experiment(name)
-        except AlreadyExists:  # created concurrently
-            return self.get_experiment(name)
 
     def list_experiments(self) -> list[Experiment]:
         with self.db.read() as conn:
