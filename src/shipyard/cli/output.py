@@ -191,22 +191,26 @@ def common_metric_keys(runs: Iterable[Run], limit: int = 4, preferred: Sequence[
 def runs_table(
     runs: Sequence[Run], experiment_names: Mapping[str, str], metric_keys: Sequence[str], *, title: str
 ) -> Table:
-    """One row per run: id, name, experiment, status, start, duration and the given metrics."""
+    """One row per run: id, name, status, start, duration and the given metrics, plus the
+    experiment when the runs come from more than one. Values never truncate; names fold."""
     table = Table(title=title, box=box.SIMPLE_HEAD, header_style="bold", title_justify="left")
-    table.add_column("run id", no_wrap=True)
-    table.add_column("name", overflow="fold", min_width=8)
-    table.add_column("experiment", overflow="fold", min_width=6)
-    table.add_column("status", no_wrap=True)
-    table.add_column("started", no_wrap=True)
-    table.add_column("duration", no_wrap=True, justify="right")
+    several = len({r.experiment_id for r in runs}) > 1
+    table.add_column("run id", no_wrap=True, min_width=32)
+    table.add_column("name", overflow="fold", min_width=12)
+    if several:
+        table.add_column("experiment", overflow="fold", min_width=6)
+    table.add_column("status", no_wrap=True, min_width=8)
+    table.add_column("started", no_wrap=True, min_width=16)
+    table.add_column("duration", no_wrap=True, justify="right", min_width=8)
     for key in metric_keys:
-        table.add_column(key, justify="right", no_wrap=True, min_width=min(len(key), 12))
+        table.add_column(key, justify="right", overflow="fold", min_width=min(max(len(key), 8), 12))
     for run in runs:
         metrics = [format_number(m.value if (m := run.metrics.get(k)) else None, 4) for k in metric_keys]
+        experiment = [plain(experiment_names.get(run.experiment_id, run.experiment_id))] if several else []
         table.add_row(
             plain(run.id),
             plain(run.name),
-            plain(experiment_names.get(run.experiment_id, run.experiment_id)),
+            *experiment,
             status_text(run.status),
             format_time(run.start_time),
             format_duration(run.duration),
