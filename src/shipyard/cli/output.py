@@ -189,21 +189,39 @@ def common_metric_keys(runs: Iterable[Run], limit: int = 4, preferred: Sequence[
 
 
 def runs_table(
-    runs: Sequence[Run], experiment_names: Mapping[str, str], metric_keys: Sequence[str], *, title: str
+    runs: Sequence[Run],
+    experiment_names: Mapping[str, str],
+    metric_keys: Sequence[str],
+    *,
+    title: str,
+    width: int | None = None,
 ) -> Table:
-    """One row per run: id, name, status, start, duration and the given metrics, plus the
-    experiment when the runs come from more than one. Values never truncate; names fold."""
+    """One row per run: id, name, status, start, duration and as many of the given metrics as fit
+    in ``width``, plus the experiment when the runs come from more than one. Values never
+    truncate; names fold."""
     table = Table(title=title, box=box.SIMPLE_HEAD, header_style="bold", title_justify="left")
     several = len({r.experiment_id for r in runs}) > 1
+    fixed = [("run id", 32), ("name", 12), ("status", 8), ("started", 16), ("duration", 8)]
+    if several:
+        fixed.insert(2, ("experiment", 10))
+    used = sum(w + 3 for _, w in fixed) + 1  # each column: its width, padding and a separator
+    fitting = []
+    for key in metric_keys:
+        column = min(max(len(key), 8), 12)
+        if width is not None and used + column + 3 > width:
+            break
+        fitting.append((key, column))
+        used += column + 3
+    metric_keys = [key for key, _ in fitting]
     table.add_column("run id", no_wrap=True, min_width=32)
     table.add_column("name", overflow="fold", min_width=12)
     if several:
-        table.add_column("experiment", overflow="fold", min_width=6)
+        table.add_column("experiment", overflow="fold", min_width=10)
     table.add_column("status", no_wrap=True, min_width=8)
     table.add_column("started", no_wrap=True, min_width=16)
     table.add_column("duration", no_wrap=True, justify="right", min_width=8)
-    for key in metric_keys:
-        table.add_column(key, justify="right", overflow="fold", min_width=min(max(len(key), 8), 12))
+    for key, column in fitting:
+        table.add_column(key, justify="right", overflow="fold", min_width=column)
     for run in runs:
         metrics = [format_number(m.value if (m := run.metrics.get(k)) else None, 4) for k in metric_keys]
         experiment = [plain(experiment_names.get(run.experiment_id, run.experiment_id))] if several else []

@@ -54,7 +54,11 @@ def _render_runs(ctx: typer.Context, runs: list[Run], json: bool, title: str, me
         console.print("No runs matched.")
         return
     preferred = METRIC_REFERENCE.findall(mentioned)
-    console.print(runs_table(runs, names, common_metric_keys(runs, preferred=preferred), title=title))
+    console.print(
+        runs_table(
+            runs, names, common_metric_keys(runs, preferred=preferred), title=title, width=console.width
+        )
+    )
 
 
 @app.command("list")
