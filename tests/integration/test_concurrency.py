@@ -63,3 +63,37 @@ def test_four_processes_lose_nothing_on_sqlite(tmp_path: Path) -> None:
 def test_four_processes_lose_nothing_on_postgres(tmp_path: Path) -> None:
     with fresh_postgres_database() as url:
         _log_concurrently({"home": str(tmp_path), "db_url": url, "artifacts": str(tmp_path / "artifacts")})
+
+
+def _log_in_forked_child(client: Client, run_id: str) -> None:
+    run = client.resume_run(run_id)
+    for i in range(300):
+        run.log_metric("child", float(i), step=i)
+        run.flush()  # one transaction per point: many round trips on the connection
+
+
+@pytest.mark.postgres
+def test_forked_children_do_not_share_the_parents_connections(tmp_path: Path) -> None:
+    with fresh_postgres_database() as url:
+        settings = load_settings(home=tmp_path, db_url=url)
+        app = build_app(settings, migrate=False)
+        runner.upgrade(app.db)
+        app.close()
+        client = Client(settings)
+        run = client.start_run("fork")
+        run.log_metric("parent", 0.0)
+        run.flush()  # the parent's pool now holds an open connection
+        ctx = mp.get_context("fork")
+        children = [ctx.Process(target=_log_in_forked_child, args=(client, run.id)) for _ in range(2)]
+        for child in children:
+            child.start()
+        for i in range(300):  # the parent keeps using its own connection meanwhile
+            run.log_metric("parent", float(i), step=i)
+            run.flush()
+        for child in children:
+            child.join(timeout=120)
+        assert [c.exitcode for c in children] == [0, 0]
+        run.end()
+        assert len(client.tracking.metric_history(run.id, "child")) == 600
+        assert len(client.tracking.metric_history(run.id, "parent")) == 301
+        client.close()

@@ -5,6 +5,8 @@ A service method opens exactly one scope; helpers receive the connection and nev
 
 from __future__ import annotations
 
+import os
+import weakref
 from collections.abc import Iterator
 from contextlib import contextmanager
 
@@ -19,6 +21,7 @@ class Database:
     def __init__(self, url: str, engine: Engine | None = None) -> None:
         self.url = url
         self.engine = engine if engine is not None else make_engine(url)
+        _forget_in_forked_children(self)
 
     @property
     def dialect(self) -> str:
@@ -55,3 +58,20 @@ class Database:
 
     def dispose(self) -> None:
         self.engine.dispose()
+
+
+_open: weakref.WeakSet[Database] = weakref.WeakSet()
+
+
+def _forget_in_forked_children(db: Database) -> None:
+    """A forked child must not use its parent's pooled connections (two processes on one socket or
+    SQLite handle): it drops them without closing them, and opens its own on first use."""
+    _open.add(db)
+
+
+def _after_fork_in_child() -> None:
+    for db in list(_open):
+        db.engine.dispose(close=False)
+
+
+os.register_at_fork(after_in_child=_after_fork_in_child)
