@@ -6,14 +6,17 @@ FINISHED, or as FAILED (KILLED on Ctrl-C) if an exception escapes; the exception
 
 from __future__ import annotations
 
+import json
+import tempfile
 import time
 from collections.abc import Mapping
-from pathlib import Path
+from pathlib import Path, PurePath, PurePosixPath
 from types import TracebackType
 from typing import TYPE_CHECKING, Any
 
 from shipyard.client.buffer import MetricBuffer
 from shipyard.errors import InvalidInput
+from shipyard.storage.artifacts.base import check_key
 from shipyard.tracking import validation
 from shipyard.tracking.datasets import describe
 from shipyard.tracking.model import Artifact, Direction, Run, RunDataset, RunStatus
@@ -129,6 +132,27 @@ class ActiveRun:
             artifact_path += source.name
         return self._tracking.log_artifact(self.id, source, artifact_path)
 
+    def log_text(self, text: str, artifact_path: str) -> Artifact:
+        """Store ``text`` (UTF-8) as the artifact ``artifact_path``, e.g. ``"reports/summary.md"``."""
+        if not isinstance(text, str):
+            raise InvalidInput(f"log_text takes a string, got {type(text).__name__}", field="text")
+        return self._log_bytes(text.encode("utf-8"), artifact_path)
+
+    def log_dict(self, data: Mapping[str, Any], artifact_path: str) -> Artifact:
+        """Store ``data`` as JSON (sorted keys, indented) under ``artifact_path``."""
+        try:
+            text = json.dumps(data, indent=2, sort_keys=True, default=_jsonable)
+        except (TypeError, ValueError) as exc:
+            raise InvalidInput(f"log_dict: data is not JSON-serialisable: {exc}", field="data") from None
+        return self._log_bytes(text.encode("utf-8"), artifact_path)
+
+    def _log_bytes(self, data: bytes, artifact_path: str) -> Artifact:
+        check_key(artifact_path)
+        with tempfile.TemporaryDirectory(prefix="shipyard-") as folder:
+            source = Path(folder) / PurePosixPath(artifact_path).name
+            source.write_bytes(data)
+            return self._tracking.log_artifact(self.id, source, artifact_path)
+
     def log_artifacts(self, folder: str | Path, artifact_path: str | None = None) -> list[Artifact]:
         """Store every file under ``folder``, keeping relative paths (under ``artifact_path``)."""
         root = Path(folder)
@@ -146,3 +170,16 @@ class ActiveRun:
         if not self._ended:
             self.flush()
         return self._tracking.get_run(self.id)
+
+
+def _jsonable(value: object) -> object:
+    """numpy scalars and arrays, paths, sets and datetimes, as JSON understands them."""
+    if hasattr(value, "tolist"):
+        return value.tolist()
+    if hasattr(value, "isoformat"):
+        return value.isoformat()
+    if isinstance(value, (set, frozenset)):
+        return sorted(value, key=repr)
+    if isinstance(value, PurePath):
+        return str(value)
+    raise TypeError(f"{type(value).__name__} is not JSON-serialisable")
