@@ -58,6 +58,17 @@ class ConfigError(ShipyardError):
     """The configuration is inconsistent or names something unknown."""
 
 
+def error_class(name: str) -> type[ShipyardError] | None:
+    """The Shipyard exception class called ``name`` (to rebuild an error sent over the wire)."""
+    pending: list[type[ShipyardError]] = [ShipyardError]
+    while pending:
+        cls = pending.pop()
+        if cls.__name__ == name:
+            return cls
+        pending.extend(cls.__subclasses__())
+    return None
+
+
 __all__ = [
     "AlreadyExists",
     "BackendUnavailable",
@@ -69,4 +80,5 @@ __all__ = [
     "PermissionDenied",
     "ShipyardError",
     "Unauthenticated",
+    "error_class",
 ]

@@ -28,7 +28,7 @@ def hash_secret(secret: str) -> str:
 
 
 def _user(row: Any) -> User:
-    return User(UserId(row.id), row.name, to_datetime(row.created_at), bool(row.disabled))  # type: ignore[arg-type]
+    return User(UserId(row.id), row.name, to_datetime(row.created_at), bool(row.disabled))
 
 
 def _token(row: Any) -> Token:
@@ -36,7 +36,7 @@ def _token(row: Any) -> Token:
         id=TokenId(row.id),
         user_id=UserId(row.user_id),
         name=row.name,
-        created_at=to_datetime(row.created_at),  # type: ignore[arg-type]
+        created_at=to_datetime(row.created_at),
         expires_at=to_datetime(row.expires_at),
         revoked_at=to_datetime(row.revoked_at),
         last_used_at=to_datetime(row.last_used_at),
@@ -139,5 +139,5 @@ class AccountsService:
             raise Unauthenticated("token has expired")
         if row.disabled:
             raise Unauthenticated(f"user {row.user_name!r} is disabled")
-        user = User(UserId(row.user_id), row.user_name, to_datetime(row.user_created), False)  # type: ignore[arg-type]
+        user = User(UserId(row.user_id), row.user_name, to_datetime(row.user_created), False)
         return Principal(user=user, token_id=TokenId(row.id))

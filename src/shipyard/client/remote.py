@@ -13,12 +13,9 @@ connection could not be opened at all, so nothing was sent.
 
 from __future__ import annotations
 
-import hashlib
-import os
-import secrets
 import time
 import uuid
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import TypeVar
 from urllib.parse import quote
@@ -27,6 +24,7 @@ import httpx
 
 from shipyard.client import wire
 from shipyard.errors import BackendUnavailable, CorruptArtifact, InvalidInput
+from shipyard.storage.artifacts.content import file_digest, write_atomically
 from shipyard.tracking import validation
 from shipyard.tracking.api import DEFAULT_MAX_RESULTS, MetricPoint, TrackingAPI
 from shipyard.tracking.model import (
@@ -61,14 +59,6 @@ def _segment(value: str) -> str:
 def _path(value: str) -> str:
     """A slash-separated path (artifact path) with each segment escaped as by :func:`_segment`."""
     return "/".join(_segment(part) for part in value.split("/"))
-
-
-def _file_sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as stream:
-        while chunk := stream.read(CHUNK):
-            digest.update(chunk)
-    return f"sha256:{digest.hexdigest()}"
 
 
 class RemoteTracking(TrackingAPI):
@@ -196,7 +186,7 @@ class RemoteTracking(TrackingAPI):
         source = Path(source)
         if not source.is_file():
             raise InvalidInput(f"artifact source {str(source)!r} is not a file", field="source")
-        digest = _file_sha256(source)
+        digest = file_digest(source).digest
         url = f"/runs/{_segment(run_id)}/artifacts/{_path(path)}"
         headers = {
             DIGEST_HEADER: digest,
@@ -326,39 +316,20 @@ class RemoteTracking(TrackingAPI):
             if not response.is_success:
                 response.read()
                 self._checked(response)
-            declared = response.headers.get(DIGEST_HEADER, "").lower() or None
-            expected = expected or declared
-            dest.parent.mkdir(parents=True, exist_ok=True)
-            tmp = dest.parent / f".{dest.name}.{secrets.token_hex(8)}.part"
-            try:
-                received = _write(response.iter_bytes(CHUNK), tmp)
-                if expected is None:
+            wanted = expected or response.headers.get(DIGEST_HEADER, "").lower() or None
+            if wanted is None:
+                raise CorruptArtifact(
+                    f"the server sent no {DIGEST_HEADER} header; cannot verify", field="digest"
+                )
+
+            def verify(received: str) -> None:
+                if received != wanted:
                     raise CorruptArtifact(
-                        f"the server sent no {DIGEST_HEADER} header; cannot verify", field="digest"
-                    )
-                if received != expected:
-                    raise CorruptArtifact(
-                        f"downloaded content is corrupt: expected {expected}, received {received}",
+                        f"downloaded content is corrupt: expected {wanted}, received {received}",
                         field="digest",
                     )
-                os.replace(tmp, dest)
-            except BaseException:
-                tmp.unlink(missing_ok=True)
-                raise
-        return dest
 
-
-def _write(chunks: Iterator[bytes], target: Path) -> str:
-    """Write ``chunks`` to the new file ``target`` (fsynced); returns their sha256 digest."""
-    digest = hashlib.sha256()
-    fd = os.open(target, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
-    with os.fdopen(fd, "wb") as out:
-        for chunk in chunks:
-            digest.update(chunk)
-            out.write(chunk)
-        out.flush()
-        os.fsync(out.fileno())
-    return f"sha256:{digest.hexdigest()}"
+            return write_atomically(response.iter_bytes(CHUNK), dest, verify)
 
 
 def _experiment_list(experiments: Sequence[str] | str | None) -> list[str] | None:

@@ -13,17 +13,16 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
+from shipyard.core.jsonfloat import encode_float, non_finite
 from shipyard.errors import (
-    AlreadyExists,
     BackendUnavailable,
-    ConfigError,
     Conflict,
-    CorruptArtifact,
     InvalidInput,
     NotFound,
     PermissionDenied,
     ShipyardError,
     Unauthenticated,
+    error_class,
 )
 from shipyard.tracking.model import (
     Artifact,
@@ -50,22 +49,7 @@ from shipyard.tracking.model import (
 #: A decoded JSON object.
 Json = dict[str, Any]
 
-_NON_FINITE = {"nan": math.nan, "infinity": math.inf, "-infinity": -math.inf}
 
-ERROR_TYPES: dict[str, type[ShipyardError]] = {
-    cls.__name__: cls
-    for cls in (
-        InvalidInput,
-        NotFound,
-        AlreadyExists,
-        Conflict,
-        Unauthenticated,
-        PermissionDenied,
-        CorruptArtifact,
-        BackendUnavailable,
-        ConfigError,
-    )
-}
 _BY_STATUS: dict[int, type[ShipyardError]] = {
     400: InvalidInput,
     401: Unauthenticated,
@@ -87,7 +71,7 @@ def error(status: int, body: object, where: str) -> ShipyardError:
     """The exception an error response stands for; ``where`` (method and URL) names a bare failure."""
     detail = body.get("error") if isinstance(body, dict) else None
     if isinstance(detail, dict) and isinstance(detail.get("message"), str):
-        cls = ERROR_TYPES.get(str(detail.get("type")), _BY_STATUS.get(status, ShipyardError))
+        cls = error_class(str(detail.get("type"))) or _BY_STATUS.get(status, ShipyardError)
         field = detail.get("field")
         return cls(detail["message"], field=field if isinstance(field, str) else None)
     cls = _BY_STATUS.get(status, ShipyardError)
@@ -101,14 +85,11 @@ def decode_float(value: float | int | str | None) -> float:
     if value is None:
         return math.nan
     if isinstance(value, str):
-        return _NON_FINITE[value.lower()]
+        parsed = non_finite(value)
+        if parsed is None:
+            raise ValueError(f"not a number: {value!r}")
+        return parsed
     return float(value)
-
-
-def encode_float(value: float) -> float | str:
-    if math.isfinite(value):
-        return value
-    return "NaN" if math.isnan(value) else ("Infinity" if value > 0 else "-Infinity")
 
 
 def _time(value: str) -> datetime:

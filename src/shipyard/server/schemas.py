@@ -24,6 +24,7 @@ from pydantic import (
 )
 from pydantic_core import PydanticCustomError
 
+from shipyard.core.jsonfloat import encode_float, non_finite
 from shipyard.tracking.api import DEFAULT_MAX_RESULTS
 from shipyard.tracking.model import (
     Artifact,
@@ -42,30 +43,14 @@ from shipyard.tracking.model import (
     RunEnvironment,
 )
 
-_NON_FINITE = {
-    "nan": math.nan,
-    "infinity": math.inf,
-    "inf": math.inf,
-    "+infinity": math.inf,
-    "+inf": math.inf,
-    "-infinity": -math.inf,
-    "-inf": -math.inf,
-}
-
-
-def encode_float(value: float) -> float | str:
-    if math.isfinite(value):
-        return value
-    return "NaN" if math.isnan(value) else ("Infinity" if value > 0 else "-Infinity")
-
 
 def _metric_value(value: object) -> float:
     if value is None:
         return math.nan
     if isinstance(value, int | float) and not isinstance(value, bool):
         return float(value)
-    if isinstance(value, str) and value.strip().lower() in _NON_FINITE:
-        return _NON_FINITE[value.strip().lower()]
+    if isinstance(value, str) and (parsed := non_finite(value)) is not None:
+        return parsed
     raise PydanticCustomError(
         "float_type",
         'Input should be a valid number (or "NaN", "Infinity", "-Infinity", null), got {kind} {value}',

@@ -82,11 +82,8 @@ def _describe_location(location: str, name: str, options: dict[str, Any]) -> Dat
         raise InvalidInput(f"cannot open dataset location {location!r}: {exc}", field="data") from None
     if not fs.exists(path):
         raise InvalidInput(f"dataset location {location!r} does not exist", field="data")
-    files = (
-        sorted(f for f in fs.find(path) if Path(f).suffix.lower() in SUFFIX_TYPES)
-        if fs.isdir(path)
-        else [path]
-    )
+    is_dir = fs.isdir(path)
+    files = sorted(f for f in fs.find(path) if Path(f).suffix.lower() in SUFFIX_TYPES) if is_dir else [path]
     if not files:
         raise InvalidInput(f"dataset folder {location!r} holds no Parquet or CSV files", field="data")
     kinds = {SUFFIX_TYPES.get(Path(f).suffix.lower()) for f in files}
@@ -94,7 +91,7 @@ def _describe_location(location: str, name: str, options: dict[str, Any]) -> Dat
         raise InvalidInput(f"dataset {location!r} must be Parquet or CSV files of one kind", field="data")
     kind = kinds.pop()
     digests = [(f, _file_digest(fs, f)) for f in files]
-    if len(files) == 1 and not fs.isdir(path):
+    if not is_dir:
         digest = digests[0][1]
     else:
         h = hashlib.sha256()

@@ -49,7 +49,7 @@ def experiment(row: Any) -> Experiment:
         id=ExperimentId(row.id),
         name=row.name,
         description=row.description,
-        created_at=to_datetime(row.created_at),  # type: ignore[arg-type]
+        created_at=to_datetime(row.created_at),
         tags=dict(row.tags or {}),
     )
 
@@ -63,7 +63,7 @@ def dataset(row: Any) -> Dataset:
         num_rows=row.num_rows,
         location=row.location,
         source_type=row.source_type,
-        created_at=to_datetime(row.created_at),  # type: ignore[arg-type]
+        created_at=to_datetime(row.created_at),
     )
 
 
@@ -105,7 +105,7 @@ def load_runs(conn: Connection, ids: Sequence[str]) -> list[Run]:
                 experiment_id=ExperimentId(row.experiment_id),
                 name=row.name,
                 status=RunStatus(row.status),
-                start_time=to_datetime(row.start_time),  # type: ignore[arg-type]
+                start_time=to_datetime(row.start_time),
                 end_time=to_datetime(row.end_time),
                 user=row.user,
                 params=params.get(run_id, empty),
@@ -146,7 +146,7 @@ def load_run(conn: Connection, run_id: str) -> Run:
         experiment_id=ExperimentId(row.experiment_id),
         name=row.name,
         status=RunStatus(row.status),
-        start_time=to_datetime(row.start_time),  # type: ignore[arg-type]
+        start_time=to_datetime(row.start_time),
         end_time=to_datetime(row.end_time),
         user=row.user,
         params={k: v for k, v in conn.execute(_ONE_PARAMS, key).all()},

@@ -30,6 +30,7 @@ from shipyard.tracking.model import (
     DatasetInfo,
     Direction,
     Experiment,
+    ExperimentId,
     LineageGraph,
     Metric,
     Run,
@@ -107,17 +108,20 @@ class TrackingService(TrackingAPI):
         name = validation.name("experiment", name)
         clean_tags = validation.tags(tags or {})
         with self.db.write() as conn:
-            if conn.execute(select(exp_t.c.id).where(exp_t.c.name == name)).first():
+            if conn.execute(_EXPERIMENT_BY_NAME, {"name": name}).first():
                 raise AlreadyExists(f"experiment {name!r} already exists", field="name")
-            row = {
-                "id": new_id(),
-                "name": name,
-                "description": description,
-                "tags": clean_tags,
-                "created_at": now_ms(),
-            }
-            conn.execute(exp_t.insert(), row)
-        return records.experiment(_Row(row))
+            experiment_id, created = new_id(), now_ms()
+            conn.execute(
+                exp_t.insert(),
+                {
+                    "id": experiment_id,
+                    "name": name,
+                    "description": description,
+                    "tags": clean_tags,
+                    "created_at": created,
+                },
+            )
+        return Experiment(ExperimentId(experiment_id), name, description, to_datetime(created), clean_tags)
 
     def get_experiment(self, name_or_id: str) -> Experiment:
         with self.db.read() as conn:
@@ -418,15 +422,14 @@ class TrackingService(TrackingAPI):
                 keys=("run_id", "path"),
                 update=("digest", "size", "created_at"),
             )
-        return Artifact(RunId(run_id), path, blob.digest, blob.size, to_datetime(now))  # type: ignore[arg-type]
+        return Artifact(RunId(run_id), path, blob.digest, blob.size, to_datetime(now))
 
     def list_artifacts(self, run_id: str) -> list[Artifact]:
         with self.db.read() as conn:
             self._require_run(conn, run_id)
             rows = conn.execute(select(art_t).where(art_t.c.run_id == run_id).order_by(art_t.c.path))
             return [
-                Artifact(RunId(r.run_id), r.path, r.digest, r.size, to_datetime(r.created_at))  # type: ignore[arg-type]
-                for r in rows
+                Artifact(RunId(r.run_id), r.path, r.digest, r.size, to_datetime(r.created_at)) for r in rows
             ]
 
     def artifact(self, run_id: str, path: str) -> Artifact:
@@ -436,7 +439,7 @@ class TrackingService(TrackingAPI):
             r = conn.execute(select(art_t).where(art_t.c.run_id == run_id, art_t.c.path == path)).first()
         if r is None:
             raise NotFound(f"run {run_id} has no artifact {path!r}", field="path")
-        return Artifact(RunId(r.run_id), r.path, r.digest, r.size, to_datetime(r.created_at))  # type: ignore[arg-type]
+        return Artifact(RunId(r.run_id), r.path, r.digest, r.size, to_datetime(r.created_at))
 
     def download_artifact(self, run_id: str, path: str, dest: Path) -> Path:
         return self.content.get_file(self.artifact(run_id, path).digest, Path(dest))
@@ -493,10 +496,3 @@ class TrackingService(TrackingAPI):
         with self.db.read() as conn:
             node = lineage_walk.resolve(conn, subject)
             return lineage_walk.walk(conn, node, depth)
-
-
-class _Row:
-    """Attribute access over a dict, to map a just-inserted row like a fetched one."""
-
-    def __init__(self, values: Mapping[str, Any]) -> None:
-        self.__dict__.update(values)

@@ -9,14 +9,14 @@ returns and raises :class:`~shipyard.errors.CorruptArtifact` when they do not ma
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import io
 import os
 import re
 import secrets
-import shutil
 import tempfile
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, BinaryIO
@@ -54,6 +54,31 @@ def parse_digest(value: str) -> str:
             f"digest {value!r} is malformed: expected 'sha256:' followed by 64 hex digits", field="digest"
         )
     return f"sha256:{hex_part}"
+
+
+def write_atomically(chunks: Iterable[bytes], dest: Path, check: Callable[[str], None] | None = None) -> Path:
+    """Write ``chunks`` to ``dest`` through a fsynced temporary file next to it, renamed into place
+    only once every chunk is written and ``check`` (given the bytes' ``sha256:`` digest) accepted
+    them. On any failure ``dest`` is left as it was."""
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    tmp = dest.parent / f".{dest.name}.{secrets.token_hex(8)}.part"
+    digest = hashlib.sha256() if check is not None else None
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
+    try:
+        with os.fdopen(fd, "wb") as out:
+            for chunk in chunks:
+                if digest is not None:
+                    digest.update(chunk)
+                out.write(chunk)
+            out.flush()
+            os.fsync(out.fileno())
+        if check is not None and digest is not None:
+            check(f"sha256:{digest.hexdigest()}")
+        os.replace(tmp, dest)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+    return dest
 
 
 def blob_key(digest: str) -> str:
@@ -178,21 +203,8 @@ class ContentStore:
 
         On any failure ``dest`` is left as it was (absent, or its previous content).
         """
-        dest = Path(dest)
-        with self.open(digest) as reader:
-            dest.parent.mkdir(parents=True, exist_ok=True)
-            tmp = dest.parent / f".{dest.name}.{secrets.token_hex(8)}.part"
-            fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
-            try:
-                with os.fdopen(fd, "wb") as out:
-                    shutil.copyfileobj(reader, out, CHUNK)
-                    out.flush()
-                    os.fsync(out.fileno())
-                os.replace(tmp, dest)
-            except BaseException:
-                tmp.unlink(missing_ok=True)
-                raise
-        return dest
+        with self.open(digest) as reader:  # raises CorruptArtifact at its end on a mismatch
+            return write_atomically(iter(functools.partial(reader.read, CHUNK), b""), Path(dest))
 
     def _not_found(self, digest: str) -> NotFound:
         return NotFound(f"artifact {digest} not found in {self.store.uri}", field="digest")
