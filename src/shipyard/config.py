@@ -56,6 +56,17 @@ class Settings(BaseSettings):
         2.0, gt=0, description="Seconds after which buffered metric points are flushed anyway."
     )
     auto_upgrade: bool = Field(True, description="Upgrade an embedded (SQLite) database on first use.")
+    online_store: str | None = Field(
+        None,
+        description="Online feature store: a SQLite file path, sqlite:///…, redis://… or memory:// (default: home/online.db).",
+    )
+    offline_memory_limit: str = Field(
+        "4GB", description="Memory DuckDB may use for point-in-time joins before spilling to disk."
+    )
+    trust_pickle: bool = Field(
+        False,
+        description="Load model artifacts stored with pickle/joblib (only enable for artifacts you trust).",
+    )
 
     @field_validator("url")
     @classmethod
@@ -80,6 +91,9 @@ class Settings(BaseSettings):
 
     def resolved_artifacts(self) -> str:
         return self.artifacts or str(self.home / "artifacts")
+
+    def resolved_online_store(self) -> str:
+        return self.online_store or str(self.home / "online.db")
 
     @property
     def remote(self) -> bool:
