@@ -45,7 +45,7 @@ def remote_tracking(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[
     from support.live_server import start_live_server
 
     app = _app(tmp_path_factory.mktemp("remote"))
-    app.accounts.create_user(USER)
+    app.accounts.create_user(USER, role="admin")
     secret = app.accounts.create_token(USER).secret
     server = start_live_server(app)
     client = RemoteTracking(server.url, secret)

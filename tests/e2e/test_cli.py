@@ -385,7 +385,7 @@ def _free_port() -> int:
 def test_remote_mode_through_a_real_server(
     logged: Logged, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    ok("users", "create", "ci")
+    ok("users", "create", "ci", "--role", "viewer")
     secret = invoke("tokens", "create", "ci").stdout.strip()
     port = _free_port()
     server = subprocess.Popen(

@@ -96,7 +96,7 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Site]:
     workdir = tmp_path_factory.mktemp("ui")
     app = build_app(load_settings(home=workdir / "home"))
     try:
-        app.accounts.create_user(USER)
+        app.accounts.create_user(USER, role="viewer")  # the UI only reads
         token = app.accounts.create_token(USER, name="browser").secret
         runs = _log_runs(app, workdir)
         server: LiveServer = start_live_server(app)

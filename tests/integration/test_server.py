@@ -38,7 +38,7 @@ USER = "alice"
 @pytest.fixture
 def app(tmp_path: Path) -> Iterator[App]:
     app = build_app(load_settings(home=tmp_path / "home"))
-    app.accounts.create_user(USER)
+    app.accounts.create_user(USER, role="admin")
     yield app
     app.close()
 

@@ -1,4 +1,4 @@
-"""Who is calling: users and their API tokens. Roles and permissions build on this later."""
+"""Who is calling: users, their API tokens, and the roles they are granted."""
 
 from __future__ import annotations
 
@@ -46,3 +46,15 @@ class Principal:
 
     user: User
     token_id: TokenId | None = None
+
+
+@dataclass(frozen=True)
+class Grant:
+    """A role a user holds, globally or on one model or experiment (see :mod:`.permissions`)."""
+
+    id: str
+    user: str
+    role: str
+    scope: str  # "global", "model:<name>" or "experiment:<name>"
+    granted_by: str
+    granted_at: datetime

@@ -1,4 +1,7 @@
-"""Users and API tokens. Token secrets are random, shown once, and stored only as a sha256."""
+"""Users, API tokens and role grants. Token secrets are random, shown once, and stored only as a
+sha256. Every change writes an audit record in its own transaction (:mod:`shipyard.audit.log`);
+the acting user is the keyword ``actor`` (``"system"`` when called on the server host outside any
+request, e.g. by ``shipyard users create``)."""
 
 from __future__ import annotations
 
@@ -7,10 +10,19 @@ import secrets
 from datetime import timedelta
 from typing import Any
 
-from sqlalchemy import Connection, select, update
+from sqlalchemy import Connection, delete, select, update
 
-from shipyard.accounts.model import IssuedToken, Principal, Token, TokenId, User, UserId
+from shipyard.accounts import grants
+from shipyard.accounts.model import Grant, IssuedToken, Principal, Token, TokenId, User, UserId
+from shipyard.accounts.permissions import (
+    ROLES,
+    applicable_scopes,
+    check_action,
+    check_role,
+    scope_of,
+)
 from shipyard.accounts.tables import TokenRow, UserRow
+from shipyard.audit.log import append
 from shipyard.core.clock import now_ms, to_datetime
 from shipyard.core.ids import new_id
 from shipyard.errors import AlreadyExists, InvalidInput, NotFound, Unauthenticated
@@ -19,8 +31,11 @@ from shipyard.storage.metadata.database import Database
 
 users_t = table(UserRow)
 tokens_t = table(TokenRow)
+grants_t = grants.grants_t
 
 TOKEN_PREFIX = "shp_"
+#: The actor recorded for changes made on the server host outside any request (CLI bootstrap).
+SYSTEM_ACTOR = "system"
 
 
 def hash_secret(secret: str) -> str:
@@ -43,21 +58,52 @@ def _token(row: Any) -> Token:
     )
 
 
+def _token_audit(token: Token, user: str) -> dict[str, object]:
+    # Never the secret nor its hash: the audit trail is readable by reviewers.
+    return {
+        "id": token.id,
+        "user": user,
+        "name": token.name,
+        "expires_at": token.expires_at,
+        "revoked_at": token.revoked_at,
+    }
+
+
+def _grant_audit(grant: Grant) -> dict[str, object]:
+    return {"user": grant.user, "role": grant.role, "scope": grant.scope}
+
+
 class AccountsService:
     def __init__(self, db: Database) -> None:
         self.db = db
 
-    def create_user(self, name: str) -> User:
+    # -- users ------------------------------------------------------------------------------------
+
+    def create_user(self, name: str, *, role: str | None = None, actor: str = SYSTEM_ACTOR) -> User:
+        """Create a user, optionally holding ``role`` globally (how the first admin is made)."""
         if not isinstance(name, str) or not name.strip() or len(name) > 150 or any(c.isspace() for c in name):
             raise InvalidInput(
                 f"user name must be 1-150 characters without spaces, got {name!r}", field="name"
             )
+        if role is not None:
+            check_role(role)
         with self.db.write() as conn:
             if conn.execute(select(users_t.c.id).where(users_t.c.name == name)).first():
                 raise AlreadyExists(f"user {name!r} already exists", field="name")
             row = {"id": new_id(), "name": name, "created_at": now_ms(), "disabled": False}
             conn.execute(users_t.insert(), row)
-            return _user(conn.execute(select(users_t).where(users_t.c.id == row["id"])).one())
+            user = _user(conn.execute(select(users_t).where(users_t.c.id == row["id"])).one())
+            append(
+                conn,
+                actor=actor,
+                action="user.create",
+                object_type="user",
+                object_id=name,
+                after={"name": name, "disabled": False},
+            )
+            if role is not None:
+                self._grant(conn, user.id, name, role, scope_of(), actor)
+            return user
 
     def get_user(self, name: str) -> User:
         with self.db.read() as conn:
@@ -67,6 +113,30 @@ class AccountsService:
         with self.db.read() as conn:
             return [_user(r) for r in conn.execute(select(users_t).order_by(users_t.c.name))]
 
+    def disable_user(self, name: str, *, actor: str = SYSTEM_ACTOR) -> User:
+        """Disable a user: their tokens stop working at once (grants are kept for the record)."""
+        return self._set_disabled(name, True, actor)
+
+    def enable_user(self, name: str, *, actor: str = SYSTEM_ACTOR) -> User:
+        return self._set_disabled(name, False, actor)
+
+    def _set_disabled(self, name: str, disabled: bool, actor: str) -> User:
+        with self.db.write() as conn:
+            row = self._user_row(conn, name)
+            if bool(row.disabled) == disabled:
+                return _user(row)
+            conn.execute(update(users_t).where(users_t.c.id == row.id).values(disabled=disabled))
+            append(
+                conn,
+                actor=actor,
+                action="user.disable" if disabled else "user.enable",
+                object_type="user",
+                object_id=name,
+                before={"disabled": bool(row.disabled)},
+                after={"disabled": disabled},
+            )
+            return _user(conn.execute(select(users_t).where(users_t.c.id == row.id)).one())
+
     @staticmethod
     def _user_row(conn: Connection, name: str) -> Any:
         row = conn.execute(select(users_t).where(users_t.c.name == name)).first()
@@ -74,11 +144,20 @@ class AccountsService:
             raise NotFound(f"user {name!r} does not exist", field="user")
         return row
 
+    # -- tokens -----------------------------------------------------------------------------------
+
     def create_token(
-        self, user: str, name: str = "default", expires_in: timedelta | None = None
+        self,
+        user: str,
+        name: str = "default",
+        expires_in: timedelta | None = None,
+        *,
+        actor: str = SYSTEM_ACTOR,
     ) -> IssuedToken:
         if expires_in is not None and expires_in.total_seconds() <= 0:
             raise InvalidInput("token lifetime must be positive", field="expires_in")
+        if not isinstance(name, str) or not name or len(name) > 150:
+            raise InvalidInput(f"token name must be 1-150 characters, got {name!r}", field="name")
         secret = TOKEN_PREFIX + secrets.token_urlsafe(32)
         now = now_ms()
         with self.db.write() as conn:
@@ -94,9 +173,16 @@ class AccountsService:
                 "last_used_at": None,
             }
             conn.execute(tokens_t.insert(), row)
-            return IssuedToken(
-                _token(conn.execute(select(tokens_t).where(tokens_t.c.id == row["id"])).one()), secret
+            token = _token(conn.execute(select(tokens_t).where(tokens_t.c.id == row["id"])).one())
+            append(
+                conn,
+                actor=actor,
+                action="token.create",
+                object_type="token",
+                object_id=f"{user}/{token.id}",
+                after=_token_audit(token, user),
             )
+            return IssuedToken(token, secret)
 
     def list_tokens(self, user: str) -> list[Token]:
         with self.db.read() as conn:
@@ -106,14 +192,31 @@ class AccountsService:
             )
             return [_token(r) for r in rows]
 
-    def revoke_token(self, token_id: str) -> Token:
+    def revoke_token(self, token_id: str, *, owner: str | None = None, actor: str = SYSTEM_ACTOR) -> Token:
+        """Revoke a token (revoking twice is harmless). With ``owner``, only that user's token:
+        another user's token is reported as not existing."""
         with self.db.write() as conn:
-            row = conn.execute(select(tokens_t).where(tokens_t.c.id == token_id)).first()
-            if row is None:
+            row = conn.execute(
+                select(tokens_t, users_t.c.name.label("user_name"))
+                .join(users_t, users_t.c.id == tokens_t.c.user_id)
+                .where(tokens_t.c.id == token_id)
+            ).first()
+            if row is None or (owner is not None and row.user_name != owner):
                 raise NotFound(f"token {token_id!r} does not exist", field="token_id")
             if row.revoked_at is None:
                 conn.execute(update(tokens_t).where(tokens_t.c.id == token_id).values(revoked_at=now_ms()))
-            return _token(conn.execute(select(tokens_t).where(tokens_t.c.id == token_id)).one())
+            token = _token(conn.execute(select(tokens_t).where(tokens_t.c.id == token_id)).one())
+            if row.revoked_at is None:
+                append(
+                    conn,
+                    actor=actor,
+                    action="token.revoke",
+                    object_type="token",
+                    object_id=f"{row.user_name}/{token.id}",
+                    before=_token_audit(_token(row), row.user_name),
+                    after=_token_audit(token, row.user_name),
+                )
+            return token
 
     def authenticate(self, secret: str) -> Principal:
         """The principal a bearer secret stands for; Unauthenticated if unknown, expired or revoked."""
@@ -141,3 +244,94 @@ class AccountsService:
             raise Unauthenticated(f"user {row.user_name!r} is disabled")
         user = User(UserId(row.user_id), row.user_name, to_datetime(row.user_created), False)
         return Principal(user=user, token_id=TokenId(row.id))
+
+    # -- roles ------------------------------------------------------------------------------------
+
+    def grant_role(
+        self,
+        user: str,
+        role: str,
+        *,
+        model: str | None = None,
+        experiment: str | None = None,
+        actor: str = SYSTEM_ACTOR,
+    ) -> Grant:
+        """Grant ``role`` globally, or on one ``model`` or ``experiment``. Granting a role the user
+        already holds in that scope returns the existing grant and changes nothing."""
+        check_role(role)
+        scope = scope_of(model=model, experiment=experiment)
+        with self.db.write() as conn:
+            owner = self._user_row(conn, user)
+            return self._grant(conn, owner.id, user, role, scope, actor)
+
+    @staticmethod
+    def _grant(conn: Connection, user_id: str, user: str, role: str, scope: str, actor: str) -> Grant:
+        existing = grants.find(conn, user_id, role, scope)
+        if existing is not None:
+            return existing
+        row = {
+            "id": new_id(),
+            "user_id": user_id,
+            "role": role,
+            "scope": scope,
+            "granted_by": actor,
+            "granted_at": now_ms(),
+        }
+        conn.execute(grants_t.insert(), row)
+        grant = grants.find(conn, user_id, role, scope)
+        assert grant is not None
+        append(
+            conn,
+            actor=actor,
+            action="role.grant",
+            object_type="role_grant",
+            object_id=user,
+            after=_grant_audit(grant),
+        )
+        return grant
+
+    def revoke_role(
+        self,
+        user: str,
+        role: str,
+        *,
+        model: str | None = None,
+        experiment: str | None = None,
+        actor: str = SYSTEM_ACTOR,
+    ) -> Grant:
+        """Remove a grant; NotFound if the user does not hold ``role`` in exactly that scope."""
+        check_role(role)
+        scope = scope_of(model=model, experiment=experiment)
+        with self.db.write() as conn:
+            owner = self._user_row(conn, user)
+            grant = grants.find(conn, owner.id, role, scope)
+            if grant is None:
+                raise NotFound(f"user {user!r} does not hold role {role!r} ({scope})", field="role")
+            conn.execute(delete(grants_t).where(grants_t.c.id == grant.id))
+            append(
+                conn,
+                actor=actor,
+                action="role.revoke",
+                object_type="role_grant",
+                object_id=user,
+                before=_grant_audit(grant),
+            )
+            return grant
+
+    def list_grants(self, user: str | None = None) -> list[Grant]:
+        with self.db.read() as conn:
+            stmt = grants.grants_query()
+            if user is not None:
+                stmt = stmt.where(grants_t.c.user_id == self._user_row(conn, user).id)
+            return [grants.to_grant(r) for r in conn.execute(stmt)]
+
+    def allowed(
+        self, user: str, action: str, *, model: str | None = None, experiment: str | None = None
+    ) -> bool:
+        """Whether ``user`` may perform ``action`` on ``model``/``experiment`` (or on nothing in
+        particular): a global grant counts everywhere, a scoped one only for its model or
+        experiment. Unknown and disabled users may do nothing."""
+        check_action(action)
+        with self.db.read() as conn:
+            roles = grants.roles_of(conn, user, applicable_scopes(model=model, experiment=experiment))
+        return any(action in ROLES[role] for role in roles if role in ROLES)

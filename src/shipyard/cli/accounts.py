@@ -1,4 +1,5 @@
-"""``shipyard users`` and ``shipyard tokens``: accounts for the server (embedded database only)."""
+"""``shipyard users``, ``shipyard tokens`` and ``shipyard roles``: accounts for the server (embedded
+database only: run them on the server host)."""
 
 from __future__ import annotations
 
@@ -9,7 +10,8 @@ from typing import Annotated
 import typer
 from rich.markup import escape
 
-from shipyard.accounts.model import Token, User
+from shipyard.accounts.model import Grant, Token, User
+from shipyard.accounts.permissions import ROLES
 from shipyard.cli.output import JsonOption, console, emit_json, err_console, format_time, new_table, plain
 from shipyard.cli.state import get_client
 from shipyard.errors import InvalidInput
@@ -18,6 +20,9 @@ users_app = typer.Typer(
     help="Create and list users (run where the server's database is).", no_args_is_help=True
 )
 tokens_app = typer.Typer(help="Create, list and revoke API tokens for the server.", no_args_is_help=True)
+roles_app = typer.Typer(
+    help="Grant, revoke and list roles (run where the server's database is).", no_args_is_help=True
+)
 
 UNITS = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days", "w": "weeks"}
 _LIFETIME = re.compile(r"\s*(\d+)\s*([smhdw])\s*")
@@ -62,15 +67,33 @@ def token_state(token: Token, now: datetime) -> str:
 def create_user(
     ctx: typer.Context,
     name: Annotated[str, typer.Argument(help="User name: 1-150 characters, no spaces.", show_default=False)],
+    role: Annotated[
+        str | None,
+        typer.Option("--role", help=f"Grant this role globally ({', '.join(ROLES)}); e.g. the first admin."),
+    ] = None,
     json: JsonOption = False,
 ) -> None:
-    """Create a user."""
-    user = get_client(ctx).accounts.create_user(name)
+    """Create a user (optionally with a global role). Without a role a user can do nothing yet."""
+    client = get_client(ctx)
+    user = client.accounts.create_user(name, role=role, actor=client.user)
     if json:
         emit_json(user_dict(user))
         return
     console.print(f"Created user [bold]{escape(user.name)}[/] ({user.id}).")
+    if role is None:
+        console.print(f"Grant a role with: shipyard roles grant {escape(user.name)} viewer")
     console.print(f"Give them a token with: shipyard tokens create {escape(user.name)}")
+
+
+@users_app.command("disable")
+def disable_user(
+    ctx: typer.Context,
+    name: Annotated[str, typer.Argument(help="The user to disable.", show_default=False)],
+) -> None:
+    """Disable a user: their tokens stop working at once."""
+    client = get_client(ctx)
+    user = client.accounts.disable_user(name, actor=client.user)
+    console.print(f"Disabled user [bold]{escape(user.name)}[/].")
 
 
 @users_app.command("list")
@@ -100,7 +123,8 @@ def create_token(
 ) -> None:
     """Create an API token. The secret is printed once, on stdout, and cannot be shown again."""
     lifetime = None if expires_in is None else parse_lifetime(expires_in)
-    issued = get_client(ctx).accounts.create_token(user, name=name, expires_in=lifetime)
+    client = get_client(ctx)
+    issued = client.accounts.create_token(user, name=name, expires_in=lifetime, actor=client.user)
     if json:
         emit_json({**token_dict(issued.token, user), "secret": issued.secret})
         return
@@ -150,5 +174,74 @@ def revoke_token(
     ],
 ) -> None:
     """Revoke a token: it stops working at once. Revoking twice is harmless."""
-    token = get_client(ctx).accounts.revoke_token(token_id)
+    client = get_client(ctx)
+    token = client.accounts.revoke_token(token_id, actor=client.user)
     console.print(f"Revoked token {token.id} ({escape(token.name)}) at {format_time(token.revoked_at)}.")
+
+
+# -- roles -----------------------------------------------------------------------------------------
+
+ModelOption = Annotated[
+    str | None, typer.Option("--model", help="Scope the grant to this model only.", show_default=False)
+]
+ExperimentOption = Annotated[
+    str | None,
+    typer.Option("--experiment", help="Scope the grant to this experiment only.", show_default=False),
+]
+
+
+def grant_dict(grant: Grant) -> dict[str, object]:
+    return {
+        "user": grant.user,
+        "role": grant.role,
+        "scope": grant.scope,
+        "granted_by": grant.granted_by,
+        "granted_at": grant.granted_at,
+    }
+
+
+@roles_app.command("grant")
+def grant_role(
+    ctx: typer.Context,
+    user: Annotated[str, typer.Argument(help="Who receives the role.", show_default=False)],
+    role: Annotated[str, typer.Argument(help=f"One of: {', '.join(ROLES)}.", show_default=False)],
+    model: ModelOption = None,
+    experiment: ExperimentOption = None,
+) -> None:
+    """Grant a role, globally or on one model or experiment. Granting it twice changes nothing."""
+    client = get_client(ctx)
+    grant = client.accounts.grant_role(user, role, model=model, experiment=experiment, actor=client.user)
+    console.print(f"[bold]{escape(grant.user)}[/] holds [bold]{grant.role}[/] ({escape(grant.scope)}).")
+
+
+@roles_app.command("revoke")
+def revoke_role(
+    ctx: typer.Context,
+    user: Annotated[str, typer.Argument(help="Whose role to revoke.", show_default=False)],
+    role: Annotated[str, typer.Argument(help=f"One of: {', '.join(ROLES)}.", show_default=False)],
+    model: ModelOption = None,
+    experiment: ExperimentOption = None,
+) -> None:
+    """Revoke a role in exactly the scope it was granted in."""
+    client = get_client(ctx)
+    grant = client.accounts.revoke_role(user, role, model=model, experiment=experiment, actor=client.user)
+    console.print(
+        f"Revoked [bold]{grant.role}[/] ({escape(grant.scope)}) from [bold]{escape(grant.user)}[/]."
+    )
+
+
+@roles_app.command("list")
+def list_roles(
+    ctx: typer.Context,
+    user: Annotated[str | None, typer.Argument(help="Only this user's grants.", show_default=False)] = None,
+    json: JsonOption = False,
+) -> None:
+    """List role grants."""
+    grants = get_client(ctx).accounts.list_grants(user)
+    if json:
+        emit_json([grant_dict(g) for g in grants])
+        return
+    table = new_table("user", "role", "scope", "granted by", "granted", title="Role grants")
+    for g in grants:
+        table.add_row(plain(g.user), g.role, plain(g.scope), plain(g.granted_by), format_time(g.granted_at))
+    console.print(table)

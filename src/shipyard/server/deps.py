@@ -1,33 +1,57 @@
 """Request dependencies: the composition root's services, and authorization.
 
-:func:`authorize` is the one gate every route except ``/health`` passes: each route declares the
-action it performs (``Depends(authorize("tracking.write"))``), and this module decides whether the
-caller may. Today that means "holds a valid token", sent as a bearer header (API clients) or in the
-``shipyard_token`` cookie the web UI's login sets (HttpOnly, SameSite=Strict); roles will be
-checked here, in :func:`authorize`, and nowhere else. A failure is always
-:class:`~shipyard.errors.Unauthenticated`: the API answers it with 401 JSON, the web UI's routes
-with a redirect to its login page (:mod:`shipyard.server.ui.routing`).
+:func:`authorize` is the one gate every route except ``/health`` (and the data-free docs, login and
+logout pages) passes. Each route declares the action it performs and, when the request is about one
+model or experiment, where that object is named::
+
+    Depends(authorize("tracking.read"))                           # needs a global grant
+    Depends(authorize("models.deploy", model="name"))            # path parameter ``name``
+    Depends(authorize("tracking.read", experiment="name_or_id"))  # path param: experiment name or id
+    Depends(authorize("tracking.write", run="run_id"))           # path param: a run; its experiment
+    Depends(authorize("tracking.write", experiment_field="experiment"))  # JSON body field
+
+``model=``/``experiment=``/``run=`` name *path parameters*; ``experiment_field=`` names a top-level
+field of the JSON body (an experiment name or id). Experiment ids and run ids are resolved to the
+experiment's name through the tracking service; an experiment or run that does not exist leaves the
+raw value as the experiment's name (the route then answers 404, or creates it by that name). A
+grant on ``model:<name>`` or ``experiment:<name>`` counts only for requests scoped that way; every
+other request needs a global grant (see :mod:`shipyard.accounts.permissions` for roles).
+
+The token comes from the ``Authorization: Bearer`` header, else from the ``shipyard_token`` cookie
+the web UI's login sets (HttpOnly, SameSite=Strict). No or a bad token raises
+:class:`~shipyard.errors.Unauthenticated` (401; the web UI redirects to its login page); a valid
+token whose user's roles do not allow the action raises
+:class:`~shipyard.errors.PermissionDenied` (403 naming the action and the roles that allow it). A handler whose action depends on its body calls
+:func:`ensure_allowed` after validating it.
 """
 
 from __future__ import annotations
 
 import functools
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from typing import Annotated
 
 from fastapi import Depends, Request, Security
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from starlette.concurrency import run_in_threadpool
 
 from shipyard.accounts.model import Principal
+from shipyard.accounts.permissions import ACTIONS, roles_allowing
 from shipyard.app import App
-from shipyard.errors import Unauthenticated
+from shipyard.errors import InvalidInput, NotFound, PermissionDenied, Unauthenticated
 from shipyard.server.telemetry import Telemetry
 from shipyard.tracking.service import TrackingService
 
-#: Every action a route may declare. A typo in a router fails at import, not at request time.
-ACTIONS = frozenset(
-    {"tracking.read", "tracking.write", "artifacts.read", "artifacts.write", "system.metrics"}
-)
+__all__ = [
+    "ACTIONS",
+    "TOKEN_COOKIE",
+    "Metrics",
+    "Shipyard",
+    "Tracking",
+    "authorize",
+    "ensure_allowed",
+    "get_app",
+]
 
 #: The cookie holding the web UI's token (set by ``POST /ui/login``).
 TOKEN_COOKIE = "shipyard_token"
@@ -36,6 +60,8 @@ _bearer = HTTPBearer(
     auto_error=False,
     description="An API token (`shipyard tokens create <user>`), sent as `Authorization: Bearer <token>`.",
 )
+
+Dependency = Callable[[Request, HTTPAuthorizationCredentials | None], Awaitable[Principal]]
 
 
 def get_app(request: Request) -> App:
@@ -52,32 +78,106 @@ def get_telemetry(request: Request) -> Telemetry:
     return telemetry
 
 
-@functools.cache
-def authorize(action: str) -> Callable[[Request, HTTPAuthorizationCredentials | None], Principal]:
-    """A dependency that authenticates the caller and authorizes ``action``; returns the principal.
+def _experiment_name(app: App, *, name_or_id: str | None = None, run_id: str | None = None) -> str | None:
+    try:
+        if run_id is not None:
+            return app.tracking.get_experiment(app.tracking.get_run(run_id).experiment_id).name
+        if name_or_id is not None:
+            return app.tracking.get_experiment(name_or_id).name
+    except (NotFound, InvalidInput):
+        # An unknown experiment is named by the raw value (it may be about to be created); an
+        # unknown run belongs to no experiment, so only a global grant lets the route say 404.
+        return name_or_id
+    return None
 
-    The token comes from the ``Authorization: Bearer`` header, else from the :data:`TOKEN_COOKIE`
-    cookie. Missing, unknown, expired or revoked tokens raise
-    :class:`~shipyard.errors.Unauthenticated` (401 with ``WWW-Authenticate: Bearer``). This is the
-    single place where a role check (raising :class:`~shipyard.errors.PermissionDenied`, 403) will
-    be added.
-    """
+
+def _denied(principal: Principal, action: str, model: str | None, experiment: str | None) -> PermissionDenied:
+    allowing = roles_allowing(action)
+    roles = (
+        f"role {' or '.join(allowing)}" if len(allowing) <= 2 else f"one of the roles {', '.join(allowing)}"
+    )
+    target = f"model {model!r}" if model is not None else None
+    if experiment is not None:
+        target = f"experiment {experiment!r}"
+    where = f"globally or on {target}" if target else "globally"
+    on = f" on {target}" if target else ""
+    return PermissionDenied(
+        f"user {principal.user.name!r} may not perform {action}{on}: it needs {roles} ({where})",
+        field="action",
+    )
+
+
+def ensure_allowed(
+    app: App, principal: Principal, action: str, *, model: str | None = None, experiment: str | None = None
+) -> None:
+    """For a handler whose action depends on its body (a transition to staging or to production):
+    raise the same PermissionDenied as :func:`authorize` unless ``principal`` may do ``action``.
+    The route still declares ``authorize`` with the least action it needs."""
     if action not in ACTIONS:
         raise ValueError(f"unknown action {action!r}; known: {', '.join(sorted(ACTIONS))}")
+    if not app.accounts.allowed(principal.user.name, action, model=model, experiment=experiment):
+        raise _denied(principal, action, model, experiment)
 
-    def dependency(
+
+@functools.cache
+def authorize(
+    action: str,
+    *,
+    model: str | None = None,
+    experiment: str | None = None,
+    run: str | None = None,
+    experiment_field: str | None = None,
+) -> Dependency:
+    """A dependency that authenticates the caller and authorizes ``action`` (on the model or
+    experiment the request names, see the module docstring); returns the principal."""
+    if action not in ACTIONS:
+        raise ValueError(f"unknown action {action!r}; known: {', '.join(sorted(ACTIONS))}")
+    if sum(x is not None for x in (model, experiment, run, experiment_field)) > 1:
+        raise ValueError("authorize takes at most one of model=, experiment=, run=, experiment_field=")
+
+    def check(app: App, secret: str, path: dict[str, str], body_value: str | None) -> Principal:
+        principal = app.accounts.authenticate(secret)
+        model_name = path.get(model) if model is not None else None
+        experiment_name = None
+        if experiment is not None:
+            experiment_name = _experiment_name(app, name_or_id=path.get(experiment))
+        elif run is not None and path.get(run):
+            experiment_name = _experiment_name(app, run_id=path[run])
+        elif body_value is not None:
+            experiment_name = _experiment_name(app, name_or_id=body_value)
+        if not app.accounts.allowed(
+            principal.user.name, action, model=model_name, experiment=experiment_name
+        ):
+            raise _denied(principal, action, model_name, experiment_name)
+        return principal
+
+    async def dependency(
         request: Request, credentials: HTTPAuthorizationCredentials | None = Security(_bearer)
     ) -> Principal:
         secret = credentials.credentials if credentials else request.cookies.get(TOKEN_COOKIE)
         if not secret:
             raise Unauthenticated("missing bearer token: send 'Authorization: Bearer <token>'")
-        principal = get_app(request).accounts.authenticate(secret)
-        # Role check for `action` goes here.
+        body_value = await _body_field(request, experiment_field) if experiment_field else None
+        principal = await run_in_threadpool(
+            check, get_app(request), secret, dict(request.path_params), body_value
+        )
         request.state.principal = principal
         return principal
 
     dependency.__name__ = f"authorize_{action.replace('.', '_')}"
+    dependency.shipyard_action = action  # type: ignore[attr-defined]  # read by the route matrix test
     return dependency
+
+
+async def _body_field(request: Request, name: str) -> str | None:
+    """A top-level string field of a JSON body; None when the body is not such JSON (the route's
+    own validation then answers 422, after authorization against a global grant)."""
+    try:
+        data = await request.json()
+    except ValueError:
+        return None
+    value = data.get(name) if isinstance(data, dict) else None
+    return value if isinstance(value, str) and value else None
 
 
 Shipyard = Annotated[App, Depends(get_app)]

@@ -15,6 +15,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, H
 from starlette.datastructures import MutableHeaders
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from shipyard.core import context
 from shipyard.server.errors import internal_error_response
 
 logger = logging.getLogger("shipyard.server")
@@ -97,6 +98,8 @@ class RequestContextMiddleware:
             await send(message)
 
         begin = time.perf_counter()
+        # Audit records written while serving this request carry its id.
+        context_token = context.request_id.set(request_id)
         try:
             await self.app(scope, receive, send_with_id)
         except Exception:
@@ -107,5 +110,6 @@ class RequestContextMiddleware:
                 raise
             await internal_error_response(request_id)(scope, receive, send_with_id)
         finally:
+            context.request_id.reset(context_token)
             route = getattr(scope.get("route"), "path", None) or _UNMATCHED
             self.telemetry.observe(scope["method"], route, status, time.perf_counter() - begin)

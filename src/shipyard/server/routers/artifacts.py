@@ -32,7 +32,8 @@ logger = logging.getLogger("shipyard.server")
 router = APIRouter(prefix="/api/v1", tags=["artifacts"])
 
 READ = [Depends(authorize("artifacts.read"))]
-WRITE = [Depends(authorize("artifacts.write"))]
+READ_RUN = [Depends(authorize("artifacts.read", run="run_id"))]
+WRITE_RUN = [Depends(authorize("artifacts.write", run="run_id"))]
 DIGEST_HEADER = "X-Content-SHA256"
 CHUNK = 1 << 20
 
@@ -66,7 +67,10 @@ class _RequestBody(io.RawIOBase):
 
 
 @router.put(
-    "/runs/{run_id}/artifacts/{path:path}", status_code=201, response_model=s.ArtifactOut, dependencies=WRITE
+    "/runs/{run_id}/artifacts/{path:path}",
+    status_code=201,
+    response_model=s.ArtifactOut,
+    dependencies=WRITE_RUN,
 )
 async def upload_artifact(
     run_id: str,
@@ -86,12 +90,12 @@ async def upload_artifact(
     return s.ArtifactOut.of(artifact)
 
 
-@router.get("/runs/{run_id}/artifacts", dependencies=READ)
+@router.get("/runs/{run_id}/artifacts", dependencies=READ_RUN)
 def list_artifacts(run_id: str, tracking: Tracking) -> s.ArtifactsOut:
     return s.ArtifactsOut(artifacts=[s.ArtifactOut.of(a) for a in tracking.list_artifacts(run_id)])
 
 
-@router.get("/runs/{run_id}/artifacts/{path:path}", dependencies=READ, response_class=StreamingResponse)
+@router.get("/runs/{run_id}/artifacts/{path:path}", dependencies=READ_RUN, response_class=StreamingResponse)
 def download_artifact(run_id: str, path: str, tracking: Tracking, app: Shipyard) -> StreamingResponse:
     artifact = tracking.artifact(run_id, path)
     return _stream(app, artifact.digest, posixpath.basename(artifact.path))

@@ -17,14 +17,18 @@ from shipyard.server.deps import Metrics, Tracking, authorize
 router = APIRouter(prefix="/api/v1", tags=["tracking"])
 
 READ = [Depends(authorize("tracking.read"))]
-WRITE = [Depends(authorize("tracking.write"))]
-Writer = Annotated[Principal, Depends(authorize("tracking.write"))]
+# Scoped: an experiment-scoped grant counts for requests about that experiment or its runs.
+READ_EXPERIMENT = [Depends(authorize("tracking.read", experiment="name_or_id"))]
+WRITE_EXPERIMENT = [Depends(authorize("tracking.write", experiment_field="name"))]
+READ_RUN = [Depends(authorize("tracking.read", run="run_id"))]
+WRITE_RUN = [Depends(authorize("tracking.write", run="run_id"))]
+Writer = Annotated[Principal, Depends(authorize("tracking.write", experiment_field="experiment"))]
 
 
 # -- experiments --------------------------------------------------------------------------------
 
 
-@router.post("/experiments", status_code=201, dependencies=WRITE)
+@router.post("/experiments", status_code=201, dependencies=WRITE_EXPERIMENT)
 def create_experiment(body: s.ExperimentIn, tracking: Tracking) -> s.ExperimentOut:
     return s.ExperimentOut.of(tracking.create_experiment(body.name, body.description, body.tags))
 
@@ -34,7 +38,7 @@ def list_experiments(tracking: Tracking) -> s.ExperimentsOut:
     return s.ExperimentsOut(experiments=[s.ExperimentOut.of(e) for e in tracking.list_experiments()])
 
 
-@router.get("/experiments/{name_or_id:path}", dependencies=READ)
+@router.get("/experiments/{name_or_id:path}", dependencies=READ_EXPERIMENT)
 def get_experiment(name_or_id: str, tracking: Tracking) -> s.ExperimentOut:
     return s.ExperimentOut.of(tracking.get_experiment(name_or_id))
 
@@ -72,48 +76,48 @@ def compare_runs(body: s.CompareIn, tracking: Tracking) -> s.ComparisonOut:
     return s.ComparisonOut.of(tracking.compare_runs(body.run_ids))
 
 
-@router.get("/runs/{run_id}", dependencies=READ)
+@router.get("/runs/{run_id}", dependencies=READ_RUN)
 def get_run(run_id: str, tracking: Tracking) -> s.RunOut:
     return s.RunOut.of(tracking.get_run(run_id))
 
 
-@router.patch("/runs/{run_id}", dependencies=WRITE)
+@router.patch("/runs/{run_id}", dependencies=WRITE_RUN)
 def update_run(run_id: str, body: s.RunPatch, tracking: Tracking) -> s.RunOut:
     return s.RunOut.of(tracking.update_run(run_id, name=body.name, note=body.note))
 
 
-@router.post("/runs/{run_id}/end", dependencies=WRITE)
+@router.post("/runs/{run_id}/end", dependencies=WRITE_RUN)
 def end_run(run_id: str, body: s.RunEnd, tracking: Tracking) -> s.RunOut:
     return s.RunOut.of(tracking.end_run(run_id, body.status))  # type: ignore[arg-type]  # service validates
 
 
-@router.post("/runs/{run_id}/params", status_code=204, dependencies=WRITE)
+@router.post("/runs/{run_id}/params", status_code=204, dependencies=WRITE_RUN)
 def log_params(run_id: str, body: s.ParamsIn, tracking: Tracking) -> Response:
     tracking.log_params(run_id, body.params)
     return Response(status_code=204)
 
 
-@router.post("/runs/{run_id}/metrics", dependencies=WRITE)
+@router.post("/runs/{run_id}/metrics", dependencies=WRITE_RUN)
 def log_metrics(run_id: str, body: s.MetricBatchIn, tracking: Tracking, metrics: Metrics) -> s.StoredOut:
     stored = tracking.log_metrics(run_id, body.points, batch_id=body.batch_id)
     metrics.metric_points.inc(stored)
     return s.StoredOut(stored=stored)
 
 
-@router.get("/runs/{run_id}/metrics", dependencies=READ)
+@router.get("/runs/{run_id}/metrics", dependencies=READ_RUN)
 def metric_history(
     run_id: str, key: Annotated[str, Query(min_length=1)], tracking: Tracking
 ) -> s.MetricHistoryOut:
     return s.MetricHistoryOut.of(key, tracking.metric_history(run_id, key))
 
 
-@router.post("/runs/{run_id}/tags", status_code=204, dependencies=WRITE)
+@router.post("/runs/{run_id}/tags", status_code=204, dependencies=WRITE_RUN)
 def set_tags(run_id: str, body: s.TagsIn, tracking: Tracking) -> Response:
     tracking.set_tags(run_id, body.tags)
     return Response(status_code=204)
 
 
-@router.delete("/runs/{run_id}/tags", status_code=204, dependencies=WRITE)
+@router.delete("/runs/{run_id}/tags", status_code=204, dependencies=WRITE_RUN)
 def delete_tag(run_id: str, key: Annotated[str, Query()], tracking: Tracking) -> Response:
     tracking.delete_tag(run_id, key)
     return Response(status_code=204)
@@ -122,7 +126,7 @@ def delete_tag(run_id: str, key: Annotated[str, Query()], tracking: Tracking) ->
 # -- datasets and lineage -----------------------------------------------------------------------
 
 
-@router.post("/runs/{run_id}/datasets", status_code=201, dependencies=WRITE)
+@router.post("/runs/{run_id}/datasets", status_code=201, dependencies=WRITE_RUN)
 def log_dataset(run_id: str, body: s.DatasetLogIn, tracking: Tracking) -> s.RunDatasetOut:
     linked = tracking.log_dataset(
         run_id, body.dataset.to_model(), context=body.context, direction=body.direction
@@ -130,7 +134,7 @@ def log_dataset(run_id: str, body: s.DatasetLogIn, tracking: Tracking) -> s.RunD
     return s.RunDatasetOut.of(linked)
 
 
-@router.get("/runs/{run_id}/datasets", dependencies=READ)
+@router.get("/runs/{run_id}/datasets", dependencies=READ_RUN)
 def run_datasets(run_id: str, tracking: Tracking) -> s.RunDatasetsOut:
     return s.RunDatasetsOut(datasets=[s.RunDatasetOut.of(rd) for rd in tracking.run_datasets(run_id)])
 

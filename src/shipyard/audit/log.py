@@ -1,0 +1,86 @@
+"""Appending to the audit trail, inside the caller's transaction.
+
+Appends are serialized so the chain never forks: on SQLite every write transaction already holds
+the database's writer lock (``BEGIN IMMEDIATE``); on PostgreSQL :func:`append` takes a
+transaction-level advisory lock before it reads the head, held until the caller commits. Call it as
+the last statement of the ``db.write()`` block, after the change it records: appenders queue on the
+lock, and a transaction that still had rows to lock after its append could deadlock with one that
+waits for the lock while holding those rows.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from sqlalchemy import Connection, select, text, update
+
+from shipyard.audit.chain import GENESIS, jsonable, record_hash
+from shipyard.audit.tables import AuditHeadRow, AuditRecordRow
+from shipyard.core import context
+from shipyard.core.clock import now_ms
+from shipyard.core.ids import new_id
+from shipyard.errors import InvalidInput
+from shipyard.storage.metadata.base import table
+
+records_t = table(AuditRecordRow)
+head_t = table(AuditHeadRow)
+
+#: The key of the advisory lock that serializes appends on PostgreSQL ("shipyard.audit" as bytes).
+ADVISORY_LOCK_KEY = 0x5348495059415544
+HEAD_ID = 1
+
+
+def _check(name: str, value: str, limit: int) -> None:
+    if not isinstance(value, str) or not value or len(value) > limit:
+        raise InvalidInput(f"audit {name} must be 1-{limit} characters, got {value!r}", field=name)
+
+
+def _payload(name: str, value: Mapping[str, object] | None) -> dict[str, Any] | None:
+    if value is None:
+        return None
+    if not isinstance(value, Mapping):
+        raise InvalidInput(f"audit {name} must be a mapping or None, got {type(value).__name__}", field=name)
+    data: dict[str, Any] = jsonable(value)
+    return data
+
+
+def append(
+    conn: Connection,
+    *,
+    actor: str,
+    action: str,
+    object_type: str,
+    object_id: str,
+    before: Mapping[str, object] | None = None,
+    after: Mapping[str, object] | None = None,
+) -> None:
+    """Append one hash-chained record inside the caller's transaction (request id taken from
+    :data:`shipyard.core.context.request_id`). Call it in the same ``db.write()`` block as the
+    mutation, after it."""
+    _check("actor", actor, 250)
+    _check("action", action, 100)
+    _check("object_type", object_type, 100)
+    _check("object_id", object_id, 500)
+    fields: dict[str, Any] = {
+        "id": new_id(),
+        "at": now_ms(),
+        "actor": actor,
+        "action": action,
+        "object_type": object_type,
+        "object_id": object_id,
+        "before": _payload("before", before),
+        "after": _payload("after", after),
+        "request_id": context.request_id.get(),
+    }
+    if conn.dialect.name == "postgresql":
+        conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": ADVISORY_LOCK_KEY})
+    head = conn.execute(select(head_t.c.seq, head_t.c.hash).where(head_t.c.id == HEAD_ID)).first()
+    prev_seq, prev_hash = (0, GENESIS) if head is None else (head.seq, head.hash)
+    fields["seq"] = prev_seq + 1
+    digest = record_hash(prev_hash, fields)
+    conn.execute(records_t.insert(), {**fields, "prev_hash": prev_hash, "hash": digest})
+    if head is None:
+        conn.execute(head_t.insert(), {"id": HEAD_ID, "seq": fields["seq"], "hash": digest})
+    else:
+        conn.execute(update(head_t).where(head_t.c.id == HEAD_ID).values(seq=fields["seq"], hash=digest))
