@@ -1,6 +1,6 @@
-"""The web UI: server-rendered pages for browsing tracking data, at ``/ui``.
+"""The web UI: server-rendered pages for browsing runs, models and features, at ``/ui``.
 
-Pages are Jinja2 templates (autoescaped) over the same tracking service the API calls, styled by
+Pages are Jinja2 templates (autoescaped) over the same services the API calls, styled by
 one stylesheet at ``/ui/static/ui.css``; no JavaScript framework. Every page passes the API's
 :func:`~shipyard.server.deps.authorize`; the browser holds the token in an HttpOnly cookie set by
 the login page (:mod:`.session`). Routes are left out of the OpenAPI schema: they are not API.
@@ -12,7 +12,7 @@ from fastapi import APIRouter, FastAPI
 from fastapi.responses import RedirectResponse
 from fastapi.staticfiles import StaticFiles
 
-from shipyard.server.ui import pages, session
+from shipyard.server.ui import features_views, models_views, pages, session
 from shipyard.server.ui.rendering import STATIC
 from shipyard.server.ui.routing import UI_PREFIX
 
@@ -20,6 +20,8 @@ from shipyard.server.ui.routing import UI_PREFIX
 router = APIRouter(include_in_schema=False)
 router.include_router(session.router)
 router.include_router(pages.router)
+router.include_router(models_views.router)
+router.include_router(features_views.router)
 
 root = APIRouter(include_in_schema=False)
 

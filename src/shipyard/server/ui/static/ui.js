@@ -14,3 +14,16 @@ document.addEventListener("DOMContentLoaded", () => {
   form.addEventListener("change", update);
   update();
 });
+
+// Model cards: the frame grows to its document (same origin lets us measure it; the sandbox still
+// runs no script inside the card).
+document.addEventListener("DOMContentLoaded", () => {
+  document.querySelectorAll("iframe.card-frame").forEach((frame) => {
+    const fit = () => {
+      const doc = frame.contentDocument;
+      if (doc && doc.documentElement) frame.style.height = `${doc.documentElement.scrollHeight + 2}px`;
+    };
+    frame.addEventListener("load", fit);
+    fit();
+  });
+});
