@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
 
-.PHONY: demo test bench lint typecheck clean services
+.PHONY: demo test bench bench-feast lint typecheck clean services
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -30,6 +30,18 @@ test: $(VENV)/.installed-dev
 
 ## bench: run the benchmarks and print a table of figures against targets
 bench: $(VENV)/.installed-dev
+	$(BIN)/python benchmarks/run.py
+
+## bench-feast: install Feast in its own venv (.venv-feast: its pins clash with ours), then run the
+## benchmarks; those with a Feast side run it there, on the same files
+FEAST_VENV := .venv-feast
+$(FEAST_VENV)/.installed:
+	$(PYTHON) -m venv $(FEAST_VENV)
+	$(FEAST_VENV)/bin/python -m pip install --quiet --upgrade pip
+	$(FEAST_VENV)/bin/pip install --quiet "feast==0.67.0" pandas pyarrow
+	touch $@
+
+bench-feast: $(VENV)/.installed-dev $(FEAST_VENV)/.installed
 	$(BIN)/python benchmarks/run.py
 
 lint: $(VENV)/.installed-dev

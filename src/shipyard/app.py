@@ -8,9 +8,17 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from shipyard.accounts.service import AccountsService
+from shipyard.audit.service import AuditService
 from shipyard.config import Settings
+from shipyard.errors import NotFound
+from shipyard.features.offline import OfflineStore
+from shipyard.features.service import FeatureStore
 from shipyard.migrations import runner
+from shipyard.registry.entities import TrainingData
+from shipyard.registry.ports import RunFacts
+from shipyard.registry.service import RegistryService
 from shipyard.storage.artifacts import ContentStore, open_store
+from shipyard.storage.kv import open_online_store
 from shipyard.storage.metadata.database import Database
 from shipyard.tracking.service import TrackingService
 
@@ -22,9 +30,42 @@ class App:
     content: ContentStore
     tracking: TrackingService
     accounts: AccountsService
+    audit: AuditService
+    registry: RegistryService
+    features: FeatureStore
 
     def close(self) -> None:
+        self.features.close()
         self.db.dispose()
+
+
+class TrackingRunLookup:
+    """The registry's view of runs (:class:`shipyard.registry.ports.RunLookup`), from tracking."""
+
+    def __init__(self, tracking: TrackingService) -> None:
+        self.tracking = tracking
+
+    def run_facts(self, run_id: str) -> RunFacts:
+        run = self.tracking.get_run(run_id)
+        training = next(
+            (d.dataset for d in self.tracking.run_datasets(run_id) if d.context == "training"), None
+        )
+        return RunFacts(
+            run_id=run.id,
+            params=dict(run.params),
+            metrics={k: m.value for k, m in run.metrics.items()},
+            tags=dict(run.tags),
+            git_commit=run.environment.git_commit if run.environment else None,
+            training_data=None
+            if training is None
+            else TrainingData(training.name, training.digest, training.location, training.num_rows),
+        )
+
+    def artifact_digest(self, run_id: str, path: str) -> str:
+        try:
+            return self.tracking.artifact(run_id, path).digest
+        except NotFound as exc:
+            raise NotFound(str(exc), field="artifact_path" if exc.field == "path" else exc.field) from None
 
 
 def open_database(settings: Settings) -> Database:
@@ -42,10 +83,28 @@ def build_app(settings: Settings, *, migrate: bool = True) -> App:
     content = ContentStore(
         open_store(settings.resolved_artifacts(), s3_endpoint_url=settings.s3_endpoint_url)
     )
+    tracking = TrackingService(db, content)
     return App(
         settings=settings,
         db=db,
         content=content,
-        tracking=TrackingService(db, content),
+        tracking=tracking,
         accounts=AccountsService(db),
+        audit=AuditService(db),
+        registry=RegistryService(
+            db, content, TrackingRunLookup(tracking), trust_pickle=settings.trust_pickle
+        ),
+        features=build_feature_store(settings, db, content),
     )
+
+
+def build_feature_store(settings: Settings, db: Database, content: ContentStore) -> FeatureStore:
+    """The feature store; the online store connects on first use, DuckDB on each query."""
+    offline = OfflineStore(
+        artifacts=content.store,
+        memory_limit=settings.offline_memory_limit,
+        temp_directory=settings.home / "tmp" / "duckdb",
+        s3_endpoint_url=settings.s3_endpoint_url,
+    )
+    online = open_online_store(settings.resolved_online_store())
+    return FeatureStore(db, content, content.store, offline, online)

@@ -16,6 +16,9 @@ import typer
 from typer.core import TyperGroup
 
 from shipyard.cli import accounts, artifacts, config, db, demo, experiments, init, lineage, runs, server
+from shipyard.cli import audit as audit_commands
+from shipyard.cli import features as feature_commands
+from shipyard.cli import models as model_commands
 from shipyard.cli.state import State
 from shipyard.config import load_settings
 from shipyard.errors import ShipyardError
@@ -57,6 +60,10 @@ app.add_typer(runs.app, name="runs")
 app.add_typer(artifacts.app, name="artifacts")
 app.add_typer(accounts.users_app, name="users")
 app.add_typer(accounts.tokens_app, name="tokens")
+app.add_typer(accounts.roles_app, name="roles")
+app.add_typer(audit_commands.app, name="audit")
+app.add_typer(feature_commands.app, name="features")
+app.add_typer(model_commands.app, name="models")
 app.command("lineage")(lineage.lineage)
 app.command("init")(init.init)
 app.command("demo")(demo.demo)

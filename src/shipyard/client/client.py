@@ -19,6 +19,10 @@ from shipyard.tracking.model import Run
 if TYPE_CHECKING:
     from shipyard.accounts.service import AccountsService
     from shipyard.app import App
+    from shipyard.audit.service import AuditService
+    from shipyard.client.remote_features import FeatureServing, RemoteFeatures
+    from shipyard.features.service import FeatureStore
+    from shipyard.registry.service import RegistryService
     from shipyard.storage.metadata.database import Database
 
 
@@ -35,6 +39,7 @@ class Client:
         #: Runs started through this client and not yet ended, innermost last.
         self.stack: list[ActiveRun] = []
         self._experiment_ids: dict[str, str] = {}  # experiments are never renamed or deleted
+        self._feature_serving: RemoteFeatures | None = None
 
     @property
     def remote(self) -> bool:
@@ -127,6 +132,33 @@ class Client:
     def accounts(self) -> AccountsService:
         return self._local_app("managing users and tokens").accounts
 
+    @property
+    def audit(self) -> AuditService:
+        return self._local_app("reading the audit trail").audit
+
+    @property
+    def registry(self) -> RegistryService:
+        """The model registry (embedded mode; a server offers it at ``/api/v1/models``)."""
+        return self._local_app("the model registry SDK").registry
+
+    @property
+    def features(self) -> FeatureStore:
+        """The feature store (embedded mode; see :attr:`feature_serving` for a server)."""
+        return self._local_app("the feature store SDK").features
+
+    @property
+    def feature_serving(self) -> FeatureServing:
+        """Online reads, pushes and catalog lookups: in process, or over HTTP in remote mode."""
+        if not self.remote:
+            return self.features
+        if self._feature_serving is None:
+            from shipyard.client.remote_features import RemoteFeatures
+
+            assert self.settings.url is not None
+            token = self.settings.token.get_secret_value() if self.settings.token else None
+            self._feature_serving = RemoteFeatures(self.settings.url, token)
+        return self._feature_serving
+
     def database_revision(self) -> tuple[str | None, str]:
         """(current, head) revision of the metadata database schema."""
         from shipyard.migrations import runner
@@ -143,6 +175,8 @@ class Client:
     def close(self) -> None:
         for run in list(self.stack):
             run.end()
+        if self._feature_serving is not None:
+            self._feature_serving.close()
         if self._app is not None:
             self._app.close()
         elif self._tracking is not None:

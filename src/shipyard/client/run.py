@@ -16,12 +16,15 @@ from typing import TYPE_CHECKING, Any
 
 from shipyard.client.buffer import MetricBuffer
 from shipyard.errors import InvalidInput
+from shipyard.features.model import TrainingDataset
 from shipyard.storage.artifacts.base import check_key
 from shipyard.tracking import validation
 from shipyard.tracking.datasets import describe
-from shipyard.tracking.model import Artifact, Direction, Run, RunDataset, RunStatus
+from shipyard.tracking.model import Artifact, Column, DatasetInfo, Direction, Run, RunDataset, RunStatus
 
 if TYPE_CHECKING:
+    import pandas as pd
+
     from shipyard.client.client import Client
 
 
@@ -114,9 +117,15 @@ class ActiveRun:
     def log_dataset(
         self, data: Any, name: str, *, context: str = "training", output: bool = False
     ) -> RunDataset:
-        """Record ``data`` (DataFrame, Arrow table, or Parquet/CSV path) as an input of this run,
-        or as an output with ``output=True``. Only its description is stored, not the data."""
-        info = describe(data, name, s3_endpoint_url=self._client.settings.s3_endpoint_url)
+        """Record ``data`` (DataFrame, Arrow table, Parquet/CSV path, or a saved feature store
+        TrainingDataset) as an input of this run, or as an output with ``output=True``. Only its
+        description is stored, not the data."""
+        if isinstance(data, TrainingDataset):
+            info = _training_dataset_info(data, name)
+            if data.feature_service and not output:
+                self.set_tag("shipyard.feature_service", data.feature_service)
+        else:
+            info = describe(data, name, s3_endpoint_url=self._client.settings.s3_endpoint_url)
         direction = Direction.OUTPUT if output else Direction.INPUT
         return self._tracking.log_dataset(self.id, info, context=context, direction=direction)
 
@@ -165,6 +174,19 @@ class ActiveRun:
             if f.is_file()
         ]
 
+    def log_model(
+        self, model: object, name: str = "model", *, input_example: pd.DataFrame, flavor: str | None = None
+    ) -> Artifact:
+        """Package ``model`` (flavor detected from its type unless given; signature inferred from
+        ``input_example``, a few training rows) and store the package as the artifact ``name``."""
+        from shipyard.registry.packaging import save_model
+
+        check_key(name)
+        with tempfile.TemporaryDirectory(prefix="shipyard-model-") as folder:
+            package = Path(folder) / "model.shipyard.zip"
+            save_model(model, package, input_example=input_example, flavor=flavor)
+            return self.log_artifact(package, name)
+
     def get(self) -> Run:
         """The run as stored now (flushes buffered metrics first)."""
         if not self._ended:
@@ -183,3 +205,9 @@ def _jsonable(value: object) -> object:
     if isinstance(value, PurePath):
         return str(value)
     raise TypeError(f"{type(value).__name__} is not JSON-serialisable")
+
+
+def _training_dataset_info(dataset: TrainingDataset, name: str) -> DatasetInfo:
+    """A saved training dataset as tracking sees it: its Parquet file in the content store."""
+    schema = tuple(Column(column, dtype) for column, dtype in dataset.schema)
+    return DatasetInfo(name, dataset.digest, schema, dataset.num_rows, dataset.location, "feature_store")

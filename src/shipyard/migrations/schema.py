@@ -5,6 +5,9 @@ from __future__ import annotations
 from sqlalchemy import MetaData
 
 import shipyard.accounts.tables
+import shipyard.audit.tables
+import shipyard.features.tables
+import shipyard.registry.tables
 import shipyard.tracking.tables
 from shipyard.storage.metadata.base import Base
 

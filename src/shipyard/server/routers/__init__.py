@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from shipyard.server.routers import artifacts, system, tracking
+from shipyard.server.routers import admin, artifacts, features, models, system, tracking
 
-ROUTERS = (system.router, tracking.router, artifacts.router)
+ROUTERS = (system.router, tracking.router, artifacts.router, admin.router, models.router, features.router)
 
 __all__ = ["ROUTERS"]

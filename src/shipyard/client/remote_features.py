@@ -1,0 +1,152 @@
+"""Serving-side feature store calls over HTTP, for programs that talk to a Shipyard server:
+online reads, pushes and catalog lookups (``/api/v1/features``). Definitions are applied, training
+sets built and views materialized where the stores are (embedded mode, or on the server host).
+
+:class:`FeatureServing` is what both the in-process :class:`~shipyard.features.service.FeatureStore`
+and :class:`RemoteFeatures` offer, so serving code does not change between them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from datetime import date, datetime
+from typing import Any, Protocol
+
+import httpx
+
+from shipyard.client import wire
+from shipyard.errors import BackendUnavailable, InvalidInput
+from shipyard.features.model import DefinitionSummary
+from shipyard.features.online import OnlineResponse
+
+API_PREFIX = "/api/v1/features"
+
+
+class FeatureServing(Protocol):
+    def get_online_features(
+        self,
+        features: Sequence[str] | None = None,
+        service: str | None = None,
+        *,
+        entity_rows: Sequence[Mapping[str, object]],
+        request_data: Mapping[str, Sequence[object]] | None = None,
+        full_feature_names: bool = False,
+    ) -> OnlineResponse: ...
+
+    def push_records(self, source: str, records: Sequence[Mapping[str, object]]) -> int: ...
+
+    def list_definitions(
+        self,
+        *,
+        kind: str | None = None,
+        entity: str | None = None,
+        tags: Mapping[str, str] | None = None,
+        owner: str | None = None,
+    ) -> list[DefinitionSummary]: ...
+
+    def search(self, text: str, *, kind: str | None = None) -> list[DefinitionSummary]: ...
+
+
+def _json(value: object) -> object:
+    return value.isoformat() if isinstance(value, datetime | date) else value
+
+
+def _summary(d: Mapping[str, Any]) -> DefinitionSummary:
+    updated = int(datetime.fromisoformat(d["updated_at"]).timestamp() * 1000)
+    return DefinitionSummary(
+        kind=d["kind"],
+        name=d["name"],
+        latest_version=d["version"],
+        description=d["description"],
+        owner=d["owner"],
+        tags=dict(d["tags"]),
+        entities=tuple(d["entities"]),
+        features=tuple(d["features"]),
+        created_at=updated,  # the API reports when the latest version was applied
+        updated_at=updated,
+    )
+
+
+class RemoteFeatures:
+    """:class:`FeatureServing` over one keep-alive HTTP connection pool."""
+
+    def __init__(
+        self,
+        url: str,
+        token: str | None,
+        *,
+        timeout: float = 30.0,
+        transport: httpx.BaseTransport | None = None,
+    ) -> None:
+        headers = {"Authorization": f"Bearer {token}"} if token else {}
+        self._http = httpx.Client(
+            base_url=url.rstrip("/") + API_PREFIX, headers=headers, timeout=timeout, transport=transport
+        )
+
+    def close(self) -> None:
+        self._http.close()
+
+    def _call(self, method: str, path: str, **kwargs: Any) -> Any:
+        try:
+            response = self._http.request(method, path, **kwargs)
+        except httpx.TransportError as exc:
+            raise BackendUnavailable(
+                f"cannot reach the Shipyard server at {self._http.base_url}: {exc}"
+            ) from None
+        if response.is_success:
+            return response.json()
+        try:
+            body: object = response.json()
+        except ValueError:
+            body = None
+        raise wire.error(response.status_code, body, f"{method} {response.request.url}")
+
+    def get_online_features(
+        self,
+        features: Sequence[str] | None = None,
+        service: str | None = None,
+        *,
+        entity_rows: Sequence[Mapping[str, object]],
+        request_data: Mapping[str, Sequence[object]] | None = None,
+        full_feature_names: bool = False,
+    ) -> OnlineResponse:
+        if isinstance(features, str):
+            raise InvalidInput("features must be a list of references, not a string", field="features")
+        body = {
+            "features": None if features is None else list(features),
+            "service": service,
+            "entities": [{k: _json(v) for k, v in row.items()} for row in entity_rows],
+            "request_data": None
+            if request_data is None
+            else {k: [_json(v) for v in values] for k, values in request_data.items()},
+            "full_feature_names": full_feature_names,
+        }
+        data = self._call("POST", "/online", json=body)
+        return OnlineResponse(columns=data["columns"], statuses=data["statuses"])
+
+    def push_records(self, source: str, records: Sequence[Mapping[str, object]]) -> int:
+        rows = [{k: _json(v) for k, v in r.items()} for r in records]
+        count: int = self._call("POST", "/push", json={"source": source, "rows": rows})["rows"]
+        return count
+
+    def list_definitions(
+        self,
+        *,
+        kind: str | None = None,
+        entity: str | None = None,
+        tags: Mapping[str, str] | None = None,
+        owner: str | None = None,
+    ) -> list[DefinitionSummary]:
+        params: dict[str, Any] = {"tag": [f"{k}={v}" for k, v in (tags or {}).items()]}
+        params |= {k: v for k, v in (("kind", kind), ("entity", entity), ("owner", owner)) if v is not None}
+        found = [_summary(d) for d in self._call("GET", "/views", params=params)["definitions"]]
+        if kind is None:  # the route lists views by default; the SDK lists every kind
+            for other in ("feature_service", "entity", "request_source"):
+                more = self._call("GET", "/views", params={**params, "kind": other})["definitions"]
+                found += [_summary(d) for d in more]
+            found.sort(key=lambda d: (d.kind, d.name))
+        return found
+
+    def search(self, text: str, *, kind: str | None = None) -> list[DefinitionSummary]:
+        found = [_summary(d) for d in self._call("GET", "/search", params={"q": text})["definitions"]]
+        return [d for d in found if kind is None or d.kind == kind]
