@@ -10,9 +10,7 @@ import sys
 import time
 from pathlib import Path
 
-import joblib
 import numpy as np
-import pandas as pd
 import pytest
 from rich.console import Console
 from typer.testing import CliRunner
@@ -24,6 +22,7 @@ from shipyard.config import load_settings
 from shipyard.demo.data import generate_churn_data, split_by_time
 from shipyard.demo.models import CANDIDATES, FEATURES
 from shipyard.demo.scenario import run_demo
+from shipyard.errors import ConfigError
 from shipyard.tracking.model import RunStatus
 
 ROWS = 600  # 50 customers x 12 months: seconds, not minutes
@@ -58,7 +57,7 @@ def test_data_is_seeded_realistic_and_drifts() -> None:
     assert validation["event_timestamp"].nunique() == 3
 
 
-def test_run_demo_tracks_a_sweep(tmp_path: Path) -> None:
+def test_run_demo_goes_from_files_to_a_governed_champion(tmp_path: Path) -> None:
     client = Client(load_settings(home=tmp_path / "home"))
     buffer = io.StringIO()
     try:
@@ -73,34 +72,55 @@ def test_run_demo_tracks_a_sweep(tmp_path: Path) -> None:
         assert len(children) == len(CANDIDATES) == len(result.run_ids)
         aucs = [tracking.get_run(i).metrics["roc_auc"].value for i in result.run_ids]
         assert aucs == sorted(aucs, reverse=True)
+
+        # The training set came from the feature store, point-in-time joined and saved with a digest.
+        dataset = client.features.datasets.get("churn_training")
+        assert dataset.feature_service == "churn_model" and dataset.num_rows == ROWS
+        assert set(dataset.feature_versions) == {"customer_profile", "customer_activity", "charge_ratio"}
         for child in children:
             assert child.status is RunStatus.FINISHED
             assert {"roc_auc", "accuracy", "f1", "log_loss", "precision", "recall"} <= set(child.metrics)
             assert child.params["model"] in {"logistic_regression", "random_forest", "gradient_boosting"}
-            assert {a.path for a in tracking.list_artifacts(child.id)} == {
-                "model.joblib",
-                "feature_importance.csv",
-            }
-            contexts = {(d.dataset.name, d.context) for d in tracking.run_datasets(child.id)}
-            assert contexts == {("churn_train", "training"), ("churn_validation", "evaluation")}
+            assert child.tags["shipyard.feature_service"] == "churn_model"
+            assert {a.path for a in tracking.list_artifacts(child.id)} == {"model", "feature_importance.csv"}
+            logged = {(d.dataset.name, d.context): d.dataset for d in tracking.run_datasets(child.id)}
+            assert set(logged) == {("churn_training", "training"), ("churn_validation", "evaluation")}
+            assert logged["churn_training", "training"].digest == dataset.digest
         boosted = next(c for c in children if c.name == "boosting-200x0.05")
         stages = tracking.metric_history(boosted.id, "val_roc_auc")
         assert [p.step for p in stages] == list(range(1, 201))
 
-        model_file = tracking.download_artifact(result.best_run_id, "model.joblib", tmp_path / "best.joblib")
-        model = joblib.load(model_file)
-        validation = pd.read_parquet(result.data_dir / "churn_validation.parquet")
-        scores = model.predict_proba(validation[list(FEATURES)])[:, 1]
-        assert scores.shape == (len(validation),) and np.all((scores >= 0) & (scores <= 1))
+        # Served online: the newest values of the customers shown.
+        shown = buffer.getvalue()
+        assert "Online features (service 'churn_model')" in shown and "present" in shown
+
+        # Governed: the best version passed every gate and is the champion; the runner-up was
+        # refused by the champion gate, visibly; the card is written; the audit chain holds.
+        registry = client.registry
+        champion = registry.resolve("churn@champion")
+        assert champion.run_id == result.best_run_id and champion.stage.value == "production"
+        challenger = registry.resolve("churn@challenger")
+        assert challenger.stage.value == "staging"
+        failed = [r.name for r in registry.gate_reports("churn", challenger.version)[-1].results if not r.passed]
+        assert failed == ["beats champion on auc"]
+        assert f"churn/{challenger.version} refused for production" in shown
+        assert result.registry.card.read_text().startswith("# ")
+        assert client.audit.verify().valid
+
+        model = registry.load("churn@champion")
+        frame = client.features.datasets.read(dataset).to_pandas().head(20)
+        scores = model.predict_proba(frame[list(FEATURES)])
+        assert scores is not None and np.all((scores >= 0) & (scores <= 1))
 
         graph = tracking.lineage(result.best_run_id, depth=2)
-        assert {"churn_train", "customers", "model.joblib"} <= {n.label for n in graph.nodes}
+        assert {"churn_training", "model"} <= {n.label for n in graph.nodes}
     finally:
         client.close()
     text = buffer.getvalue()
     assert "Models by validation ROC AUC" in text and "What to look at next" in text
     assert f"shipyard runs show {result.best_run_id}" in text
     assert f"shipyard lineage {result.best_run_id}" in text
+    assert "shipyard models card churn@champion" in text
     assert 'shipyard runs search "metrics.roc_auc > 0.8"' in text
 
 
@@ -108,7 +128,7 @@ def test_demo_command_uses_a_fresh_folder(tmp_path: Path) -> None:
     result = CliRunner().invoke(app, ["demo", "--dir", "here", "--rows", str(ROWS), "--seed", "2"])
     assert result.exit_code == 0, (result.stdout, result.stderr, result.exception)
     home = tmp_path / "here" / ".shipyard"
-    assert (home / "shipyard.db").is_file() and (tmp_path / "here" / "data" / "customers.parquet").is_file()
+    assert (home / "shipyard.db").is_file() and (tmp_path / "here" / "data" / "churn_labels.parquet").is_file()
     assert not (tmp_path / ".shipyard").exists()
     assert f"cd {tmp_path / 'here'}" in result.stdout  # the suggested commands need that folder's settings
     client = Client(load_settings(home=home))
@@ -155,3 +175,10 @@ def test_ctrl_c_stops_the_demo_with_exit_130_and_marks_the_runs(tmp_path: Path) 
         client.close()
     assert statuses["model-sweep"] is RunStatus.KILLED
     assert RunStatus.RUNNING not in statuses.values()
+
+
+def test_the_demo_refuses_remote_mode_before_doing_anything(tmp_path: Path) -> None:
+    client = Client(load_settings(url="http://127.0.0.1:9", home=tmp_path / "home"))
+    with pytest.raises(ConfigError, match="unset SHIPYARD_URL"):
+        run_demo(client, tmp_path / "work", rows=ROWS, console=Console(file=io.StringIO()))
+    assert not (tmp_path / "work").exists()

@@ -48,7 +48,7 @@ class LiveServer:
 
 
 def start_live_server(app: App, *, timeout: float = STARTUP_TIMEOUT) -> LiveServer:
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     sock.bind(("127.0.0.1", 0))
     port = sock.getsockname()[1]

@@ -1,7 +1,15 @@
-"""The demo: generate churn data, sweep a few models as nested runs, compare them, point onward.
+"""The demo: the churn lifecycle from raw files to a governed production model.
 
-Lineage it leaves behind: ``customers.parquet`` -> run ``model-sweep`` -> ``churn_train`` /
-``churn_validation`` -> one child run per model -> ``model.joblib`` and ``feature_importance.csv``.
+1. generate a year of customer data, split into profile, activity and label files;
+2. register feature definitions and build the training set with a point-in-time join
+   (:mod:`.feature_stage`);
+3. sweep a few models as nested runs on it, each logging the training set and a packaged model;
+4. materialize the features online and read a few customers back;
+5. register the two best models, run the promotion gates, approve and promote the one that passes
+   and write its model card (:mod:`.registry_stage`).
+
+Lineage it leaves behind: source files -> feature views -> training set ``churn_training`` ->
+run ``model-sweep`` -> one child run per model -> packaged ``model`` -> versions of ``churn``.
 """
 
 from __future__ import annotations
@@ -12,7 +20,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-import joblib
+import pandas as pd
 from rich import box
 from rich.console import Console
 from rich.markup import escape
@@ -28,6 +36,7 @@ from rich.table import Table
 from rich.text import Text
 
 from shipyard.demo.data import MONTHS, generate_churn_data, split_by_time
+from shipyard.demo.feature_stage import TrainingSet, build_training_set, serve_online
 from shipyard.demo.models import (
     CANDIDATES,
     FEATURES,
@@ -38,10 +47,10 @@ from shipyard.demo.models import (
     feature_importance,
 )
 from shipyard.demo.models import staged_metrics as boosting_stages
+from shipyard.demo.registry_stage import MODEL, RegistryOutcome, govern
+from shipyard.errors import ConfigError
 
 if TYPE_CHECKING:
-    import pandas as pd
-
     from shipyard.client import Client
     from shipyard.tracking.model import Run
 
@@ -55,39 +64,28 @@ class DemoResult:
     sweep_id: str
     run_ids: tuple[str, ...]  # child runs, best validation ROC AUC first
     data_dir: Path
+    registry: RegistryOutcome
 
     @property
     def best_run_id(self) -> str:
         return self.run_ids[0]
 
 
-@dataclass(frozen=True)
-class DataFiles:
-    customers: Path
-    train: Path
-    validation: Path
-
-
-def write_data(data_dir: Path, seed: int, rows: int) -> tuple[DataFiles, pd.DataFrame, pd.DataFrame]:
-    data_dir.mkdir(parents=True, exist_ok=True)
+def recent_data(seed: int, rows: int, today: pd.Timestamp | None = None) -> pd.DataFrame:
+    """The seeded churn data, moved in time so that its last month ended just before ``today``
+    (feature values have a freshness limit online, so a year-old demo would serve nothing)."""
     data = generate_churn_data(rows, seed)
-    train, validation = split_by_time(data, VALIDATION_MONTHS)
-    files = DataFiles(
-        data_dir / "customers.parquet",
-        data_dir / "churn_train.parquet",
-        data_dir / "churn_validation.parquet",
-    )
-    data.to_parquet(files.customers, index=False)
-    train.to_parquet(files.train, index=False)
-    validation.to_parquet(files.validation, index=False)
-    return files, train, validation
+    today = (today or pd.Timestamp.now(tz="UTC")).normalize()
+    shift = today - pd.Timedelta(days=1) - data["event_timestamp"].max()
+    data["event_timestamp"] = data["event_timestamp"] + pd.Timedelta(days=shift.days)
+    return data
 
 
 def train_candidate(
     client: Client,
     sweep_id: str,
     candidate: Candidate,
-    files: DataFiles,
+    training: TrainingSet,
     train: pd.DataFrame,
     validation: pd.DataFrame,
     seed: int,
@@ -98,8 +96,8 @@ def train_candidate(
         run.log_params(
             {"model": candidate.family, **candidate.params, "decision_threshold": THRESHOLD, "seed": seed}
         )
-        run.log_dataset(files.train, name="churn_train", context="training")
-        run.log_dataset(files.validation, name="churn_validation", context="evaluation")
+        run.log_dataset(training.dataset, name="churn_training", context="training")
+        run.log_dataset(validation, name="churn_validation", context="evaluation")
         model = candidate.build(seed)
         started = time.perf_counter()
         model.fit(train[list(FEATURES)], train[LABEL])
@@ -110,10 +108,9 @@ def train_candidate(
         run.log_metrics(
             {**metrics, "train_roc_auc": evaluate(model, train)["roc_auc"], "fit_seconds": fit_seconds}
         )
+        run.log_model(model, "model", input_example=train[list(FEATURES)].head(5))
         with tempfile.TemporaryDirectory(prefix="shipyard-demo-") as tmp:
-            joblib.dump(model, Path(tmp) / "model.joblib")
             feature_importance(model).to_csv(Path(tmp) / "feature_importance.csv", index=False)
-            run.log_artifact(Path(tmp) / "model.joblib")
             run.log_artifact(Path(tmp) / "feature_importance.csv")
         run.set_note(
             f"{candidate.family} {dict(candidate.params)}: validation ROC AUC {metrics['roc_auc']:.3f}"
@@ -144,14 +141,25 @@ def comparison_table(runs: list[Run], width: int) -> Table:
     return table
 
 
-def next_steps(sweep_id: str, runs: list[Run], first_step: str | None) -> list[tuple[str, str]]:
-    """(why, shell command) pairs with the demo's real run ids."""
+def next_steps(
+    sweep_id: str, runs: list[Run], first_step: str | None, customer: str, champion: str
+) -> list[tuple[str, str]]:
+    """(why, shell command) pairs with the demo's real ids."""
     best = runs[0].id
     top = " ".join(r.id for r in runs[:3])
     boosted = next((r.id for r in runs if r.tags.get("model_family") == "gradient_boosting"), best)
     steps = [("first, in this shell", first_step)] if first_step else []
     return [
         *steps,
+        ("the feature catalog: views, owners, tags", "shipyard features list"),
+        (
+            "one view: versions, features, source, TTL, statistics",
+            "shipyard features describe customer_activity",
+        ),
+        (
+            "the features the model is served, for one customer",
+            f"shipyard features online --service churn_model --entity customer_id={customer}",
+        ),
         ("the best model: params, metrics, datasets, artifacts, environment", f"shipyard runs show {best}"),
         ("the top three side by side, differing params highlighted", f"shipyard runs compare {top}"),
         (
@@ -159,11 +167,16 @@ def next_steps(sweep_id: str, runs: list[Run], first_step: str | None) -> list[t
             'shipyard runs search "metrics.roc_auc > 0.8" -e churn --order-by "metrics.roc_auc DESC"',
         ),
         ("validation ROC AUC after each boosting stage", f"shipyard runs history {boosted} val_roc_auc"),
-        ("where the best model came from: data -> sweep -> model", f"shipyard lineage {best}"),
-        ("the sweep and its child runs", f"shipyard runs show {sweep_id}"),
         (
-            "fetch the fitted model, verified by digest",
-            f"shipyard artifacts get {best} model.joblib -o best-model.joblib",
+            "where the best model came from: files -> features -> training set -> run",
+            f"shipyard lineage {best}",
+        ),
+        ("the sweep and its child runs", f"shipyard runs show {sweep_id}"),
+        ("the registered model: versions, stages, aliases, gates", f"shipyard models show {MODEL}"),
+        ("the champion's model card", f"shipyard models card {champion}"),
+        (
+            "every governed change to the model, and a check that none was tampered with",
+            f"shipyard audit list --model {MODEL} && shipyard audit verify",
         ),
         ("browse it all in the web UI (http://127.0.0.1:8080/ui) and the REST API", "shipyard server"),
     ]
@@ -190,15 +203,21 @@ def run_demo(
     ``first_step`` is a shell command the reader must run before the suggested ones (e.g. a ``cd``
     into the folder whose settings the demo used).
     """
+    if client.remote:
+        raise ConfigError(
+            "the demo applies feature definitions and registers models next to the stores: "
+            "unset SHIPYARD_URL and point SHIPYARD_DB_URL / SHIPYARD_ARTIFACTS at them instead"
+        )
     console = console or Console()
     workdir = Path(workdir).resolve()
     with console.status("Generating customer data…"):
-        files, train, validation = write_data(workdir / "data", seed, rows)
+        data = recent_data(seed, rows)
     console.print(
-        f"Generated {len(train) + len(validation):,} customer-months in {escape(str(files.customers.parent))}: "
-        f"train {len(train):,} rows (first {MONTHS - VALIDATION_MONTHS} months), validation {len(validation):,} "
-        f"rows (last {VALIDATION_MONTHS}); churn rate {train[LABEL].mean():.1%}."
+        f"Generated {len(data):,} customer-months ({MONTHS} months up to "
+        f"{data['event_timestamp'].max():%Y-%m-%d}); churn rate {data[LABEL].mean():.1%}."
     )
+    training = build_training_set(client, data, workdir / "data", console)
+    train, validation = split_by_time(training.frame, VALIDATION_MONTHS)
     tags = {"demo": "churn", "kind": "sweep"}
     with client.start_run(experiment=EXPERIMENT, name="model-sweep", tags=tags) as sweep:
         sweep.log_params(
@@ -209,9 +228,7 @@ def run_demo(
                 "candidates": len(CANDIDATES),
             }
         )
-        sweep.log_dataset(files.customers, name="customers", context="source")
-        sweep.log_dataset(files.train, name="churn_train", output=True)
-        sweep.log_dataset(files.validation, name="churn_validation", output=True)
+        sweep.log_dataset(training.dataset, name="churn_training", context="training")
         columns = (
             SpinnerColumn(),
             TextColumn("{task.description}"),
@@ -224,7 +241,7 @@ def run_demo(
             task = progress.add_task("Training", total=len(CANDIDATES))
             for candidate in CANDIDATES:
                 progress.update(task, description=f"Training {candidate.name:<18}")
-                scores.append(train_candidate(client, sweep.id, candidate, files, train, validation, seed))
+                scores.append(train_candidate(client, sweep.id, candidate, training, train, validation, seed))
                 progress.advance(task)
             progress.update(task, description="Trained all models")
         best = max(range(len(scores)), key=lambda i: scores[i][1] if scores[i][1] == scores[i][1] else -1.0)
@@ -235,5 +252,9 @@ def run_demo(
         [EXPERIMENT], f"parent_id = '{sweep.id}'", ["metrics.roc_auc DESC"], 100
     )
     console.print(comparison_table(runs, console.width))
-    print_next_steps(console, next_steps(sweep.id, runs, first_step))
-    return DemoResult(sweep.id, tuple(r.id for r in runs), files.customers.parent)
+    customers = sorted(validation["customer_id"].unique())[:3]
+    serve_online(client, customers, data["event_timestamp"].max().to_pydatetime(), console)
+    outcome = govern(client, [r.id for r in runs], validation, workdir, console)
+    champion = f"{MODEL}@champion" if outcome.champion else f"{MODEL}/{outcome.challenger.version}"
+    print_next_steps(console, next_steps(sweep.id, runs, first_step, customers[0], champion))
+    return DemoResult(sweep.id, tuple(r.id for r in runs), workdir / "data", outcome)
