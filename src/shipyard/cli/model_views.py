@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections import Counter
+
 from rich.table import Table
 
 from shipyard.cli.output import console, format_number, format_time, new_table, plain
@@ -70,18 +72,32 @@ def report_dict(r: GateReport) -> dict[str, object]:
 # -- tables -------------------------------------------------------------------------------------
 
 
+#: Metrics shown first when versions have them.
+_PREFERRED = ("roc_auc", "auc", "accuracy", "f1", "rmse", "mae", "r2", "log_loss")
+
+
 def versions_table(versions: list[ModelVersion], title: str) -> None:
-    table = new_table("version", "stage", "aliases", "flavor", "metrics", "run", "created", title=title)
+    """One row per version; metric columns for the metrics most versions have, as many as fit."""
+    wide = console.width >= 140
+    counts = Counter(k for v in versions for k in v.metrics)
+    keys = sorted(
+        counts,
+        key=lambda k: (k not in _PREFERRED, _PREFERRED.index(k) if k in _PREFERRED else 0, -counts[k], k),
+    )
+    keys = keys[: 5 if wide else 2]
+    table = new_table(
+        "version", "stage", "aliases", *keys, "run", *(["created"] if wide else []), title=title
+    )
+    for column in table.columns[1:]:
+        column.no_wrap = column.header in ("stage", "run", "created")
     for v in versions:
-        metrics = ", ".join(f"{k}={format_number(x, 4)}" for k, x in sorted(v.metrics.items())[:3])
         table.add_row(
             str(v.version),
             v.stage.value,
             plain(", ".join(v.aliases)),
-            v.flavor,
-            plain(metrics),
-            v.run_id,
-            format_time(v.created_at),
+            *(format_number(v.metrics.get(k), 4) for k in keys),
+            v.run_id if wide else v.run_id[:12] + "…",
+            *([format_time(v.created_at)] if wide else []),
         )
     console.print(table)
 

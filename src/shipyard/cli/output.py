@@ -167,9 +167,10 @@ def plain(value: object) -> Text:
 
 
 def new_table(*columns: str, title: str | None = None) -> Table:
+    """A plain table; the first column (the row's name or id) never wraps."""
     table = Table(title=title, box=box.SIMPLE_HEAD, header_style="bold", title_justify="left")
-    for column in columns:
-        table.add_column(column, overflow="fold")
+    for i, column in enumerate(columns):
+        table.add_column(column, overflow="fold", no_wrap=i == 0)
     return table
 
 
