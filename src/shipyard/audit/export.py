@@ -9,23 +9,11 @@ import io
 import json
 from collections.abc import Iterable
 
+from shipyard.audit.chain import HASHED_FIELDS
 from shipyard.audit.model import AuditRecord, ExportFormat
 from shipyard.errors import InvalidInput
 
-COLUMNS = (
-    "seq",
-    "id",
-    "at",
-    "actor",
-    "action",
-    "object_type",
-    "object_id",
-    "before",
-    "after",
-    "request_id",
-    "prev_hash",
-    "hash",
-)
+COLUMNS = (*HASHED_FIELDS, "prev_hash", "hash")
 
 
 def as_dict(record: AuditRecord) -> dict[str, object]:
