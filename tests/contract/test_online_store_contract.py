@@ -6,12 +6,10 @@ Redis comes from ``SHIPYARD_TEST_REDIS_URL``; when unset or unreachable the Redi
 
 from __future__ import annotations
 
-import os
 import random
 import subprocess
 import sys
 import threading
-import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -22,9 +20,7 @@ from shipyard.storage.kv import OnlineStore, open_online_store
 from shipyard.storage.kv.memory import MemoryOnlineStore
 from shipyard.storage.kv.redis import RedisOnlineStore
 from shipyard.storage.kv.sqlite import SqliteOnlineStore
-from support.databases import unavailable
-
-REDIS_ENV = "SHIPYARD_TEST_REDIS_URL"
+from support.databases import drop_redis_prefix, new_redis_prefix, redis_server_url
 
 
 class OnlineStoreContract:
@@ -238,33 +234,17 @@ class TestSqliteOnlineStore(OnlineStoreContract):
 
 @pytest.fixture(scope="module")
 def redis_url() -> str:
-    url = os.environ.get(REDIS_ENV)
-    if not url:
-        unavailable(f"{REDIS_ENV} is not set")
-        raise AssertionError  # unreachable
-    import redis
-
-    try:
-        redis.Redis.from_url(url, socket_connect_timeout=2).ping()
-    except redis.RedisError as exc:
-        unavailable(f"Redis at {url} is unreachable: {exc}")
-    return url
+    return redis_server_url()
 
 
 class TestRedisOnlineStore(OnlineStoreContract):
     @pytest.fixture
     def store(self, redis_url: str) -> Iterator[OnlineStore]:
-        import redis
-
-        prefix = f"shipyard-test-{uuid.uuid4().hex[:12]}"
+        prefix = new_redis_prefix()
         store = RedisOnlineStore(redis_url, prefix=prefix)
         yield store
         store.close()
-        client = redis.Redis.from_url(redis_url)
-        leftovers = list(client.scan_iter(match=f"{prefix}:*", count=10_000))
-        if leftovers:
-            client.delete(*leftovers)
-        client.close()
+        drop_redis_prefix(redis_url, prefix)
 
     def test_opened_by_scheme(self, redis_url: str) -> None:
         assert isinstance(open_online_store(redis_url), RedisOnlineStore)

@@ -18,54 +18,19 @@ from typing import Any
 import httpx
 import pytest
 import typer
-from typer.testing import CliRunner, Result
 
-from shipyard.cli import output
 from shipyard.cli.main import app
 from shipyard.client import Client
 from shipyard.config import load_settings
 from shipyard.errors import Unauthenticated
-
-runner = CliRunner()
+from support.cli import fails, invoke, isolate, ok, ok_json
 
 
 @pytest.fixture(autouse=True)
 def home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     """An isolated Shipyard: no outside SHIPYARD_* settings, home under tmp_path, cwd in tmp_path."""
-    for name in list(os.environ):
-        if name.startswith("SHIPYARD_"):
-            monkeypatch.delenv(name)
-    home = tmp_path / "home"
-    monkeypatch.setenv("SHIPYARD_HOME", str(home))
-    monkeypatch.chdir(tmp_path)
-    # Rich reads the terminal width once; make tables wide enough that ids are never folded.
-    monkeypatch.setattr(output.console, "_width", 200)
-    return home
-
-
-def invoke(*args: str) -> Result:
-    return runner.invoke(app, list(args))
-
-
-def ok(*args: str) -> str:
-    result = invoke(*args)
-    assert result.exit_code == 0, (result.stdout, result.stderr, result.exception)
-    return result.stdout
-
-
-def ok_json(*args: str) -> object:
-    return json.loads(ok(*args, "--json"))
-
-
-def fails(*args: str) -> str:
-    """Run a command that must fail as a user error; return its one stderr line."""
-    result = invoke(*args)
-    assert result.exit_code == 1, (result.stdout, result.stderr, result.exception)
-    assert result.exception is None or isinstance(result.exception, SystemExit), result.exception
-    lines = result.stderr.strip().splitlines()
-    assert len(lines) == 1 and lines[0].startswith("error: "), result.stderr
-    assert "Traceback" not in result.output
-    return lines[0]
+    isolate(monkeypatch, tmp_path, home=tmp_path / "home")
+    return tmp_path / "home"
 
 
 @dataclass(frozen=True)

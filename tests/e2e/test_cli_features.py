@@ -3,61 +3,25 @@ materialization with progress, online reads, statistics, samples, datasets, one-
 
 from __future__ import annotations
 
-import json
-import os
 import sys
 import textwrap
 import uuid
 from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
-from typing import Any
 
 import pytest
-from typer.testing import CliRunner, Result
 
-from shipyard.cli import output
-from shipyard.cli.main import app
 from shipyard.client import Client
 from shipyard.config import load_settings
+from support.cli import fails, invoke, isolate, ok, ok_json
 from support.features import T0, write_driver_stats
-
-runner = CliRunner()
 
 
 @pytest.fixture(autouse=True)
 def home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    for name in list(os.environ):
-        if name.startswith("SHIPYARD_"):
-            monkeypatch.delenv(name)
-    home = tmp_path / "home"
-    monkeypatch.setenv("SHIPYARD_HOME", str(home))
-    monkeypatch.chdir(tmp_path)
-    monkeypatch.setattr(output.console, "_width", 250)
-    return home
-
-
-def invoke(*args: str) -> Result:
-    return runner.invoke(app, list(args))
-
-
-def ok(*args: str) -> str:
-    result = invoke(*args)
-    assert result.exit_code == 0, (result.stdout, result.stderr, result.exception)
-    return result.stdout
-
-
-def ok_json(*args: str) -> Any:
-    return json.loads(ok(*args, "--json"))
-
-
-def fails(*args: str) -> str:
-    result = invoke(*args)
-    assert result.exit_code == 1, (result.stdout, result.stderr, result.exception)
-    lines = result.stderr.strip().splitlines()
-    assert len(lines) == 1 and lines[0].startswith("error: "), result.stderr
-    assert "Traceback" not in result.output
-    return lines[0]
+    isolate(monkeypatch, tmp_path, home=tmp_path / "home", width=250)
+    return tmp_path / "home"
 
 
 @pytest.fixture
@@ -206,13 +170,3 @@ def test_user_mistakes_are_one_line_errors(repo: Path, tmp_path: Path) -> None:
         "features", "online", "-f", "driver_stats:speed", "--entity", "driver_id=1"
     )
     assert "no training dataset named 'nope'" in fails("features", "datasets", "show", "nope")
-
-
-def test_the_docs_examples_run(tmp_path: Path) -> None:
-    import re
-
-    page = Path(__file__).resolve().parents[2] / "docs" / "features.md"
-    namespace: dict[str, object] = {}
-    for i, block in enumerate(re.findall(r"```python\n(.*?)```", page.read_text(), re.DOTALL)):
-        exec(compile(block, f"features.md[{i}]", "exec"), namespace)
-    assert namespace["dataset"] is not None

@@ -7,55 +7,25 @@ from __future__ import annotations
 import csv
 import io
 import json
-import os
 from pathlib import Path
 
 import pytest
 from sqlalchemy import delete, update
-from typer.testing import CliRunner, Result
 
 from shipyard.app import build_app
 from shipyard.audit import log
 from shipyard.audit.tables import AuditRecordRow
-from shipyard.cli import output
-from shipyard.cli.main import app
 from shipyard.config import load_settings
 from shipyard.storage.metadata.base import table
+from support.cli import fails, invoke, isolate, ok
 
-runner = CliRunner()
 records_t = table(AuditRecordRow)
 
 
 @pytest.fixture(autouse=True)
 def home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    for name in list(os.environ):
-        if name.startswith("SHIPYARD_"):
-            monkeypatch.delenv(name)
-    home = tmp_path / "home"
-    monkeypatch.setenv("SHIPYARD_HOME", str(home))
-    monkeypatch.setenv("SHIPYARD_USER", "ops")  # the actor the CLI records
-    monkeypatch.chdir(tmp_path)
-    monkeypatch.setattr(output.console, "_width", 200)
-    return home
-
-
-def invoke(*args: str) -> Result:
-    return runner.invoke(app, list(args))
-
-
-def ok(*args: str) -> str:
-    result = invoke(*args)
-    assert result.exit_code == 0, (result.stdout, result.stderr, result.exception)
-    return result.stdout
-
-
-def fails(*args: str) -> str:
-    result = invoke(*args)
-    assert result.exit_code == 1, (result.stdout, result.stderr, result.exception)
-    lines = result.stderr.strip().splitlines()
-    assert len(lines) == 1 and lines[0].startswith("error: "), result.stderr
-    assert "Traceback" not in result.output
-    return lines[0]
+    isolate(monkeypatch, tmp_path, home=tmp_path / "home", user="ops")  # the actor the CLI records
+    return tmp_path / "home"
 
 
 def _model_history(home: Path) -> None:

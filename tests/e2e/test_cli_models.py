@@ -5,52 +5,21 @@ database and artifact folder under ``tmp_path``; user mistakes are one line on s
 from __future__ import annotations
 
 import json
-import os
 from pathlib import Path
 
 import onnx
 import pytest
-from typer.testing import CliRunner, Result
 
-from shipyard.cli import output
-from shipyard.cli.main import app
 from shipyard.client import Client
 from shipyard.config import load_settings
+from support.cli import fails, invoke, isolate, ok
 from support.registry_models import FEATURES, LABEL, churn_data, train
-
-runner = CliRunner()
 
 
 @pytest.fixture(autouse=True)
 def home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    for name in list(os.environ):
-        if name.startswith("SHIPYARD_"):
-            monkeypatch.delenv(name)
-    home = tmp_path / "home"
-    monkeypatch.setenv("SHIPYARD_HOME", str(home))
-    monkeypatch.setenv("SHIPYARD_USER", "alice")
-    monkeypatch.chdir(tmp_path)
-    monkeypatch.setattr(output.console, "_width", 200)
-    return home
-
-
-def invoke(*args: str) -> Result:
-    return runner.invoke(app, list(args))
-
-
-def ok(*args: str) -> str:
-    result = invoke(*args)
-    assert result.exit_code == 0, (result.stdout, result.stderr, result.exception)
-    return result.stdout
-
-
-def fails(*args: str) -> str:
-    result = invoke(*args)
-    assert result.exit_code == 1, (result.stdout, result.stderr, result.exception)
-    lines = result.stderr.strip().splitlines()
-    assert len(lines) == 1 and lines[0].startswith("error: "), result.stderr
-    assert "Traceback" not in result.output
-    return lines[0]
+    isolate(monkeypatch, tmp_path, home=tmp_path / "home", user="alice")
+    return tmp_path / "home"
 
 
 def log_models(features_per_model: list[list[str]]) -> list[str]:
@@ -169,20 +138,3 @@ def test_gates_approvals_card_compare_and_onnx(tmp_path: Path, monkeypatch: pyte
     exported = ok("models", "export-onnx", "churn/1", "--output", str(target))
     assert "ONNX parity" in exported and "input_example" in exported
     onnx.checker.check_model(onnx.load(str(target)))
-
-
-def test_registry_docs_examples_run(tmp_path: Path) -> None:
-    """docs/registry.md runs as written (the shared docs test covers the other pages)."""
-    import re
-
-    import shipyard
-
-    page = Path(__file__).resolve().parents[2] / "docs" / "registry.md"
-    shipyard.set_client(None)
-    namespace: dict[str, object] = {}
-    try:
-        for i, block in enumerate(re.findall(r"```python\n(.*?)```", page.read_text(), re.DOTALL)):
-            exec(compile(block, f"registry.md[{i}]", "exec"), namespace)
-    finally:
-        shipyard.get_client().close()
-        shipyard.set_client(None)

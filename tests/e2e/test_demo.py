@@ -13,10 +13,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 from rich.console import Console
-from typer.testing import CliRunner
 
-from shipyard.cli import output
-from shipyard.cli.main import app
 from shipyard.client import Client
 from shipyard.config import load_settings
 from shipyard.demo.data import generate_churn_data, split_by_time
@@ -24,17 +21,14 @@ from shipyard.demo.models import CANDIDATES, FEATURES
 from shipyard.demo.scenario import run_demo
 from shipyard.errors import ConfigError
 from shipyard.tracking.model import RunStatus
+from support.cli import invoke, isolate
 
 ROWS = 600  # 50 customers x 12 months: seconds, not minutes
 
 
 @pytest.fixture(autouse=True)
 def isolated(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    for name in list(os.environ):
-        if name.startswith("SHIPYARD_"):
-            monkeypatch.delenv(name)
-    monkeypatch.chdir(tmp_path)
-    monkeypatch.setattr(output.console, "_width", 200)
+    isolate(monkeypatch, tmp_path)
 
 
 def test_data_is_seeded_realistic_and_drifts() -> None:
@@ -101,7 +95,9 @@ def test_run_demo_goes_from_files_to_a_governed_champion(tmp_path: Path) -> None
         assert champion.run_id == result.best_run_id and champion.stage.value == "production"
         challenger = registry.resolve("churn@challenger")
         assert challenger.stage.value == "staging"
-        failed = [r.name for r in registry.gate_reports("churn", challenger.version)[-1].results if not r.passed]
+        failed = [
+            r.name for r in registry.gate_reports("churn", challenger.version)[-1].results if not r.passed
+        ]
         assert failed == ["beats champion on auc"]
         assert f"churn/{challenger.version} refused for production" in shown
         assert result.registry.card.read_text().startswith("# ")
@@ -125,10 +121,12 @@ def test_run_demo_goes_from_files_to_a_governed_champion(tmp_path: Path) -> None
 
 
 def test_demo_command_uses_a_fresh_folder(tmp_path: Path) -> None:
-    result = CliRunner().invoke(app, ["demo", "--dir", "here", "--rows", str(ROWS), "--seed", "2"])
+    result = invoke("demo", "--dir", "here", "--rows", str(ROWS), "--seed", "2")
     assert result.exit_code == 0, (result.stdout, result.stderr, result.exception)
     home = tmp_path / "here" / ".shipyard"
-    assert (home / "shipyard.db").is_file() and (tmp_path / "here" / "data" / "churn_labels.parquet").is_file()
+    assert (home / "shipyard.db").is_file() and (
+        tmp_path / "here" / "data" / "churn_labels.parquet"
+    ).is_file()
     assert not (tmp_path / ".shipyard").exists()
     assert f"cd {tmp_path / 'here'}" in result.stdout  # the suggested commands need that folder's settings
     client = Client(load_settings(home=home))
@@ -142,7 +140,7 @@ def test_demo_command_uses_a_fresh_folder(tmp_path: Path) -> None:
 
 def test_demo_command_respects_configured_settings(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("SHIPYARD_HOME", str(tmp_path / "configured"))
-    result = CliRunner().invoke(app, ["demo", "--dir", "here", "--rows", str(ROWS)])
+    result = invoke("demo", "--dir", "here", "--rows", str(ROWS))
     assert result.exit_code == 0, (result.stdout, result.stderr, result.exception)
     assert (tmp_path / "configured" / "shipyard.db").is_file()
     assert not (tmp_path / "here" / ".shipyard").exists()

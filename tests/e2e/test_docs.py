@@ -8,17 +8,26 @@ from pathlib import Path
 import pytest
 
 import shipyard
+from support.cli import isolate
 
 DOCS = Path(__file__).resolve().parents[2] / "docs"
 BLOCK = re.compile(r"```python\n(.*?)```", re.DOTALL)
 
 
-@pytest.mark.parametrize("page", ["tracking.md", "models-packaging.md"])
-def test_examples_run(page: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.chdir(tmp_path)
-    monkeypatch.setenv("SHIPYARD_HOME", str(tmp_path / ".shipyard"))
-    for name in ("SHIPYARD_URL", "SHIPYARD_TOKEN", "SHIPYARD_DB_URL", "SHIPYARD_ARTIFACTS"):
-        monkeypatch.delenv(name, raising=False)
+@pytest.mark.parametrize(
+    ("page", "defines"),
+    [
+        ("tracking.md", ()),
+        ("models-packaging.md", ()),
+        ("features.md", ("dataset",)),
+        ("registry.md", ()),
+    ],
+)
+def test_examples_run(
+    page: str, defines: tuple[str, ...], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Each page's ``python`` blocks run in order in one namespace, on a fresh embedded Shipyard."""
+    isolate(monkeypatch, tmp_path, home=tmp_path / ".shipyard", width=None)
     shipyard.set_client(None)
     namespace: dict[str, object] = {}
     try:
@@ -27,3 +36,5 @@ def test_examples_run(page: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
     finally:
         shipyard.get_client().close()
         shipyard.set_client(None)
+    for name in defines:
+        assert namespace[name] is not None, f"{page} should define {name}"

@@ -9,33 +9,22 @@ installs it.
 from __future__ import annotations
 
 import hashlib
-import os
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-from playwright.sync_api import Browser, Page, expect, sync_playwright
+from playwright.sync_api import Page, expect
 
 from shipyard.app import App, build_app
 from shipyard.config import load_settings
 from shipyard.tracking.model import Column, DatasetInfo, RunEnvironment
-from support.live_server import LiveServer, start_live_server
+from support.browser import login
+from support.live_server import start_live_server
 
 pytestmark = pytest.mark.slow
 
-CHROMIUM = Path("/usr/bin/chromium")
-CHROMIUM_ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
 USER = "alice"
 MODEL_BYTES = b"\x00pretend this is a pickled gradient-boosted model\xff" * 50
 
@@ -99,43 +88,10 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Site]:
         app.accounts.create_user(USER, role="viewer")  # the UI only reads
         token = app.accounts.create_token(USER, name="browser").secret
         runs = _log_runs(app, workdir)
-        server: LiveServer = start_live_server(app)
-        try:
+        with start_live_server(app) as server:
             yield Site(server.url, app, token, runs, workdir)
-        finally:
-            server.stop()
     finally:
         app.close()
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Browser]:
-    if not CHROMIUM.exists():
-        reason = f"{CHROMIUM} is not installed (apt-get install chromium)"
-        if os.environ.get("CI", "").lower() == "true":
-            pytest.fail(reason)
-        pytest.skip(reason)
-    with sync_playwright() as pw:
-        browser = pw.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS, headless=True)
-        yield browser
-        browser.close()
-
-
-@pytest.fixture
-def page(browser: Browser) -> Iterator[Page]:
-    """A fresh browser context per test: no cookies carried over."""
-    context = browser.new_context(viewport={"width": 1360, "height": 900}, accept_downloads=True)
-    context.set_default_timeout(10_000)
-    page = context.new_page()
-    yield page
-    context.close()
-
-
-def login(page: Page, site: Site, path: str = "/ui") -> None:
-    page.goto(site.url + path)
-    page.get_by_label("Token").fill(site.token)
-    page.get_by_role("button", name="Log in").click()
-    page.wait_for_url(re.compile(re.escape(site.url + path) + r"$"))
 
 
 def runs_table_names(page: Page) -> list[str]:

@@ -6,26 +6,24 @@ Skipped on a workstation without ``/usr/bin/chromium``; fails under CI (``CI=tru
 
 from __future__ import annotations
 
-import os
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-from playwright.sync_api import Browser, Page, expect, sync_playwright
+from playwright.sync_api import Page, expect
 
 from shipyard.app import App, build_app
 from shipyard.config import load_settings
 from shipyard.registry.entities import GatePolicy, ModelVersion
+from support.browser import login
 from support.features import driver_definitions, write_driver_stats
-from support.live_server import LiveServer, start_live_server
+from support.live_server import start_live_server
 from support.registry_models import LABEL, churn_data, register, train
 
 pytestmark = pytest.mark.slow
 
-CHROMIUM = Path("/usr/bin/chromium")
-CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-sync"]
 VIEWER = "vera"
 FEATURE_SERVICE_TAG = "shipyard.feature_service"
 
@@ -75,43 +73,10 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Site]:
         app.accounts.grant_role("sam", "viewer", model="fraud", actor="admin")
         tokens = {user: app.accounts.create_token(user).secret for user in ("nora", "sam")}
         versions = _registry_state(app, workdir)
-        server: LiveServer = start_live_server(app)
-        try:
+        with start_live_server(app) as server:
             yield Site(server.url, app, token, versions, tokens)
-        finally:
-            server.stop()
     finally:
         app.close()
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Browser]:
-    if not CHROMIUM.exists():
-        reason = f"{CHROMIUM} is not installed (apt-get install chromium)"
-        if os.environ.get("CI", "").lower() == "true":
-            pytest.fail(reason)
-        pytest.skip(reason)
-    with sync_playwright() as pw:
-        browser = pw.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS, headless=True)
-        yield browser
-        browser.close()
-
-
-@pytest.fixture
-def page(browser: Browser) -> Iterator[Page]:
-    """A fresh browser context per test: no cookies carried over."""
-    context = browser.new_context(viewport={"width": 1360, "height": 900})
-    context.set_default_timeout(10_000)
-    page = context.new_page()
-    yield page
-    context.close()
-
-
-def login(page: Page, site: Site, path: str, token: str | None = None) -> None:
-    page.goto(site.url + path)
-    page.get_by_label("Token").fill(token or site.token)
-    page.get_by_role("button", name="Log in").click()
-    page.wait_for_url(re.compile(re.escape(site.url + path) + r"$"))
 
 
 # -- the list -------------------------------------------------------------------------------------

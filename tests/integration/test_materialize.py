@@ -5,12 +5,10 @@ idempotent re-runs, resume after an injected failure and after a SIGKILL."""
 from __future__ import annotations
 
 import contextlib
-import os
 import signal
 import subprocess
 import sys
 import textwrap
-import uuid
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -38,7 +36,7 @@ from shipyard.storage.kv.redis import RedisOnlineStore
 from shipyard.storage.kv.sqlite import SqliteOnlineStore
 from shipyard.storage.metadata.base import table
 from shipyard.storage.metadata.database import Database
-from support.databases import fresh_postgres_database, unavailable
+from support.databases import drop_redis_prefix, fresh_postgres_database, new_redis_prefix, redis_server_url
 
 T0 = datetime(2026, 3, 1, tzinfo=UTC)
 ENTITIES = 300
@@ -46,14 +44,16 @@ STEPS = 12
 driver = Entity("driver", {"driver_id": "int64"})
 
 
-def _view(folder: Path, *, online: bool = True, name: str = "driver_stats") -> FeatureView:
-    return FeatureView(
-        name,
+def _selection(folder: Path, *, online: bool = True, version: int = 1) -> ViewSelection:
+    """Every feature of ``version`` of the ``driver_stats`` view over the Parquet files in ``folder``."""
+    view = FeatureView(
+        "driver_stats",
         entities=[driver],
         features={"rate": "float64", "trips": "int64", "city": "string"},
-        source=FileSource(f"{name}_src", str(folder / "*.parquet")),
+        source=FileSource("driver_stats_src", str(folder / "*.parquet")),
         online=online,
     )
+    return ViewSelection(view, version, view.feature_names)
 
 
 def _write_part(folder: Path, name: str, hours: range, seed: int) -> pd.DataFrame:
@@ -124,33 +124,16 @@ def offline() -> OfflineStore:
 
 @pytest.fixture(params=["sqlite", "redis"])
 def online(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[OnlineStore]:
-    store: OnlineStore = (
-        SqliteOnlineStore(tmp_path / "online.db") if request.param == "sqlite" else _redis_store()
-    )
-    yield store
-    if isinstance(store, RedisOnlineStore):
-        _clean_redis(store)
-    store.close()
-
-
-def _redis_store() -> RedisOnlineStore:
-    url = os.environ.get("SHIPYARD_TEST_REDIS_URL")
-    if not url:
-        unavailable("SHIPYARD_TEST_REDIS_URL is not set")
-    import redis
-
-    try:
-        redis.Redis.from_url(url, socket_connect_timeout=2).ping()  # type: ignore[arg-type]
-    except redis.RedisError as exc:
-        unavailable(f"Redis at {url} is unreachable: {exc}")
-    return RedisOnlineStore(url, prefix=f"shipyard-test-{uuid.uuid4().hex[:12]}")  # type: ignore[arg-type]
-
-
-def _clean_redis(store: RedisOnlineStore) -> None:
-    client = store._redis()
-    leftovers = list(client.scan_iter(match=f"{store.prefix}:*", count=10_000))
-    if leftovers:
-        client.delete(*leftovers)
+    if request.param == "sqlite":
+        store = SqliteOnlineStore(tmp_path / "online.db")
+        yield store
+        store.close()
+        return
+    url, prefix = redis_server_url(), new_redis_prefix()
+    redis_store = RedisOnlineStore(url, prefix=prefix)
+    yield redis_store
+    redis_store.close()
+    drop_redis_prefix(url, prefix)
 
 
 def _runs(db: Database) -> list[dict[str, object]]:
@@ -159,7 +142,7 @@ def _runs(db: Database) -> list[dict[str, object]]:
         return [dict(r._mapping) for r in conn.execute(select(rows).order_by(rows.c.started_at))]
 
 
-def _watermark(db: Database, view: str) -> tuple[int, datetime] | None:
+def _watermark(db: Database, view: str = "driver_stats") -> tuple[int, datetime] | None:
     marks = table(FeatureWatermarkRow)
     with db.read() as conn:
         row = conn.execute(select(marks).where(marks.c.view_name == view)).first()
@@ -172,8 +155,7 @@ def test_a_window_writes_the_newest_row_per_key(
     db: Database, offline: OfflineStore, online: OnlineStore, tmp_path: Path
 ) -> None:
     frame = _write_part(tmp_path / "src", "a", range(STEPS), seed=1)
-    view = _view(tmp_path / "src")
-    selection = ViewSelection(view, 1, view.feature_names)
+    selection = _selection(tmp_path / "src")
     start, end = T0 + timedelta(hours=2), T0 + timedelta(hours=7)
     seen: list[tuple[str, int, int | None]] = []
     [result] = materialize(db, offline, online, [selection], start, end, progress=lambda *a: seen.append(a))
@@ -187,7 +169,7 @@ def test_a_window_writes_the_newest_row_per_key(
         1,
     )
     assert run["finished_at"] is not None and run["id"] == result.id
-    assert _watermark(db, view.name) == (1, end)
+    assert _watermark(db) == (1, end)
     assert seen[0] == ("driver_stats", 0, None) and seen[-1] == ("driver_stats", ENTITIES, ENTITIES)
 
 
@@ -195,8 +177,7 @@ def test_re_runs_and_older_windows_never_change_the_newest_values(
     db: Database, offline: OfflineStore, online: OnlineStore, tmp_path: Path
 ) -> None:
     frame = _write_part(tmp_path / "src", "a", range(STEPS), seed=2)
-    view = _view(tmp_path / "src")
-    selection = ViewSelection(view, 1, view.feature_names)
+    selection = _selection(tmp_path / "src")
     end = T0 + timedelta(hours=STEPS)
     materialize(db, offline, online, [selection], T0, end)
     state = _online_state(online, selection)
@@ -205,19 +186,18 @@ def test_re_runs_and_older_windows_never_change_the_newest_values(
     materialize(db, offline, online, [selection], T0, T0 + timedelta(hours=3))  # an older window
     assert _online_state(online, selection) == state
     assert [r["status"] for r in _runs(db)] == ["succeeded"] * 3
-    assert _watermark(db, view.name) == (1, end)  # an older window does not move it back
+    assert _watermark(db) == (1, end)  # an older window does not move it back
 
 
 def test_incremental_runs_continue_from_the_watermark(
     db: Database, offline: OfflineStore, online: OnlineStore, tmp_path: Path
 ) -> None:
     first = _write_part(tmp_path / "src", "a", range(6), seed=3)
-    view = _view(tmp_path / "src")
-    selection = ViewSelection(view, 1, view.feature_names)
+    selection = _selection(tmp_path / "src")
     end1 = T0 + timedelta(hours=6)
     [r1] = materialize_incremental(db, offline, online, [selection], end1)
     assert r1.start == mat.BEGINNING and r1.rows_read == ENTITIES
-    assert _watermark(db, view.name) == (1, end1)
+    assert _watermark(db) == (1, end1)
     second = _write_part(tmp_path / "src", "b", range(6, STEPS), seed=4)
     end2 = T0 + timedelta(hours=STEPS)
     [r2] = materialize_incremental(db, offline, online, [selection], end2)
@@ -227,21 +207,16 @@ def test_incremental_runs_continue_from_the_watermark(
     assert (r3.status, r3.id, r3.rows_read) == ("skipped", "", 0)
     assert len(_runs(db)) == 2
     # a new version of the view starts again from the beginning, in its own namespace
-    [r4] = materialize_incremental(db, offline, online, [ViewSelection(view, 2, view.feature_names)], end2)
-    assert r4.start == mat.BEGINNING and _watermark(db, view.name) == (2, end2)
+    [r4] = materialize_incremental(db, offline, online, [_selection(tmp_path / "src", version=2)], end2)
+    assert r4.start == mat.BEGINNING and _watermark(db) == (2, end2)
 
 
 def test_offline_only_views_are_not_materialized(
     db: Database, offline: OfflineStore, online: OnlineStore, tmp_path: Path
 ) -> None:
     _write_part(tmp_path / "src", "a", range(2), seed=5)
-    view = _view(tmp_path / "src", online=False)
-    assert (
-        materialize(
-            db, offline, online, [ViewSelection(view, 1, view.feature_names)], T0, T0 + timedelta(days=1)
-        )
-        == []
-    )
+    selection = _selection(tmp_path / "src", online=False)
+    assert materialize(db, offline, online, [selection], T0, T0 + timedelta(days=1)) == []
     assert _runs(db) == []
 
 
@@ -259,8 +234,7 @@ def test_a_failed_run_is_recorded_and_the_next_run_redoes_the_window(
     db: Database, online: OnlineStore, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     frame = _write_part(tmp_path / "src", "a", range(STEPS), seed=6)
-    view = _view(tmp_path / "src")
-    selection = ViewSelection(view, 1, view.feature_names)
+    selection = _selection(tmp_path / "src")
     end = T0 + timedelta(hours=STEPS)
     monkeypatch.setattr(mat, "BATCH_ROWS", 64)
     with pytest.raises(OSError, match="source disappeared"):
@@ -271,13 +245,13 @@ def test_a_failed_run_is_recorded_and_the_next_run_redoes_the_window(
     assert failed["status"] == "failed" and "source disappeared" in str(failed["error"])
     assert failed["rows_read"] == 64 and failed["finished_at"] is not None
     assert len(_online_state(online, selection)) == 64  # half-way
-    assert _watermark(db, view.name) is None  # not advanced
+    assert _watermark(db) is None  # not advanced
     [result] = materialize_incremental(
         db, OfflineStore(artifacts=MemoryArtifactStore()), online, [selection], end
     )
     assert result.start == mat.BEGINNING and result.status == "succeeded"
     assert _online_state(online, selection) == _expected(frame, T0, end)
-    assert _watermark(db, view.name) == (1, end)
+    assert _watermark(db) == (1, end)
 
 
 _KILLED_RUN = textwrap.dedent(
@@ -323,8 +297,7 @@ def test_a_killed_run_leaves_the_watermark_and_a_re_run_converges(
     db: Database, offline: OfflineStore, online: OnlineStore, tmp_path: Path
 ) -> None:
     frame = _write_part(tmp_path / "src", "a", range(STEPS), seed=7)
-    view = _view(tmp_path / "src")
-    selection = ViewSelection(view, 1, view.feature_names)
+    selection = _selection(tmp_path / "src")
     end = T0 + timedelta(hours=STEPS)
     if isinstance(online, SqliteOnlineStore):
         online_url, prefix = str(online.path), ""
@@ -350,8 +323,8 @@ def test_a_killed_run_leaves_the_watermark_and_a_re_run_converges(
     [killed] = _runs(db)
     assert killed["status"] == "running" and killed["finished_at"] is None
     assert 100 <= len(_online_state(online, selection)) < ENTITIES
-    assert _watermark(db, view.name) is None
+    assert _watermark(db) is None
     [result] = materialize_incremental(db, offline, online, [selection], end)
     assert result.start == mat.BEGINNING and result.status == "succeeded"
     assert _online_state(online, selection) == _expected(frame, T0, end)
-    assert _watermark(db, view.name) == (1, end)
+    assert _watermark(db) == (1, end)

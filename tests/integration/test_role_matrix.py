@@ -2,7 +2,7 @@
 
 Routes are discovered from the real app, so a route added later is covered without editing this
 file, and a route that declares no ``authorize`` dependency fails the test. What each role may do
-is written out below by hand, independently of ``shipyard.accounts.permissions``.
+is written out by hand in ``support/roles.py``, independently of ``shipyard.accounts.permissions``.
 """
 
 from __future__ import annotations
@@ -20,28 +20,10 @@ from fastapi.testclient import TestClient
 from shipyard.app import App, build_app
 from shipyard.config import load_settings
 from shipyard.server import create_app
+from support.roles import ADMIN, ROLE_ACTIONS
 
-VIEWER = {
-    "tracking.read",
-    "artifacts.read",
-    "models.read",
-    "features.read",
-    "system.metrics",
-    "account.self",
-}
-CONTRIBUTOR = VIEWER | {"tracking.write", "artifacts.write", "models.write", "features.write"}
-REVIEWER = VIEWER | {"models.approve", "audit.read"}
-DEPLOYER = VIEWER | {"models.deploy"}
-ADMIN = CONTRIBUTOR | REVIEWER | DEPLOYER | {"admin"}
 #: role -> the actions its (global) grant allows. "nobody" holds no grant at all.
-ALLOWED: dict[str, set[str]] = {
-    "viewer": VIEWER,
-    "contributor": CONTRIBUTOR,
-    "reviewer": REVIEWER,
-    "deployer": DEPLOYER,
-    "admin": ADMIN,
-    "nobody": set(),
-}
+ALLOWED: dict[str, frozenset[str]] = {**ROLE_ACTIONS, "nobody": frozenset()}
 
 #: Routes that are open on purpose: probes, API docs, the UI's login/logout and its redirect home.
 PUBLIC = {

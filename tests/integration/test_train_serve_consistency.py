@@ -4,7 +4,6 @@ including a view with a SQL transformation and an on-demand view with request da
 
 from __future__ import annotations
 
-import os
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -26,7 +25,7 @@ from shipyard.features.model import (
     RequestSource,
 )
 from shipyard.features.online import NOT_FOUND, PRESENT
-from support.databases import unavailable
+from support.databases import redis_server_url
 
 DRIVERS = 400
 NOW = datetime.now(UTC).replace(microsecond=0)
@@ -65,11 +64,7 @@ def _source(folder: Path) -> Path:
 
 @pytest.fixture(params=["sqlite", "redis"])
 def app(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[App]:
-    online: str | None = None
-    if request.param == "redis":
-        online = os.environ.get("SHIPYARD_TEST_REDIS_URL")
-        if not online:
-            unavailable("SHIPYARD_TEST_REDIS_URL is not set")
+    online = redis_server_url() if request.param == "redis" else None
     app = build_app(load_settings(home=tmp_path / "home", online_store=online))
     app.features.online.drop("driver_hourly.v1")  # a shared Redis may hold an earlier run's keys
     yield app

@@ -1,5 +1,6 @@
 """Databases for tests: a temporary SQLite file, or a fresh PostgreSQL database created on the
-server named by ``SHIPYARD_TEST_POSTGRES_URL`` and dropped afterwards.
+server named by ``SHIPYARD_TEST_POSTGRES_URL`` and dropped afterwards; Redis (online stores) named
+by ``SHIPYARD_TEST_REDIS_URL``, each test under its own key prefix, deleted afterwards.
 
 Under CI (``CI=true``) a configured backend that cannot be reached fails the run instead of
 skipping; an unset URL also fails under CI, since CI always provides PostgreSQL.
@@ -20,6 +21,7 @@ from shipyard.migrations.schema import target_metadata
 from shipyard.storage.metadata.database import Database
 
 POSTGRES_ENV = "SHIPYARD_TEST_POSTGRES_URL"
+REDIS_ENV = "SHIPYARD_TEST_REDIS_URL"
 
 
 def in_ci() -> bool:
@@ -38,6 +40,38 @@ def postgres_server_url() -> str:
         unavailable(f"{POSTGRES_ENV} is not set")
         raise AssertionError  # unreachable
     return url
+
+
+def redis_server_url() -> str:
+    """The test Redis, once it answers a ping."""
+    url = os.environ.get(REDIS_ENV)
+    if not url:
+        unavailable(f"{REDIS_ENV} is not set")
+        raise AssertionError  # unreachable
+    import redis
+
+    try:
+        redis.Redis.from_url(url, socket_connect_timeout=2).ping()
+    except redis.RedisError as exc:
+        unavailable(f"Redis at {url} is unreachable: {exc}")
+    return url
+
+
+def new_redis_prefix() -> str:
+    return f"shipyard-test-{uuid.uuid4().hex[:12]}"
+
+
+def drop_redis_prefix(url: str, prefix: str) -> None:
+    """Delete every key under ``prefix`` (a shared Redis outlives the test)."""
+    import redis
+
+    client = redis.Redis.from_url(url)
+    try:
+        leftovers = list(client.scan_iter(match=f"{prefix}:*", count=10_000))
+        if leftovers:
+            client.delete(*leftovers)
+    finally:
+        client.close()
 
 
 @contextmanager

@@ -3,30 +3,15 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
 from datetime import timedelta
-from pathlib import Path
 
 import pytest
 from sqlalchemy import select
 
 from shipyard.accounts.service import AccountsService, hash_secret
 from shipyard.accounts.tables import TokenRow
-from shipyard.app import App, build_app
-from shipyard.config import load_settings
+from shipyard.app import App
 from shipyard.errors import AlreadyExists, InvalidInput, NotFound, Unauthenticated
-
-
-@pytest.fixture
-def app(tmp_path: Path) -> Iterator[App]:
-    app = build_app(load_settings(home=tmp_path))
-    yield app
-    app.close()
-
-
-@pytest.fixture
-def accounts(app: App) -> AccountsService:
-    return app.accounts
 
 
 def test_token_authenticates_its_user(accounts: AccountsService) -> None:

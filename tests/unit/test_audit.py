@@ -6,32 +6,24 @@ from __future__ import annotations
 import csv
 import io
 import json
-from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
-from sqlalchemy import delete, select, update
+from sqlalchemy import Executable, delete, select, update
 
-from shipyard.app import App, build_app
+from shipyard.app import App
 from shipyard.audit import log
 from shipyard.audit.chain import GENESIS, jsonable
+from shipyard.audit.model import ChainReport
 from shipyard.audit.service import AuditService
 from shipyard.audit.tables import AuditHeadRow, AuditRecordRow
-from shipyard.config import load_settings
 from shipyard.core import context
 from shipyard.errors import InvalidInput
 from shipyard.storage.metadata.base import table
 
 records_t = table(AuditRecordRow)
 head_t = table(AuditHeadRow)
-
-
-@pytest.fixture
-def app(tmp_path: Path) -> Iterator[App]:
-    app = build_app(load_settings(home=tmp_path))
-    yield app
-    app.close()
 
 
 @pytest.fixture
@@ -47,6 +39,14 @@ def _append(app: App, action: str, object_type: str, object_id: str, **kw: objec
 def _fill(app: App, n: int) -> None:
     for i in range(n):
         _append(app, "model.create", "model", f"m{i}", after={"i": i})
+
+
+def _tampered(app: App, n: int, statement: Executable) -> ChainReport:
+    """``n`` records, then ``statement`` run on the database behind the trail's back: what verify says."""
+    _fill(app, n)
+    with app.db.write() as conn:
+        conn.execute(statement)
+    return app.audit.verify()
 
 
 def test_records_chain_in_order_with_request_id(app: App, audit: AuditService) -> None:
@@ -112,21 +112,15 @@ def test_empty_chain_is_valid(audit: AuditService) -> None:
     assert report.valid and report.records == 0 and report.broken_seq is None
 
 
-def test_edited_record_is_reported(app: App, audit: AuditService) -> None:
-    _fill(app, 5)
-    with app.db.write() as conn:
-        conn.execute(update(records_t).where(records_t.c.seq == 3).values(actor="mallory"))
-    report = audit.verify()
+def test_edited_record_is_reported(app: App) -> None:
+    report = _tampered(app, 5, update(records_t).where(records_t.c.seq == 3).values(actor="mallory"))
     assert not report.valid
     assert report.broken_seq == 3
     assert report.reason is not None and report.reason.startswith("edited")
 
 
-def test_edited_payload_is_reported(app: App, audit: AuditService) -> None:
-    _fill(app, 3)
-    with app.db.write() as conn:
-        conn.execute(update(records_t).where(records_t.c.seq == 2).values(after={"i": 99}))
-    report = audit.verify()
+def test_edited_payload_is_reported(app: App) -> None:
+    report = _tampered(app, 3, update(records_t).where(records_t.c.seq == 2).values(after={"i": 99}))
     assert (report.valid, report.broken_seq) == (False, 2)
 
 
@@ -147,53 +141,36 @@ def test_rehashed_edit_breaks_the_next_link(app: App, audit: AuditService) -> No
     assert report.reason is not None and "prev_hash" in report.reason
 
 
-def test_deleted_record_is_reported(app: App, audit: AuditService) -> None:
-    _fill(app, 5)
-    with app.db.write() as conn:
-        conn.execute(delete(records_t).where(records_t.c.seq == 2))
-    report = audit.verify()
+def test_deleted_record_is_reported(app: App) -> None:
+    report = _tampered(app, 5, delete(records_t).where(records_t.c.seq == 2))
     assert (report.valid, report.broken_seq) == (False, 2)
     assert report.reason is not None and report.reason.startswith("deleted")
 
 
-def test_deleted_first_record_is_reported(app: App, audit: AuditService) -> None:
-    _fill(app, 3)
-    with app.db.write() as conn:
-        conn.execute(delete(records_t).where(records_t.c.seq == 1))
-    assert audit.verify().broken_seq == 1
+def test_deleted_first_record_is_reported(app: App) -> None:
+    assert _tampered(app, 3, delete(records_t).where(records_t.c.seq == 1)).broken_seq == 1
 
 
-def test_deleted_newest_records_are_reported_thanks_to_the_head(app: App, audit: AuditService) -> None:
-    _fill(app, 5)
-    with app.db.write() as conn:
-        conn.execute(delete(records_t).where(records_t.c.seq >= 4))
-    report = audit.verify()
+def test_deleted_newest_records_are_reported_thanks_to_the_head(app: App) -> None:
+    report = _tampered(app, 5, delete(records_t).where(records_t.c.seq >= 4))
     assert (report.valid, report.broken_seq, report.head_seq) == (False, 4, 5)
     assert report.reason is not None and "4-5" in report.reason
 
 
-def test_deleted_head_is_reported(app: App, audit: AuditService) -> None:
-    _fill(app, 2)
-    with app.db.write() as conn:
-        conn.execute(delete(head_t))
-    report = audit.verify()
+def test_deleted_head_is_reported(app: App) -> None:
+    report = _tampered(app, 2, delete(head_t))
     assert not report.valid and report.reason is not None and "head" in report.reason
 
 
-def test_records_past_the_anchor_are_reported(app: App, audit: AuditService) -> None:
-    _fill(app, 3)
-    with app.db.write() as conn:
-        conn.execute(update(head_t).values(seq=2, hash=audit.list()[1].hash))  # anchor rolled back
-    report = audit.verify()
+def test_records_past_the_anchor_are_reported(app: App) -> None:
+    second = select(records_t.c.hash).where(records_t.c.seq == 2).scalar_subquery()
+    report = _tampered(app, 3, update(head_t).values(seq=2, hash=second))  # anchor rolled back
     assert (report.valid, report.broken_seq) == (False, 3)
     assert report.reason is not None and "past the head anchor" in report.reason
 
 
-def test_anchor_with_another_hash_is_reported(app: App, audit: AuditService) -> None:
-    _fill(app, 2)
-    with app.db.write() as conn:
-        conn.execute(update(head_t).values(hash="f" * 64))
-    report = audit.verify()
+def test_anchor_with_another_hash_is_reported(app: App) -> None:
+    report = _tampered(app, 2, update(head_t).values(hash="f" * 64))
     assert (report.valid, report.broken_seq) == (False, 2)
     assert report.reason is not None and "anchor" in report.reason
 

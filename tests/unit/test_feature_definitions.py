@@ -35,16 +35,23 @@ def ratio(frame):  # type: ignore[no-untyped-def]
 customer = Entity(
     "customer", {"customer_id": "int64"}, description="A customer", owner="growth", tags={"pii": "no"}
 )
-spend = FeatureView(
-    "spend",
-    entities=[customer],
-    features=[Field("spend", "float64", description="30-day spend"), Field("orders", "int64")],
-    source=FileSource("spend_file", "/data/spend.parquet"),
-    created_timestamp_field="created",
-    ttl=timedelta(days=30),
-    transformation="SELECT * FROM source WHERE spend >= 0",
-    tags={"team": "growth"},
-)
+
+
+def _spend_view(ttl: timedelta = timedelta(days=30)) -> FeatureView:
+    """A new ``spend`` view object each call: equal fields, never the same instance."""
+    return FeatureView(
+        "spend",
+        entities=[customer],
+        features=[Field("spend", "float64", description="30-day spend"), Field("orders", "int64")],
+        source=FileSource("spend_file", "/data/spend.parquet"),
+        created_timestamp_field="created",
+        ttl=ttl,
+        transformation="SELECT * FROM source WHERE spend >= 0",
+        tags={"team": "growth"},
+    )
+
+
+spend = _spend_view()
 pushed = FeatureView(
     "clicks",
     entities=["customer"],
@@ -86,28 +93,9 @@ def test_on_demand_view_is_stored_as_an_import_path_and_a_source_digest() -> Non
 
 
 def test_digest_changes_with_any_field_and_only_then() -> None:
-    same = FeatureView(
-        "spend",
-        entities=[customer],
-        features=[Field("spend", "float64", description="30-day spend"), Field("orders", "int64")],
-        source=FileSource("spend_file", "/data/spend.parquet"),
-        created_timestamp_field="created",
-        ttl=timedelta(days=30),
-        transformation="SELECT * FROM source WHERE spend >= 0",
-        tags={"team": "growth"},
-    )
-    assert digest_of(same) == digest_of(spend)
-    longer = FeatureView(
-        "spend",
-        entities=[customer],
-        features=spend.features,
-        source=spend.source,
-        ttl=timedelta(days=31),
-        created_timestamp_field="created",
-        transformation=spend.transformation,
-        tags={"team": "growth"},
-    )
-    assert digest_of(longer) != digest_of(spend)
+    same = _spend_view()
+    assert same is not spend and digest_of(same) == digest_of(spend)
+    assert digest_of(_spend_view(ttl=timedelta(days=31))) != digest_of(spend)
 
 
 def test_versioned_references_parse() -> None:

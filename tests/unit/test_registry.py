@@ -4,25 +4,16 @@ rollback, concurrency of promotions, and the audit records every mutation leaves
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-from shipyard.app import App, build_app
-from shipyard.config import load_settings
+from shipyard.app import App
 from shipyard.errors import Conflict, InvalidInput, NotFound
 from shipyard.registry.entities import Stage
 from shipyard.registry.lifecycle import LEGAL
 from shipyard.registry.refs import parse_ref
 from support.registry_models import FEATURES, log_trained_run, register
-
-
-@pytest.fixture
-def app(tmp_path: Path) -> Iterator[App]:
-    app = build_app(load_settings(home=tmp_path / "home", artifacts=str(tmp_path / "artifacts")))
-    yield app
-    app.close()
 
 
 def stages(app: App, name: str = "churn") -> dict[int, Stage]:

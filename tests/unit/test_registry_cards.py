@@ -3,25 +3,17 @@ SDK facade (embedded client), including refusing a package whose stored bytes we
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 import shipyard.models
-from shipyard.app import App, build_app
+from shipyard.app import App
 from shipyard.client import Client
 from shipyard.config import load_settings
 from shipyard.errors import BackendUnavailable, ConfigError, CorruptArtifact, InvalidInput, NotFound
 from shipyard.registry.entities import FairnessLimits, GatePolicy
 from support.registry_models import FEATURES, LABEL, churn_data, log_trained_run, register
-
-
-@pytest.fixture
-def app(tmp_path: Path) -> Iterator[App]:
-    app = build_app(load_settings(home=tmp_path / "home", artifacts=str(tmp_path / "artifacts")))
-    yield app
-    app.close()
 
 
 def test_the_card_tells_the_versions_story(app: App, tmp_path: Path) -> None:

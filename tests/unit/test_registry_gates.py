@@ -4,23 +4,14 @@ and enforced by transitions with messages that name the failed gate and by how m
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-from shipyard.app import App, build_app
-from shipyard.config import load_settings
+from shipyard.app import App
 from shipyard.errors import Conflict, InvalidInput, NotFound, PermissionDenied
 from shipyard.registry.entities import ApprovalStatus, FairnessLimits, GatePolicy, Stage
 from support.registry_models import LABEL, churn_data, register
-
-
-@pytest.fixture
-def app(tmp_path: Path) -> Iterator[App]:
-    app = build_app(load_settings(home=tmp_path / "home", artifacts=str(tmp_path / "artifacts")))
-    yield app
-    app.close()
 
 
 @pytest.fixture

@@ -3,55 +3,15 @@ users, tokens and grants is in the audit trail."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from pathlib import Path
-
 import pytest
 
 from shipyard.accounts.permissions import ACTIONS, ROLES, parse_scope, roles_allowing
 from shipyard.accounts.service import AccountsService
-from shipyard.app import App, build_app
-from shipyard.config import load_settings
+from shipyard.app import App
 from shipyard.errors import InvalidInput, NotFound, Unauthenticated
+from support.roles import ROLE_ACTIONS
 
-# Written out by hand, independently of shipyard.accounts.permissions: the contract with users.
-VIEWER = {
-    "tracking.read",
-    "artifacts.read",
-    "models.read",
-    "features.read",
-    "system.metrics",
-    "account.self",
-}
-EXPECTED = {
-    "viewer": VIEWER,
-    "contributor": VIEWER | {"tracking.write", "artifacts.write", "models.write", "features.write"},
-    "reviewer": VIEWER | {"models.approve", "audit.read"},
-    "deployer": VIEWER | {"models.deploy"},
-    "admin": VIEWER
-    | {
-        "tracking.write",
-        "artifacts.write",
-        "models.write",
-        "features.write",
-        "models.approve",
-        "audit.read",
-        "models.deploy",
-        "admin",
-    },
-}
-
-
-@pytest.fixture
-def app(tmp_path: Path) -> Iterator[App]:
-    app = build_app(load_settings(home=tmp_path))
-    yield app
-    app.close()
-
-
-@pytest.fixture
-def accounts(app: App) -> AccountsService:
-    return app.accounts
+EXPECTED = ROLE_ACTIONS  # written out by hand: the contract with users
 
 
 def test_roles_allow_exactly_the_documented_actions() -> None:
