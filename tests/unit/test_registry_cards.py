@@ -11,7 +11,7 @@ import shipyard.models
 from shipyard.app import App
 from shipyard.client import Client
 from shipyard.config import load_settings
-from shipyard.errors import BackendUnavailable, ConfigError, CorruptArtifact, InvalidInput, NotFound
+from shipyard.errors import BackendUnavailable, CorruptArtifact, InvalidInput, NotFound
 from shipyard.registry.entities import FairnessLimits, GatePolicy
 from support.registry_models import FEATURES, LABEL, churn_data, log_trained_run, register
 
@@ -119,10 +119,13 @@ def test_the_sdk_facade_loads_by_alias_stage_and_version(tmp_path: Path) -> None
             shipyard.models.load("churn@challenger", client=client)
 
 
-def test_registry_use_cases_are_embedded_only_and_remote_reads_report_the_server(tmp_path: Path) -> None:
+def test_in_remote_mode_registry_calls_report_an_unreachable_server(tmp_path: Path) -> None:
     client = Client(load_settings(home=tmp_path, url="http://127.0.0.1:9"))
-    with pytest.raises(ConfigError, match="model registry"):
+    with pytest.raises(
+        BackendUnavailable, match=r"cannot reach the Shipyard server at http://127\.0\.0\.1:9"
+    ):
         shipyard.models.register("churn", "0" * 32, client=client)
+    assert not (tmp_path / "shipyard.db").exists()  # no local database was opened instead
     with pytest.raises(BackendUnavailable, match="cannot reach the Shipyard server"):
         shipyard.models.load("churn@champion", client=client)
     client.close()

@@ -1,6 +1,8 @@
 """``shipyard models``: the model registry from a terminal. Versions are named ``NAME/VERSION``
 or ``NAME@ALIAS`` (parsed by :func:`shipyard.registry.refs.parse_ref`); the acting user is the
-client's user. Embedded mode only (a server offers the same at ``/api/v1/models``)."""
+client's user in embedded mode. With ``SHIPYARD_URL`` set every command goes to the server
+(:class:`~shipyard.client.remote_registry.RemoteRegistry`), which acts as the token's user and
+checks its roles."""
 
 from __future__ import annotations
 
@@ -16,12 +18,12 @@ from shipyard.cli import model_views as views
 from shipyard.cli.output import JsonOption, console, emit_json, format_number, format_time, new_table, plain
 from shipyard.cli.state import get_client
 from shipyard.errors import InvalidInput
+from shipyard.registry.api import RegistryAPI
 from shipyard.registry.entities import (
     GatePolicy,
     ModelVersion,
 )
 from shipyard.registry.refs import ModelRef, model_name, parse_ref
-from shipyard.registry.service import RegistryService
 
 app = typer.Typer(help="Register, promote, gate, approve, compare and document models.", no_args_is_help=True)
 
@@ -31,12 +33,12 @@ Comment = Annotated[str, typer.Option("--comment", "-m", help="Why (kept in the 
 StageOption = Annotated[str, typer.Option("--stage", "-s", help="Target stage.")]
 
 
-def _registry(ctx: typer.Context) -> tuple[RegistryService, str]:
+def _registry(ctx: typer.Context) -> tuple[RegistryAPI, str]:
     client = get_client(ctx)
     return client.registry, client.user
 
 
-def _version(registry: RegistryService, ref: str) -> ModelVersion:
+def _version(registry: RegistryAPI, ref: str) -> ModelVersion:
     return registry.resolve(parse_ref(ref, field="ref"))
 
 

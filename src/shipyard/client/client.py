@@ -21,8 +21,9 @@ if TYPE_CHECKING:
     from shipyard.app import App
     from shipyard.audit.service import AuditService
     from shipyard.client.remote_features import FeatureServing, RemoteFeatures
+    from shipyard.client.remote_registry import RemoteRegistry
     from shipyard.features.service import FeatureStore
-    from shipyard.registry.service import RegistryService
+    from shipyard.registry.api import RegistryAPI
     from shipyard.storage.metadata.database import Database
 
 
@@ -40,6 +41,7 @@ class Client:
         self.stack: list[ActiveRun] = []
         self._experiment_ids: dict[str, str] = {}  # experiments are never renamed or deleted
         self._feature_serving: RemoteFeatures | None = None
+        self._registry: RemoteRegistry | None = None
 
     @property
     def remote(self) -> bool:
@@ -137,9 +139,17 @@ class Client:
         return self._local_app("reading the audit trail").audit
 
     @property
-    def registry(self) -> RegistryService:
-        """The model registry (embedded mode; a server offers it at ``/api/v1/models``)."""
-        return self._local_app("the model registry SDK").registry
+    def registry(self) -> RegistryAPI:
+        """The model registry: in process, or over HTTP in remote mode (acting as the token's user)."""
+        if not self.remote:
+            return self._local_app("the model registry SDK").registry
+        if self._registry is None:
+            from shipyard.client.remote_registry import RemoteRegistry
+
+            assert self.settings.url is not None
+            token = self.settings.token.get_secret_value() if self.settings.token else None
+            self._registry = RemoteRegistry(self.settings.url, token, trust_pickle=self.settings.trust_pickle)
+        return self._registry
 
     @property
     def features(self) -> FeatureStore:
@@ -177,6 +187,8 @@ class Client:
             run.end()
         if self._feature_serving is not None:
             self._feature_serving.close()
+        if self._registry is not None:
+            self._registry.close()
         if self._app is not None:
             self._app.close()
         elif self._tracking is not None:

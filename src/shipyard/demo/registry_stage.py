@@ -24,7 +24,7 @@ if TYPE_CHECKING:
     import pandas as pd
 
     from shipyard.client import Client
-    from shipyard.registry.service import RegistryService
+    from shipyard.registry.api import RegistryAPI
 
 MODEL = "churn"
 REVIEWER = "rita"  # the second pair of eyes the policy asks for
@@ -85,7 +85,7 @@ def govern(
 
 
 def _try_production(
-    registry: RegistryService, version: ModelVersion, evaluation: pd.DataFrame, user: str, console: Console
+    registry: RegistryAPI, version: ModelVersion, evaluation: pd.DataFrame, user: str, console: Console
 ) -> bool:
     """Stage the version, ask for and get an approval, measure the gates, then try production."""
     ref = f"{MODEL}/{version.version}"
@@ -108,7 +108,7 @@ def _try_production(
     return True
 
 
-def _has_champion(registry: RegistryService) -> bool:
+def _has_champion(registry: RegistryAPI) -> bool:
     return "champion" in registry.get_model(MODEL).aliases
 
 
@@ -127,7 +127,7 @@ def gates_table(ref: str, report: GateReport) -> Table:
     return table
 
 
-def versions_table(registry: RegistryService) -> Table:
+def versions_table(registry: RegistryAPI) -> Table:
     table = Table(title=f"Model {MODEL!r}", title_justify="left", box=box.SIMPLE_HEAD)
     for column in ("version", "stage", "aliases", "roc_auc", "run"):
         table.add_column(column)

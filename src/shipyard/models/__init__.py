@@ -8,8 +8,8 @@
 
 References are parsed in one place (:mod:`shipyard.registry.refs`). Loading verifies the package's
 bytes against the digest recorded at registration and refuses pickle-based payloads unless the
-``trust_pickle`` setting is on. ``load`` and ``get`` also work against a server (``SHIPYARD_URL``);
-registering and moving versions is embedded only here (use the CLI or REST API on a server).
+``trust_pickle`` setting is on. Everything also works against a server (``SHIPYARD_URL``), acting
+as the token's user (see :mod:`shipyard.client.remote_registry`).
 Pass ``client=`` to use another client than the default one.
 """
 

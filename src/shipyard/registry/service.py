@@ -27,6 +27,7 @@ from shipyard.registry import (
     records,
     versions,
 )
+from shipyard.registry.api import RegistryAPI
 from shipyard.registry.entities import (
     Approval,
     GatePolicy,
@@ -70,7 +71,7 @@ def _ref(name: str, version: int) -> ModelRef:
     return ModelRef(model_name(name), version_number(version))
 
 
-class RegistryService:
+class RegistryService(RegistryAPI):
     def __init__(
         self, db: Database, content: ContentStore, runs: RunLookup, *, trust_pickle: bool = False
     ) -> None:

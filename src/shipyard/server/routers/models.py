@@ -10,10 +10,12 @@ version's stage). Handlers are thin: validate -> service -> schema.
 
 from __future__ import annotations
 
+import io
 from typing import Annotated, Literal
 
 import pandas as pd
-from fastapi import APIRouter, Depends, Query, Response
+from fastapi import APIRouter, Depends, Query, Request, Response
+from starlette.concurrency import run_in_threadpool
 
 from shipyard.accounts.model import Principal
 from shipyard.errors import InvalidInput
@@ -229,6 +231,32 @@ def evaluate_gates(
         raise InvalidInput(f"rows must be objects of column -> value: {exc}", field="rows") from None
     report = registry.evaluate_gates(
         name, version, body.target_stage, frame, label=body.label, actor=principal.user.name
+    )
+    return s.GateReportOut.of(report)
+
+
+#: The media type of an evaluation frame uploaded as Parquet (keeps dtypes, nulls and timestamps).
+PARQUET = "application/vnd.apache.parquet"
+
+
+@router.post("/{name}/versions/{version}/gates/parquet")
+async def evaluate_gates_parquet(
+    name: str,
+    version: int,
+    request: Request,
+    principal: Writer,
+    registry: Registry,
+    label: Annotated[str, Query(min_length=1)],
+    target_stage: str = "production",
+) -> s.GateReportOut:
+    """As ``POST .../gates``, with the evaluation frame as a Parquet body (what the SDK sends)."""
+    data = await request.body()
+    try:
+        frame = pd.read_parquet(io.BytesIO(data))
+    except (ValueError, OSError) as exc:
+        raise InvalidInput(f"the body must be a Parquet file ({PARQUET}): {exc}", field="data") from None
+    report = await run_in_threadpool(
+        registry.evaluate_gates, name, version, target_stage, frame, label=label, actor=principal.user.name
     )
     return s.GateReportOut.of(report)
 
