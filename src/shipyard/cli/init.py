@@ -20,10 +20,11 @@ EXAMPLES = {
     "url": '"http://localhost:8080"',
     "token": '"shp_…"  # better: the SHIPYARD_TOKEN environment variable',
     "user": '"alice"',
+    "online_store": '"redis://localhost:6379/0"',
 }
 
 NEXT_STEPS = """\
-[bold]shipyard demo[/]                  train and compare a few churn models, end to end
+[bold]shipyard demo[/]                  features, a model sweep and a gated champion, end to end
 [bold]shipyard config show[/]           every setting, its value and where it came from
 [bold]shipyard experiments list[/]      what has been tracked so far
 [bold]shipyard server[/]                REST API and web UI on http://127.0.0.1:8080
