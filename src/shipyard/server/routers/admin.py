@@ -15,7 +15,7 @@ from urllib.parse import quote
 from fastapi import APIRouter, Depends, Query, Response
 
 from shipyard.accounts.model import Principal
-from shipyard.server import schemas as s
+from shipyard.server import admin_schemas as s
 from shipyard.server.deps import Shipyard, authorize
 
 router = APIRouter(prefix="/api/v1", tags=["admin"])
