@@ -20,6 +20,7 @@ if TYPE_CHECKING:
     from shipyard.accounts.service import AccountsService
     from shipyard.app import App
     from shipyard.audit.service import AuditService
+    from shipyard.client.http import ServerConnection
     from shipyard.client.remote_features import FeatureServing, RemoteFeatures
     from shipyard.client.remote_registry import RemoteRegistry
     from shipyard.features.service import FeatureStore
@@ -32,11 +33,15 @@ class Client:
         self.settings = settings if settings is not None else load_settings()
         self._app: App | None = None  # built on first use, so `db upgrade` can run on an old schema
         self._tracking: TrackingAPI | None = None
+        #: Remote mode: the one connection the remote clients below share, closed by :meth:`close`.
+        self._connection: ServerConnection | None = None
         if self.settings.url:
+            from shipyard.client.http import ServerConnection
             from shipyard.client.remote import RemoteTracking
 
             token = self.settings.token.get_secret_value() if self.settings.token else None
-            self._tracking = RemoteTracking(self.settings.url, token)
+            self._connection = ServerConnection(self.settings.url, token)
+            self._tracking = RemoteTracking(self._connection)
         #: Runs started through this client and not yet ended, innermost last.
         self.stack: list[ActiveRun] = []
         self._experiment_ids: dict[str, str] = {}  # experiments are never renamed or deleted
@@ -141,14 +146,12 @@ class Client:
     @property
     def registry(self) -> RegistryAPI:
         """The model registry: in process, or over HTTP in remote mode (acting as the token's user)."""
-        if not self.remote:
+        if self._connection is None:
             return self._local_app("the model registry SDK").registry
         if self._registry is None:
             from shipyard.client.remote_registry import RemoteRegistry
 
-            assert self.settings.url is not None
-            token = self.settings.token.get_secret_value() if self.settings.token else None
-            self._registry = RemoteRegistry(self.settings.url, token, trust_pickle=self.settings.trust_pickle)
+            self._registry = RemoteRegistry(self._connection, trust_pickle=self.settings.trust_pickle)
         return self._registry
 
     @property
@@ -159,14 +162,12 @@ class Client:
     @property
     def feature_serving(self) -> FeatureServing:
         """Online reads, pushes and catalog lookups: in process, or over HTTP in remote mode."""
-        if not self.remote:
+        if self._connection is None:
             return self.features
         if self._feature_serving is None:
             from shipyard.client.remote_features import RemoteFeatures
 
-            assert self.settings.url is not None
-            token = self.settings.token.get_secret_value() if self.settings.token else None
-            self._feature_serving = RemoteFeatures(self.settings.url, token)
+            self._feature_serving = RemoteFeatures(self._connection)
         return self._feature_serving
 
     def database_revision(self) -> tuple[str | None, str]:
@@ -185,16 +186,10 @@ class Client:
     def close(self) -> None:
         for run in list(self.stack):
             run.end()
-        if self._feature_serving is not None:
-            self._feature_serving.close()
-        if self._registry is not None:
-            self._registry.close()
         if self._app is not None:
             self._app.close()
-        elif self._tracking is not None:
-            close = getattr(self._tracking, "close", None)
-            if close is not None:
-                close()
+        if self._connection is not None:
+            self._connection.close()
 
     def __enter__(self) -> Client:
         return self

@@ -12,14 +12,10 @@ from collections.abc import Mapping, Sequence
 from datetime import date, datetime
 from typing import Any, Protocol
 
-import httpx
-
-from shipyard.client import wire
-from shipyard.errors import BackendUnavailable, InvalidInput
+from shipyard.client.http import RemoteClient
+from shipyard.errors import InvalidInput
 from shipyard.features.model import DefinitionSummary
 from shipyard.features.online import OnlineResponse
-
-API_PREFIX = "/api/v1/features"
 
 
 class FeatureServing(Protocol):
@@ -67,39 +63,9 @@ def _summary(d: Mapping[str, Any]) -> DefinitionSummary:
     )
 
 
-class RemoteFeatures:
-    """:class:`FeatureServing` over one keep-alive HTTP connection pool."""
-
-    def __init__(
-        self,
-        url: str,
-        token: str | None,
-        *,
-        timeout: float = 30.0,
-        transport: httpx.BaseTransport | None = None,
-    ) -> None:
-        headers = {"Authorization": f"Bearer {token}"} if token else {}
-        self._http = httpx.Client(
-            base_url=url.rstrip("/") + API_PREFIX, headers=headers, timeout=timeout, transport=transport
-        )
-
-    def close(self) -> None:
-        self._http.close()
-
-    def _call(self, method: str, path: str, **kwargs: Any) -> Any:
-        try:
-            response = self._http.request(method, path, **kwargs)
-        except httpx.TransportError as exc:
-            raise BackendUnavailable(
-                f"cannot reach the Shipyard server at {self._http.base_url}: {exc}"
-            ) from None
-        if response.is_success:
-            return response.json()
-        try:
-            body: object = response.json()
-        except ValueError:
-            body = None
-        raise wire.error(response.status_code, body, f"{method} {response.request.url}")
+class RemoteFeatures(RemoteClient):
+    """:class:`FeatureServing` over a :class:`~shipyard.client.http.ServerConnection`
+    (``RemoteFeatures(url, token)`` opens its own; ``RemoteFeatures(connection)`` shares one)."""
 
     def get_online_features(
         self,
@@ -121,12 +87,14 @@ class RemoteFeatures:
             else {k: [_json(v) for v in values] for k, values in request_data.items()},
             "full_feature_names": full_feature_names,
         }
-        data = self._call("POST", "/online", json=body)
+        data = self.connection.json("POST", "/features/online", json=body, idempotent=True)
         return OnlineResponse(columns=data["columns"], statuses=data["statuses"])
 
     def push_records(self, source: str, records: Sequence[Mapping[str, object]]) -> int:
         rows = [{k: _json(v) for k, v in r.items()} for r in records]
-        count: int = self._call("POST", "/push", json={"source": source, "rows": rows})["rows"]
+        count: int = self.connection.json("POST", "/features/push", json={"source": source, "rows": rows})[
+            "rows"
+        ]
         return count
 
     def list_definitions(
@@ -137,16 +105,23 @@ class RemoteFeatures:
         tags: Mapping[str, str] | None = None,
         owner: str | None = None,
     ) -> list[DefinitionSummary]:
-        params: dict[str, Any] = {"tag": [f"{k}={v}" for k, v in (tags or {}).items()]}
+        params: dict[str, str | list[str]] = {"tag": [f"{k}={v}" for k, v in (tags or {}).items()]}
         params |= {k: v for k, v in (("kind", kind), ("entity", entity), ("owner", owner)) if v is not None}
-        found = [_summary(d) for d in self._call("GET", "/views", params=params)["definitions"]]
+        found = [
+            _summary(d) for d in self.connection.json("GET", "/features/views", params=params)["definitions"]
+        ]
         if kind is None:  # the route lists views by default; the SDK lists every kind
             for other in ("feature_service", "entity", "request_source"):
-                more = self._call("GET", "/views", params={**params, "kind": other})["definitions"]
+                more = self.connection.json("GET", "/features/views", params={**params, "kind": other})[
+                    "definitions"
+                ]
                 found += [_summary(d) for d in more]
             found.sort(key=lambda d: (d.kind, d.name))
         return found
 
     def search(self, text: str, *, kind: str | None = None) -> list[DefinitionSummary]:
-        found = [_summary(d) for d in self._call("GET", "/search", params={"q": text})["definitions"]]
+        found = [
+            _summary(d)
+            for d in self.connection.json("GET", "/features/search", params={"q": text})["definitions"]
+        ]
         return [d for d in found if kind is None or d.kind == kind]

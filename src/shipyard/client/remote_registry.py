@@ -2,7 +2,7 @@
 ``/api/v1/models`` routes.
 
 It implements :class:`~shipyard.registry.api.RegistryAPI` with the results and exceptions of the
-in-process service (the HTTP plumbing, retries and error mapping are :class:`RemoteTracking`'s).
+in-process service (the HTTP plumbing, retries and error mapping are :mod:`shipyard.client.http`'s).
 ``actor`` is ignored: the server acts as the token's user and checks that user's roles, so a
 contributor's promotion to production is PermissionDenied here as on the REST API. Evaluation
 frames are uploaded as Parquet; ``load`` downloads the package by digest and verifies it.
@@ -10,20 +10,17 @@ frames are uploaded as Parquet; ``load`` downloads the package by digest and ver
 
 from __future__ import annotations
 
-import hashlib
 import io
 import math
-import tempfile
 from collections.abc import Mapping
 from datetime import datetime
-from pathlib import Path
 from typing import Any
 
 import httpx
 import pandas as pd
 
-from shipyard.client.remote import RemoteTracking, _segment
-from shipyard.errors import Conflict, CorruptArtifact, InvalidInput, NotFound
+from shipyard.client.http import RemoteClient, ServerConnection, segment
+from shipyard.errors import Conflict, InvalidInput, NotFound
 from shipyard.registry import lifecycle
 from shipyard.registry.api import RegistryAPI
 from shipyard.registry.entities import (
@@ -54,32 +51,21 @@ _STAGE_ROUTES = {
 PARQUET = "application/vnd.apache.parquet"
 
 
-class RemoteRegistry(RegistryAPI):
-    """:class:`~shipyard.registry.api.RegistryAPI` over HTTP (see the module docstring)."""
+class RemoteRegistry(RemoteClient, RegistryAPI):
+    """:class:`~shipyard.registry.api.RegistryAPI` over a :class:`~shipyard.client.http.ServerConnection`
+    (``RemoteRegistry(url, token)`` opens its own; ``RemoteRegistry(connection)`` shares one)."""
 
     def __init__(
         self,
-        url: str,
-        token: str | None,
+        url: str | ServerConnection,
+        token: str | None = None,
         *,
         trust_pickle: bool = False,
         timeout: float = 30.0,
         transport: httpx.BaseTransport | None = None,
     ) -> None:
-        self.http = RemoteTracking(url, token, timeout=timeout, transport=transport)
+        super().__init__(url, token, timeout=timeout, transport=transport)
         self.trust_pickle = trust_pickle
-
-    def close(self) -> None:
-        self.http.close()
-
-    def __enter__(self) -> RemoteRegistry:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
-
-    def __repr__(self) -> str:
-        return f"RemoteRegistry({self.http.url!r})"
 
     # -- models -----------------------------------------------------------------------------------
     def create_model(
@@ -90,16 +76,16 @@ class RemoteRegistry(RegistryAPI):
             "description": description,
             "allow_multiple_production": allow_multiple_production,
         }
-        return _model(self._json("POST", "/models", json=body))
+        return _model(self.connection.json("POST", "/models", json=body))
 
     def get_model(self, name: str) -> RegisteredModel:
-        return _model(self._json("GET", _m(name)))
+        return _model(self.connection.json("GET", _m(name)))
 
     def list_models(self) -> list[RegisteredModel]:
-        return [_model(m) for m in self._json("GET", "/models")["models"]]
+        return [_model(m) for m in self.connection.json("GET", "/models")["models"]]
 
     def update_model(self, name: str, *, description: str | None = None, actor: str) -> RegisteredModel:
-        return _model(self._json("PATCH", _m(name), json={"description": description}))
+        return _model(self.connection.json("PATCH", _m(name), json={"description": description}))
 
     # -- versions ---------------------------------------------------------------------------------
     def create_version(
@@ -122,21 +108,21 @@ class RemoteRegistry(RegistryAPI):
             "limitations": limitations,
             "tags": dict(tags or {}),
         }
-        return _version(self._json("POST", f"{_m(name)}/versions", json=body))
+        return _version(self.connection.json("POST", f"{_m(name)}/versions", json=body))
 
     def get_version(self, name: str, version: int) -> ModelVersion:
-        return _version(self._json("GET", _v(name, version)))
+        return _version(self.connection.json("GET", _v(name, version)))
 
     def resolve(self, ref: str | ModelRef) -> ModelVersion:
         parsed = parse_ref(ref) if isinstance(ref, str) else ref
         if parsed.version is not None:
             return self.get_version(parsed.name, parsed.version)
-        alias = _segment(parsed.alias or "")
-        return _version(self._json("GET", f"{_m(parsed.name)}/aliases/{alias}"))
+        alias = segment(parsed.alias or "")
+        return _version(self.connection.json("GET", f"{_m(parsed.name)}/aliases/{alias}"))
 
     def list_versions(self, name: str, stage: Stage | str | None = None) -> list[ModelVersion]:
         params = {} if stage is None else {"stage": Stage.parse(stage).value}
-        found = self._json("GET", f"{_m(name)}/versions", params=params)["versions"]
+        found = self.connection.json("GET", f"{_m(name)}/versions", params=params)["versions"]
         return [_version(v) for v in found]
 
     def update_version(
@@ -149,26 +135,26 @@ class RemoteRegistry(RegistryAPI):
         actor: str,
     ) -> ModelVersion:
         body = {"description": description, "limitations": limitations}
-        return _version(self._json("PATCH", _v(name, version), json=body))
+        return _version(self.connection.json("PATCH", _v(name, version), json=body))
 
     # -- aliases and tags -------------------------------------------------------------------------
     def set_alias(self, name: str, alias: str, version: int, *, actor: str) -> ModelVersion:
-        path = f"{_m(name)}/aliases/{_segment(alias_name(alias))}"
-        return _version(self._json("PUT", path, json={"version": version_number(version)}))
+        path = f"{_m(name)}/aliases/{segment(alias_name(alias))}"
+        return _version(self.connection.json("PUT", path, json={"version": version_number(version)}))
 
     def delete_alias(self, name: str, alias: str, *, actor: str) -> None:
-        self.http._send("DELETE", f"{_m(name)}/aliases/{_segment(alias_name(alias))}")
+        self.connection.send("DELETE", f"{_m(name)}/aliases/{segment(alias_name(alias))}")
 
     def set_tags(self, name: str, tags: Mapping[str, str], *, version: int | None = None, actor: str) -> None:
         if not isinstance(tags, Mapping):
             raise InvalidInput("tags must be an object of string -> string", field="tags")
-        self.http._send("POST", f"{_m(name)}/tags", json={"tags": dict(tags), "version": version})
+        self.connection.send("POST", f"{_m(name)}/tags", json={"tags": dict(tags), "version": version})
 
     def delete_tag(self, name: str, key: str, *, version: int | None = None, actor: str) -> None:
         params: dict[str, str | int] = {"key": key}
         if version is not None:
             params["version"] = version_number(version)
-        self.http._send("DELETE", f"{_m(name)}/tags", params=params)
+        self.connection.send("DELETE", f"{_m(name)}/tags", params=params)
 
     # -- lifecycle --------------------------------------------------------------------------------
     def transition(
@@ -180,14 +166,16 @@ class RemoteRegistry(RegistryAPI):
             current = self.get_version(name, version)
             lifecycle.check_legal(current.ref, current.stage, target)
             raise Conflict(f"{current.ref} cannot move to {target.value}", field="stage")
-        return _version(self._json("POST", f"{_v(name, version)}/{route}", json={"comment": comment}))
+        return _version(
+            self.connection.json("POST", f"{_v(name, version)}/{route}", json={"comment": comment})
+        )
 
     def rollback(self, name: str, *, actor: str, comment: str = "") -> ModelVersion:
-        return _version(self._json("POST", f"{_m(name)}/rollback", json={"comment": comment}))
+        return _version(self.connection.json("POST", f"{_m(name)}/rollback", json={"comment": comment}))
 
     def history(self, name: str, version: int | None = None) -> list[Transition]:
         params = {} if version is None else {"version": version_number(version)}
-        found = self._json("GET", f"{_m(name)}/history", params=params)["transitions"]
+        found = self.connection.json("GET", f"{_m(name)}/history", params=params)["transitions"]
         return [_transition(model_name(name), t) for t in found]
 
     # -- gate policies and evaluations ------------------------------------------------------------
@@ -195,13 +183,13 @@ class RemoteRegistry(RegistryAPI):
         self, name: str, policy: GatePolicy | Mapping[str, Any] | None, *, actor: str
     ) -> GatePolicy | None:
         if policy is None:
-            self.http._send("DELETE", f"{_m(name)}/policy")
+            self.connection.send("DELETE", f"{_m(name)}/policy")
             return None
         body = policy.to_dict() if isinstance(policy, GatePolicy) else dict(policy)
-        return _policy(self._json("PUT", f"{_m(name)}/policy", json=body)["policy"])
+        return _policy(self.connection.json("PUT", f"{_m(name)}/policy", json=body)["policy"])
 
     def get_policy(self, name: str) -> GatePolicy | None:
-        return _policy(self._json("GET", f"{_m(name)}/policy")["policy"])
+        return _policy(self.connection.json("GET", f"{_m(name)}/policy")["policy"])
 
     def evaluate_gates(
         self,
@@ -223,25 +211,22 @@ class RemoteRegistry(RegistryAPI):
             raise InvalidInput(f"evaluation data cannot be written as Parquet: {exc}", field="data") from None
         path = f"{_v(name, version)}/gates/parquet"
         params = {"label": label, "target_stage": target.value}
-        content, headers = buffer.getvalue(), {"Content-Type": PARQUET}
-
-        def post() -> httpx.Response:
-            return self.http._http.post(path, content=content, params=params, headers=headers)
-
-        response = self.http._checked(self.http._retrying("POST", path, post, idempotent=False))
-        return _report(response.json())
+        headers = {"Content-Type": PARQUET}
+        return _report(
+            self.connection.json("POST", path, content=buffer.getvalue(), params=params, headers=headers)
+        )
 
     def gate_reports(self, name: str, version: int | None = None) -> list[GateReport]:
         if version is None:
             return [r for v in self.list_versions(name) for r in self.gate_reports(name, v.version)]
-        return [_report(r) for r in self._json("GET", f"{_v(name, version)}/gates")["reports"]]
+        return [_report(r) for r in self.connection.json("GET", f"{_v(name, version)}/gates")["reports"]]
 
     # -- approvals --------------------------------------------------------------------------------
     def request_approval(
         self, name: str, version: int, target_stage: Stage | str, *, actor: str, comment: str = ""
     ) -> Approval:
         body = {"target_stage": Stage.parse(target_stage, field="target_stage").value, "comment": comment}
-        return _approval(self._json("POST", f"{_v(name, version)}/approvals", json=body))
+        return _approval(self.connection.json("POST", f"{_v(name, version)}/approvals", json=body))
 
     def decide_approval(
         self, request_id: str, approve: bool, *, actor: str, comment: str = "", model: str | None = None
@@ -252,8 +237,8 @@ class RemoteRegistry(RegistryAPI):
             raise InvalidInput("request_id must be an approval request id", field="request_id")
         owner = model if model is not None else self._approval_owner(request_id)
         verb = "approve" if approve else "reject"
-        path = f"{_m(owner)}/approvals/{_segment(request_id)}/{verb}"
-        return _approval(self._json("POST", path, json={"comment": comment}))
+        path = f"{_m(owner)}/approvals/{segment(request_id)}/{verb}"
+        return _approval(self.connection.json("POST", path, json={"comment": comment}))
 
     def _approval_owner(self, request_id: str) -> str:
         for m in self.list_models():
@@ -263,45 +248,34 @@ class RemoteRegistry(RegistryAPI):
 
     def list_approvals(self, name: str, version: int | None = None) -> list[Approval]:
         params = {} if version is None else {"version": version_number(version)}
-        found = self._json("GET", f"{_m(name)}/approvals", params=params)["approvals"]
+        found = self.connection.json("GET", f"{_m(name)}/approvals", params=params)["approvals"]
         return [_approval(a) for a in found]
 
     # -- comparison, cards, loading ---------------------------------------------------------------
     def compare(self, name: str, left: int, right: int) -> VersionComparison:
         params = {"left": version_number(left, field="left"), "right": version_number(right, field="right")}
-        return _comparison(self._json("GET", f"{_m(name)}/compare", params=params))
+        return _comparison(self.connection.json("GET", f"{_m(name)}/compare", params=params))
 
     def card(self, name: str, version: int) -> tuple[str, str]:
         path = f"{_v(name, version)}/card"
-        markdown = self.http._send("GET", path, params={"format": "md"}).text
-        html = self.http._send("GET", path, params={"format": "html"}).text
+        markdown = self.connection.send("GET", path, params={"format": "md"}).text
+        html = self.connection.send("GET", path, params={"format": "html"}).text
         return markdown, html
 
     def load(self, ref: str | ModelRef) -> LoadedModel:
         """Download the package by its recorded digest (verified while streaming, and again here
         on the bytes that are loaded) and load it; pickle payloads need ``trust_pickle``."""
         version = self.resolve(ref)
-        with tempfile.TemporaryDirectory(prefix="shipyard-model-") as folder:
-            path = self.http.download_blob(version.artifact_digest, Path(folder) / "package")
-            data = path.read_bytes()
-        if "sha256:" + hashlib.sha256(data).hexdigest() != version.artifact_digest:
-            raise CorruptArtifact(
-                f"the package of {version.ref} does not match its digest {version.artifact_digest}",
-                field="digest",
-            )
+        digest = version.artifact_digest
+        data = self.connection.read_verified(f"/blobs/{segment(digest)}", digest)
         return load_model(data, trust_pickle=self.trust_pickle)
-
-    def _json(
-        self, method: str, path: str, *, json: object = None, params: Mapping[str, str | int] | None = None
-    ) -> Json:
-        return self.http._json(method, path, json=json, params=params)
 
 
 # -- paths --------------------------------------------------------------------------------------
 
 
 def _m(name: str) -> str:
-    return f"/models/{_segment(model_name(name))}"
+    return f"/models/{segment(model_name(name))}"
 
 
 def _v(name: str, version: int) -> str:

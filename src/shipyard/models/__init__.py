@@ -19,7 +19,6 @@ from collections.abc import Mapping
 
 from shipyard.client.client import Client
 from shipyard.client.fluent import get_client
-from shipyard.models import remote
 from shipyard.registry.entities import GatePolicy, GateReport, ModelVersion, RegisteredModel, Stage
 from shipyard.registry.packaging import LoadedModel
 from shipyard.registry.refs import ModelRef, parse_ref
@@ -45,13 +44,13 @@ def load(ref: str, *, client: Client | None = None) -> LoadedModel:
     """The model ``ref`` names (``churn/3``, ``churn@champion``, ``churn@production``), verified.
     Works in embedded and remote mode."""
     client = client or get_client()
-    return remote.load(client, ref) if client.remote else client.registry.load(ref)
+    return client.registry.load(ref)
 
 
 def get(ref: str, *, client: Client | None = None) -> ModelVersion:
     """The registered version ``ref`` names (metadata only). Works in embedded and remote mode."""
     client = client or get_client()
-    return remote.get(client, ref) if client.remote else client.registry.resolve(ref)
+    return client.registry.resolve(ref)
 
 
 def register(
