@@ -1,26 +1,32 @@
 """Composition root: settings -> backends -> services. The only code that knows which concrete
 backend is in use. Building an App connects nothing until a service is called, except that an
-embedded database is brought to the current schema (``auto_upgrade``)."""
+embedded database is brought to the current schema (``auto_upgrade``).
+
+The registry and the feature store are built on first use: they bring pandas, DuckDB and the
+model libraries, which a command that only lists runs should not wait for.
+"""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cached_property
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from shipyard.accounts.service import AccountsService
 from shipyard.audit.service import AuditService
 from shipyard.config import Settings
 from shipyard.errors import NotFound
-from shipyard.features.offline import OfflineStore
-from shipyard.features.service import FeatureStore
 from shipyard.migrations import runner
 from shipyard.registry.entities import TrainingData
 from shipyard.registry.ports import RunFacts
-from shipyard.registry.service import RegistryService
 from shipyard.storage.artifacts import ContentStore, open_store
-from shipyard.storage.kv import open_online_store
 from shipyard.storage.metadata.database import Database
 from shipyard.tracking.service import TrackingService
+
+if TYPE_CHECKING:
+    from shipyard.features.service import FeatureStore
+    from shipyard.registry.service import RegistryService
 
 
 @dataclass
@@ -31,11 +37,22 @@ class App:
     tracking: TrackingService
     accounts: AccountsService
     audit: AuditService
-    registry: RegistryService
-    features: FeatureStore
+
+    @cached_property
+    def registry(self) -> RegistryService:
+        from shipyard.registry.service import RegistryService
+
+        return RegistryService(
+            self.db, self.content, TrackingRunLookup(self.tracking), trust_pickle=self.settings.trust_pickle
+        )
+
+    @cached_property
+    def features(self) -> FeatureStore:
+        return build_feature_store(self.settings, self.db, self.content)
 
     def close(self) -> None:
-        self.features.close()
+        if "features" in self.__dict__:  # built: close its online store
+            self.features.close()
         self.db.dispose()
 
 
@@ -83,23 +100,22 @@ def build_app(settings: Settings, *, migrate: bool = True) -> App:
     content = ContentStore(
         open_store(settings.resolved_artifacts(), s3_endpoint_url=settings.s3_endpoint_url)
     )
-    tracking = TrackingService(db, content)
     return App(
         settings=settings,
         db=db,
         content=content,
-        tracking=tracking,
+        tracking=TrackingService(db, content),
         accounts=AccountsService(db),
         audit=AuditService(db),
-        registry=RegistryService(
-            db, content, TrackingRunLookup(tracking), trust_pickle=settings.trust_pickle
-        ),
-        features=build_feature_store(settings, db, content),
     )
 
 
 def build_feature_store(settings: Settings, db: Database, content: ContentStore) -> FeatureStore:
     """The feature store; the online store connects on first use, DuckDB on each query."""
+    from shipyard.features.offline import OfflineStore
+    from shipyard.features.service import FeatureStore
+    from shipyard.storage.kv import open_online_store
+
     offline = OfflineStore(
         artifacts=content.store,
         memory_limit=settings.offline_memory_limit,

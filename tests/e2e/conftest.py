@@ -6,13 +6,13 @@ Without ``/usr/bin/chromium`` the UI tests are skipped on a workstation and fail
 
 from __future__ import annotations
 
-import os
 from collections.abc import Iterator
 
 import pytest
 from playwright.sync_api import Browser, Page, sync_playwright
 
 from support.browser import CHROMIUM, CHROMIUM_ARGS
+from support.databases import unavailable
 
 
 @pytest.fixture(scope="module")
@@ -20,10 +20,7 @@ def browser() -> Iterator[Browser]:
     """One Chromium per module (Playwright's loop ends with it, before other modules run); each
     test gets its own context (see :func:`page`)."""
     if not CHROMIUM.exists():
-        reason = f"{CHROMIUM} is not installed (apt-get install chromium)"
-        if os.environ.get("CI", "").lower() == "true":
-            pytest.fail(reason)
-        pytest.skip(reason)
+        unavailable(f"{CHROMIUM} is not installed (apt-get install chromium)")
     with sync_playwright() as pw:
         browser = pw.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS, headless=True)
         yield browser

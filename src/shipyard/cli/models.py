@@ -8,9 +8,8 @@ from __future__ import annotations
 
 import json as jsonlib
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
-import pandas as pd
 import typer
 from rich.markup import escape
 
@@ -18,12 +17,16 @@ from shipyard.cli import model_views as views
 from shipyard.cli.output import JsonOption, console, emit_json, format_number, format_time, new_table, plain
 from shipyard.cli.state import get_client
 from shipyard.errors import InvalidInput
-from shipyard.registry.api import RegistryAPI
 from shipyard.registry.entities import (
     GatePolicy,
     ModelVersion,
 )
 from shipyard.registry.refs import ModelRef, model_name, parse_ref
+
+if TYPE_CHECKING:  # pandas and the registry API load only for the commands that use them
+    import pandas as pd
+
+    from shipyard.registry.api import RegistryAPI
 
 app = typer.Typer(help="Register, promote, gate, approve, compare and document models.", no_args_is_help=True)
 
@@ -44,6 +47,8 @@ def _version(registry: RegistryAPI, ref: str) -> ModelVersion:
 
 def read_frame(path: Path, field: str = "data") -> pd.DataFrame:
     """A CSV or Parquet file as a DataFrame; InvalidInput for any other suffix."""
+    import pandas as pd
+
     suffix = path.suffix.lower()
     if suffix == ".csv":
         return pd.read_csv(path)
