@@ -70,10 +70,11 @@ def govern(
         registry.create_version(MODEL, run, description=why, limitations=LIMITATIONS, actor=user)
         for run, why in zip(ranked_runs[:2], ("best of the sweep", "runner-up of the sweep"), strict=True)
     )
-    promoted = _try_production(registry, best, evaluation, user, console)
+    _try_production(registry, best, evaluation, user, console)
     _try_production(registry, runner_up, evaluation, user, console)
     registry.set_alias(MODEL, "challenger", runner_up.version, actor=user)
-    champion = registry.resolve(f"{MODEL}@champion") if promoted or _has_champion(registry) else None
+    has_champion = "champion" in registry.get_model(MODEL).aliases  # this run's, or an earlier one's
+    champion = registry.resolve(f"{MODEL}@champion") if has_champion else None
     shown = champion or best
     markdown, html = registry.card(MODEL, shown.version)
     card = workdir / f"model-card-{MODEL}-v{shown.version}.md"
@@ -86,7 +87,7 @@ def govern(
 
 def _try_production(
     registry: RegistryAPI, version: ModelVersion, evaluation: pd.DataFrame, user: str, console: Console
-) -> bool:
+) -> None:
     """Stage the version, ask for and get an approval, measure the gates, then try production."""
     ref = f"{MODEL}/{version.version}"
     registry.transition(MODEL, version.version, Stage.STAGING, actor=user, comment="candidate from the sweep")
@@ -100,16 +101,11 @@ def _try_production(
         registry.transition(MODEL, version.version, Stage.PRODUCTION, actor=user, comment="gates passed")
     except (Conflict, PermissionDenied) as refused:
         console.print(f"[bold red]✗ {ref} refused for production:[/] {escape(str(refused))}")
-        return False
+        return
     registry.set_alias(MODEL, "champion", version.version, actor=user)
     console.print(
         f"[bold green]✓ {ref} is in production with the alias 'champion'[/] (approved by {REVIEWER})"
     )
-    return True
-
-
-def _has_champion(registry: RegistryAPI) -> bool:
-    return "champion" in registry.get_model(MODEL).aliases
 
 
 def gates_table(ref: str, report: GateReport) -> Table:
