@@ -63,6 +63,30 @@ class Settings(BaseSettings):
     offline_memory_limit: str = Field(
         "4GB", description="Memory DuckDB may use for point-in-time joins before spilling to disk."
     )
+    # -- server limits (see docs/limits.md): each answers 413 or 422 naming the setting ----------
+    max_body_bytes: int = Field(
+        8 * 2**20, ge=1024, description="Largest request body the API reads (JSON routes), in bytes."
+    )
+    max_upload_bytes: int = Field(
+        512 * 2**20, ge=1024, description="Largest artifact or package upload the API accepts, in bytes."
+    )
+    max_metric_points: int = Field(
+        50_000,
+        ge=1,
+        description="Metric points one request may log (the SDK sends batches of metric_flush_size).",
+    )
+    max_tags: int = Field(
+        1_000, ge=1, description="Tags a run (or experiment) may hold, and one request may set."
+    )
+    max_params: int = Field(1_000, ge=1, description="Params a run may hold, and one request may log.")
+    max_filter_length: int = Field(4_096, ge=16, description="Characters in a run search filter.")
+    max_filter_terms: int = Field(64, ge=1, description="Comparisons (terms) in a run search filter.")
+    token_lifetime_days: float = Field(
+        90, ge=0, le=3650, description="Lifetime of a token created without one, in days (0: no expiry)."
+    )
+    https: bool = Field(
+        False, description="The server is reached over HTTPS: the web UI's cookies are marked Secure."
+    )
     trust_pickle: bool = Field(
         False,
         description="Load model artifacts stored with pickle/joblib (only enable for artifacts you trust).",

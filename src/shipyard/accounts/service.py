@@ -6,15 +6,17 @@ request, e.g. by ``shipyard users create``)."""
 from __future__ import annotations
 
 import hashlib
+import re
 import secrets
 from datetime import timedelta
 from typing import Any
 
-from sqlalchemy import Connection, delete, select, update
+from sqlalchemy import Connection, delete, func, select, update
 
 from shipyard.accounts import grants
 from shipyard.accounts.model import Grant, IssuedToken, Principal, Token, TokenId, User, UserId
 from shipyard.accounts.permissions import (
+    GLOBAL,
     ROLES,
     applicable_scopes,
     check_action,
@@ -25,7 +27,7 @@ from shipyard.accounts.tables import TokenRow, UserRow
 from shipyard.audit.log import append
 from shipyard.core.clock import now_ms, to_datetime
 from shipyard.core.ids import new_id
-from shipyard.errors import AlreadyExists, InvalidInput, NotFound, Unauthenticated
+from shipyard.errors import AlreadyExists, Conflict, InvalidInput, NotFound, Unauthenticated
 from shipyard.storage.metadata.base import table
 from shipyard.storage.metadata.database import Database
 
@@ -73,17 +75,53 @@ def _grant_audit(grant: Grant) -> dict[str, object]:
     return {"user": grant.user, "role": grant.role, "scope": grant.scope}
 
 
+#: User names: plain ASCII, so that no two names look alike and none carries markup or controls.
+MAX_USER_NAME = 64
+USER_NAME = re.compile(rf"[A-Za-z0-9][A-Za-z0-9._@-]{{0,{MAX_USER_NAME - 1}}}")
+#: A token's lifetime when none is given, and the longest one may ask for.
+DEFAULT_TOKEN_LIFETIME = timedelta(days=90)
+MAX_TOKEN_LIFETIME = timedelta(days=3650)
+#: ``last_used_at`` is written at most this often per token (a write per request would be wasteful).
+LAST_USE_RESOLUTION_MS = 60_000
+
+
+def _keep_an_admin(conn: Connection, user_id: str, what: str) -> None:
+    """Refuse (409) a change that would leave no enabled user holding the global admin role."""
+    others = conn.execute(
+        select(func.count())
+        .select_from(grants_t.join(users_t, users_t.c.id == grants_t.c.user_id))
+        .where(
+            grants_t.c.role == "admin",
+            grants_t.c.scope == GLOBAL,
+            users_t.c.disabled.is_(False),
+            users_t.c.id != user_id,
+        )
+    ).scalar_one()
+    holds = conn.execute(
+        select(grants_t.c.id).where(
+            grants_t.c.user_id == user_id, grants_t.c.role == "admin", grants_t.c.scope == GLOBAL
+        )
+    ).first()
+    if holds is not None and others == 0:
+        raise Conflict(f"cannot {what}: it is the last enabled admin (grant admin to another user first)")
+
+
 class AccountsService:
-    def __init__(self, db: Database) -> None:
+    def __init__(
+        self, db: Database, *, default_token_lifetime: timedelta | None = DEFAULT_TOKEN_LIFETIME
+    ) -> None:
         self.db = db
+        self.default_token_lifetime = default_token_lifetime
 
     # -- users ------------------------------------------------------------------------------------
 
     def create_user(self, name: str, *, role: str | None = None, actor: str = SYSTEM_ACTOR) -> User:
         """Create a user, optionally holding ``role`` globally (how the first admin is made)."""
-        if not isinstance(name, str) or not name.strip() or len(name) > 150 or any(c.isspace() for c in name):
+        if not isinstance(name, str) or not USER_NAME.fullmatch(name):
             raise InvalidInput(
-                f"user name must be 1-150 characters without spaces, got {name!r}", field="name"
+                f"user name must be 1-{MAX_USER_NAME} characters of A-Z a-z 0-9 . _ @ -, starting with a "
+                f"letter or digit; got {name!r}",
+                field="name",
             )
         if role is not None:
             check_role(role)
@@ -125,6 +163,8 @@ class AccountsService:
             row = self._user_row(conn, name)
             if bool(row.disabled) == disabled:
                 return _user(row)
+            if disabled:
+                _keep_an_admin(conn, row.id, f"disable user {name!r}")
             conn.execute(update(users_t).where(users_t.c.id == row.id).values(disabled=disabled))
             append(
                 conn,
@@ -154,8 +194,17 @@ class AccountsService:
         *,
         actor: str = SYSTEM_ACTOR,
     ) -> IssuedToken:
-        if expires_in is not None and expires_in.total_seconds() <= 0:
-            raise InvalidInput("token lifetime must be positive", field="expires_in")
+        """A new token; without ``expires_in`` it lives :attr:`default_token_lifetime` (None: forever)."""
+        if expires_in is None:
+            expires_in = self.default_token_lifetime
+        if (
+            expires_in is not None
+            and not 0 < expires_in.total_seconds() <= MAX_TOKEN_LIFETIME.total_seconds()
+        ):
+            raise InvalidInput(
+                f"token lifetime must be positive and at most {MAX_TOKEN_LIFETIME.days} days",
+                field="expires_in",
+            )
         if not isinstance(name, str) or not name or len(name) > 150:
             raise InvalidInput(f"token name must be 1-150 characters, got {name!r}", field="name")
         secret = TOKEN_PREFIX + secrets.token_urlsafe(32)
@@ -242,6 +291,9 @@ class AccountsService:
             raise Unauthenticated("token has expired")
         if row.disabled:
             raise Unauthenticated(f"user {row.user_name!r} is disabled")
+        if row.last_used_at is None or now - row.last_used_at >= LAST_USE_RESOLUTION_MS:
+            with self.db.write() as conn:
+                conn.execute(update(tokens_t).where(tokens_t.c.id == row.id).values(last_used_at=now))
         user = User(UserId(row.user_id), row.user_name, to_datetime(row.user_created), False)
         return Principal(user=user, token_id=TokenId(row.id))
 
@@ -307,6 +359,8 @@ class AccountsService:
             grant = grants.find(conn, owner.id, role, scope)
             if grant is None:
                 raise NotFound(f"user {user!r} does not hold role {role!r} ({scope})", field="role")
+            if role == "admin" and scope == GLOBAL and not owner.disabled:
+                _keep_an_admin(conn, owner.id, f"revoke the admin role of {user!r}")
             conn.execute(delete(grants_t).where(grants_t.c.id == grant.id))
             append(
                 conn,

@@ -14,6 +14,7 @@ from shipyard.app import App, build_app
 from shipyard.config import Settings
 from shipyard.errors import ConfigError
 from shipyard.server.errors import install_error_handlers
+from shipyard.server.guard import GuardMiddleware
 from shipyard.server.routers import ROUTERS
 from shipyard.server.routers.system import server_version
 from shipyard.server.telemetry import RequestContextMiddleware, Telemetry
@@ -37,6 +38,10 @@ def create_app(app: App) -> FastAPI:
     api.state.shipyard = app
     api.state.telemetry = telemetry
     install_error_handlers(api)
+    settings = app.settings
+    api.add_middleware(
+        GuardMiddleware, max_body_bytes=settings.max_body_bytes, max_upload_bytes=settings.max_upload_bytes
+    )
     api.add_middleware(RequestContextMiddleware, telemetry=telemetry)
     for router in ROUTERS:
         api.include_router(router)

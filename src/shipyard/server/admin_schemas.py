@@ -3,14 +3,18 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Annotated
 
 from pydantic import BaseModel, Field, StrictInt
 
 from shipyard.accounts.model import Grant, Token, User
 from shipyard.audit.model import AuditRecord, ChainReport
+from shipyard.server.fields import Input
+
+MAX_LIFETIME_SECONDS = 3650 * 86_400
 
 
-class UserIn(BaseModel):
+class UserIn(Input):
     name: str
     role: str | None = Field(None, description="A role to grant globally at creation (e.g. the first admin).")
 
@@ -30,9 +34,11 @@ class UsersOut(BaseModel):
     users: list[UserOut]
 
 
-class TokenIn(BaseModel):
+class TokenIn(Input):
     name: str = "default"
-    expires_in_seconds: StrictInt | None = Field(None, gt=0, description="Lifetime; omit for no expiry.")
+    expires_in_seconds: Annotated[StrictInt, Field(gt=0, le=MAX_LIFETIME_SECONDS)] | None = Field(
+        None, description="Lifetime in seconds (at most ten years); omit for the server's default (90 days)."
+    )
 
 
 class TokenOut(BaseModel):
@@ -65,7 +71,7 @@ class IssuedTokenOut(TokenOut):
     secret: str = Field(description="The token itself: shown once, never stored in clear.")
 
 
-class GrantIn(BaseModel):
+class GrantIn(Input):
     user: str
     role: str
     model: str | None = Field(None, description="Scope the grant to this model.")

@@ -135,8 +135,10 @@ def authorize(
     if sum(x is not None for x in (model, experiment, run, experiment_field)) > 1:
         raise ValueError("authorize takes at most one of model=, experiment=, run=, experiment_field=")
 
-    def check(app: App, secret: str, path: dict[str, str], body_value: str | None) -> Principal:
-        principal = app.accounts.authenticate(secret)
+    def check(
+        app: App, secret: str, path: dict[str, str], body_value: str | None, known: Principal | None
+    ) -> Principal:
+        principal = known if known is not None else app.accounts.authenticate(secret)
         model_name = path.get(model) if model is not None else None
         experiment_name = None
         if experiment is not None:
@@ -158,8 +160,11 @@ def authorize(
         if not secret:
             raise Unauthenticated("missing bearer token: send 'Authorization: Bearer <token>'")
         body_value = await _body_field(request, experiment_field) if experiment_field else None
+        # GuardMiddleware authenticated this secret before the body was read.
+        state = request.scope.get("state", {})
+        known = state.get("principal") if state.get("principal_secret") == secret else None
         principal = await run_in_threadpool(
-            check, get_app(request), secret, dict(request.path_params), body_value
+            check, get_app(request), secret, dict(request.path_params), body_value, known
         )
         request.state.principal = principal
         return principal

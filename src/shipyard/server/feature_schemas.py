@@ -13,11 +13,12 @@ from pydantic import BaseModel, ConfigDict, Field
 from shipyard.core.clock import to_datetime
 from shipyard.features.model import DefinitionSummary
 from shipyard.features.service import Description
+from shipyard.server.fields import Input
 
 # -- requests -----------------------------------------------------------------------------------
 
 
-class OnlineIn(BaseModel):
+class OnlineIn(Input):
     model_config = ConfigDict(extra="forbid")
 
     features: list[str] | None = Field(None, description="'view:feature' or 'view' references.")
@@ -29,7 +30,7 @@ class OnlineIn(BaseModel):
     full_feature_names: bool = False
 
 
-class PushIn(BaseModel):
+class PushIn(Input):
     model_config = ConfigDict(extra="forbid")
 
     source: str = Field(..., description="The push source's name.")

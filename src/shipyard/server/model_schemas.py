@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import math
 from datetime import datetime
-from typing import Any
+from typing import Annotated, Any
 
 from pydantic import BaseModel, Field
 
@@ -17,6 +17,7 @@ from shipyard.registry.entities import (
     Transition,
     VersionComparison,
 )
+from shipyard.server.fields import INT32_MAX, Input
 
 
 def _finite(value: float | None) -> float | None:
@@ -26,17 +27,17 @@ def _finite(value: float | None) -> float | None:
 # -- requests -----------------------------------------------------------------------------------
 
 
-class ModelIn(BaseModel):
+class ModelIn(Input):
     name: str
     description: str = ""
     allow_multiple_production: bool = False
 
 
-class ModelPatch(BaseModel):
+class ModelPatch(Input):
     description: str | None = None
 
 
-class VersionIn(BaseModel):
+class VersionIn(Input):
     run_id: str
     artifact_path: str = "model"
     description: str = ""
@@ -44,25 +45,25 @@ class VersionIn(BaseModel):
     tags: dict[str, str] = Field(default_factory=dict)
 
 
-class VersionPatch(BaseModel):
+class VersionPatch(Input):
     description: str | None = None
     limitations: str | None = None
 
 
-class TransitionIn(BaseModel):
+class TransitionIn(Input):
     comment: str = ""
 
 
-class AliasIn(BaseModel):
-    version: int
+class AliasIn(Input):
+    version: Annotated[int, Field(ge=1, le=INT32_MAX)]
 
 
-class ModelTagsIn(BaseModel):
+class ModelTagsIn(Input):
     tags: dict[str, str]
-    version: int | None = None
+    version: Annotated[int, Field(ge=1, le=INT32_MAX)] | None = None
 
 
-class GatesIn(BaseModel):
+class GatesIn(Input):
     """The evaluation frame as rows (column -> value), holding ``label`` and any sensitive column."""
 
     target_stage: str = "production"
@@ -70,12 +71,12 @@ class GatesIn(BaseModel):
     rows: list[dict[str, Any]] = Field(min_length=1)
 
 
-class ApprovalIn(BaseModel):
+class ApprovalIn(Input):
     target_stage: str = "production"
     comment: str = ""
 
 
-class DecisionIn(BaseModel):
+class DecisionIn(Input):
     comment: str = ""
 
 

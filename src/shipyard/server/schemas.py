@@ -25,6 +25,7 @@ from pydantic import (
 from pydantic_core import PydanticCustomError
 
 from shipyard.core.jsonfloat import encode_float, non_finite
+from shipyard.server.fields import Count, Input, Int64, Line, Name, NonNegative, Offset
 from shipyard.tracking.api import DEFAULT_MAX_RESULTS
 from shipyard.tracking.model import (
     Artifact,
@@ -74,13 +75,13 @@ ParamValue = str | StrictInt | StrictFloat | StrictBool | None
 # -- requests -----------------------------------------------------------------------------------
 
 
-class ExperimentIn(BaseModel):
-    name: str
+class ExperimentIn(Input):
+    name: Name
     description: str = ""
     tags: dict[str, str] = Field(default_factory=dict)
 
 
-class EnvironmentIO(BaseModel):
+class EnvironmentIO(Input):
     python_version: str
     platform: str
     packages: dict[str, str] = Field(default_factory=dict)
@@ -110,53 +111,53 @@ class EnvironmentIO(BaseModel):
         )
 
 
-class RunIn(BaseModel):
+class RunIn(Input):
     """A new run. The run's user is the authenticated caller; a ``user`` sent here is ignored."""
 
-    experiment: str
-    name: str | None = None
-    parent_id: str | None = None
+    experiment: Name
+    name: Name | None = None
+    parent_id: Line | None = None
     tags: dict[str, str] = Field(default_factory=dict)
     environment: EnvironmentIO | None = None
 
 
-class RunPatch(BaseModel):
+class RunPatch(Input):
     name: str | None = None
     note: str | None = None
 
 
-class RunEnd(BaseModel):
+class RunEnd(Input):
     status: str = "FINISHED"
 
 
-class ParamsIn(BaseModel):
+class ParamsIn(Input):
     params: dict[str, ParamValue]
 
 
-class MetricBatchIn(BaseModel):
+class MetricBatchIn(Input):
     """Points as ``[key, value, step, timestamp_ms]``. A ``batch_id`` seen before stores nothing,
     so a batch can be retried safely."""
 
-    batch_id: str | None = None
-    points: list[tuple[str, MetricValue, int, int]]
+    batch_id: Annotated[Line, Field(min_length=1, max_length=64)] | None = None
+    points: list[tuple[Line, MetricValue, Int64, Int64]]
 
 
-class TagsIn(BaseModel):
+class TagsIn(Input):
     tags: dict[str, str]
 
 
-class ColumnIO(BaseModel):
+class ColumnIO(Input):
     name: str
     type: str
 
 
-class DatasetInfoIn(BaseModel):
+class DatasetInfoIn(Input):
     model_config = ConfigDict(populate_by_name=True)
 
     name: str
     digest: str
     columns: list[ColumnIO] = Field(default_factory=list, alias="schema")
-    num_rows: int | None = None
+    num_rows: NonNegative | None = None
     location: str = ""
     source_type: str = ""
 
@@ -171,21 +172,21 @@ class DatasetInfoIn(BaseModel):
         )
 
 
-class DatasetLogIn(BaseModel):
+class DatasetLogIn(Input):
     dataset: DatasetInfoIn
     context: str = "training"
     direction: Direction = Direction.INPUT
 
 
-class SearchIn(BaseModel):
+class SearchIn(Input):
     experiments: list[str] | None = None
     filter: str = ""
     order_by: list[str] = Field(default_factory=list)
-    max_results: int = DEFAULT_MAX_RESULTS
-    offset: int = 0
+    max_results: Count = DEFAULT_MAX_RESULTS
+    offset: Offset = 0
 
 
-class CountIn(BaseModel):
+class CountIn(Input):
     experiments: list[str] | None = None
     filter: str = ""
 
@@ -194,7 +195,7 @@ class CountOut(BaseModel):
     count: int
 
 
-class CompareIn(BaseModel):
+class CompareIn(Input):
     run_ids: list[str]
 
 

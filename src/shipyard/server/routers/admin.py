@@ -17,6 +17,7 @@ from fastapi import APIRouter, Depends, Query, Response
 from shipyard.accounts.model import Principal
 from shipyard.server import admin_schemas as s
 from shipyard.server.deps import Shipyard, authorize
+from shipyard.server.fields import OffsetQuery
 
 router = APIRouter(prefix="/api/v1", tags=["admin"])
 
@@ -132,7 +133,7 @@ def list_audit(
     since: datetime | None = None,
     until: datetime | None = None,
     limit: Annotated[int, Query(ge=1, le=10_000)] = 100,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    offset: OffsetQuery = 0,
 ) -> s.AuditRecordsOut:
     records = app.audit.list(
         actor=actor,

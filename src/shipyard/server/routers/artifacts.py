@@ -25,6 +25,7 @@ from shipyard.errors import CorruptArtifact, NotFound
 from shipyard.server import schemas as s
 from shipyard.server.deps import Metrics, Shipyard, Tracking, authorize
 from shipyard.server.errors import error_response
+from shipyard.server.guard import UPLOAD
 from shipyard.storage.artifacts.content import parse_digest
 
 logger = logging.getLogger("shipyard.server")
@@ -71,6 +72,7 @@ class _RequestBody(io.RawIOBase):
     status_code=201,
     response_model=s.ArtifactOut,
     dependencies=WRITE_RUN,
+    openapi_extra=UPLOAD,
 )
 async def upload_artifact(
     run_id: str,

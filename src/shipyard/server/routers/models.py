@@ -23,6 +23,8 @@ from shipyard.registry.entities import Stage
 from shipyard.registry.service import RegistryService
 from shipyard.server import model_schemas as s
 from shipyard.server.deps import Shipyard, authorize, ensure_allowed
+from shipyard.server.fields import VersionNumber, VersionQuery
+from shipyard.server.guard import UPLOAD
 
 router = APIRouter(prefix="/api/v1/models", tags=["models"])
 
@@ -88,13 +90,13 @@ def create_version(name: str, body: s.VersionIn, principal: Writer, registry: Re
 
 
 @router.get("/{name}/versions/{version}")
-def get_version(name: str, version: int, _: Reader, registry: Registry) -> s.VersionOut:
+def get_version(name: str, version: VersionNumber, _: Reader, registry: Registry) -> s.VersionOut:
     return s.VersionOut.of(registry.get_version(name, version))
 
 
 @router.patch("/{name}/versions/{version}")
 def update_version(
-    name: str, version: int, body: s.VersionPatch, principal: Writer, registry: Registry
+    name: str, version: VersionNumber, body: s.VersionPatch, principal: Writer, registry: Registry
 ) -> s.VersionOut:
     updated = registry.update_version(
         name, version, description=body.description, limitations=body.limitations, actor=principal.user.name
@@ -112,7 +114,12 @@ def resolve_alias(name: str, alias: str, _: Reader, registry: Registry) -> s.Ver
 
 
 def _move(
-    registry: RegistryService, name: str, version: int, stage: Stage, principal: Principal, comment: str
+    registry: RegistryService,
+    name: str,
+    version: VersionNumber,
+    stage: Stage,
+    principal: Principal,
+    comment: str,
 ) -> s.VersionOut:
     return s.VersionOut.of(
         registry.transition(name, version, stage, actor=principal.user.name, comment=comment)
@@ -121,20 +128,20 @@ def _move(
 
 @router.post("/{name}/versions/{version}/staging")
 def to_staging(
-    name: str, version: int, body: s.TransitionIn, principal: Writer, registry: Registry
+    name: str, version: VersionNumber, body: s.TransitionIn, principal: Writer, registry: Registry
 ) -> s.VersionOut:
     return _move(registry, name, version, Stage.STAGING, principal, body.comment)
 
 
 @router.post("/{name}/versions/{version}/production")
 def to_production(
-    name: str, version: int, body: s.TransitionIn, principal: Deployer, registry: Registry
+    name: str, version: VersionNumber, body: s.TransitionIn, principal: Deployer, registry: Registry
 ) -> s.VersionOut:
     return _move(registry, name, version, Stage.PRODUCTION, principal, body.comment)
 
 
 def _leave(
-    app: Shipyard, name: str, version: int, stage: Stage, principal: Principal, comment: str
+    app: Shipyard, name: str, version: VersionNumber, stage: Stage, principal: Principal, comment: str
 ) -> s.VersionOut:
     current = app.registry.get_version(name, version).stage
     if current is Stage.PRODUCTION:
@@ -147,12 +154,16 @@ def _leave(
 
 
 @router.post("/{name}/versions/{version}/archive")
-def archive(name: str, version: int, body: s.TransitionIn, principal: Writer, app: Shipyard) -> s.VersionOut:
+def archive(
+    name: str, version: VersionNumber, body: s.TransitionIn, principal: Writer, app: Shipyard
+) -> s.VersionOut:
     return _leave(app, name, version, Stage.ARCHIVED, principal, body.comment)
 
 
 @router.post("/{name}/versions/{version}/retire")
-def retire(name: str, version: int, body: s.TransitionIn, principal: Writer, app: Shipyard) -> s.VersionOut:
+def retire(
+    name: str, version: VersionNumber, body: s.TransitionIn, principal: Writer, app: Shipyard
+) -> s.VersionOut:
     return _leave(app, name, version, Stage.RETIRED, principal, body.comment)
 
 
@@ -162,7 +173,7 @@ def rollback(name: str, body: s.TransitionIn, principal: Deployer, registry: Reg
 
 
 @router.get("/{name}/history")
-def history(name: str, _: Reader, registry: Registry, version: int | None = None) -> s.HistoryOut:
+def history(name: str, _: Reader, registry: Registry, version: VersionQuery = None) -> s.HistoryOut:
     return s.HistoryOut(transitions=[s.TransitionOut.of(t) for t in registry.history(name, version)])
 
 
@@ -194,7 +205,7 @@ def delete_tag(
     key: Annotated[str, Query(min_length=1)],
     principal: Writer,
     registry: Registry,
-    version: int | None = None,
+    version: VersionQuery = None,
 ) -> Response:
     registry.delete_tag(name, key, version=version, actor=principal.user.name)
     return Response(status_code=204)
@@ -223,7 +234,7 @@ def delete_policy(name: str, principal: Deployer, registry: Registry) -> Respons
 
 @router.post("/{name}/versions/{version}/gates")
 def evaluate_gates(
-    name: str, version: int, body: s.GatesIn, principal: Writer, registry: Registry
+    name: str, version: VersionNumber, body: s.GatesIn, principal: Writer, registry: Registry
 ) -> s.GateReportOut:
     try:
         frame = pd.DataFrame.from_records(body.rows)
@@ -239,10 +250,10 @@ def evaluate_gates(
 PARQUET = "application/vnd.apache.parquet"
 
 
-@router.post("/{name}/versions/{version}/gates/parquet")
+@router.post("/{name}/versions/{version}/gates/parquet", openapi_extra=UPLOAD)
 async def evaluate_gates_parquet(
     name: str,
-    version: int,
+    version: VersionNumber,
     request: Request,
     principal: Writer,
     registry: Registry,
@@ -262,7 +273,7 @@ async def evaluate_gates_parquet(
 
 
 @router.get("/{name}/versions/{version}/gates")
-def gate_reports(name: str, version: int, _: Reader, registry: Registry) -> s.GateReportsOut:
+def gate_reports(name: str, version: VersionNumber, _: Reader, registry: Registry) -> s.GateReportsOut:
     return s.GateReportsOut(reports=[s.GateReportOut.of(r) for r in registry.gate_reports(name, version)])
 
 
@@ -271,7 +282,7 @@ def gate_reports(name: str, version: int, _: Reader, registry: Registry) -> s.Ga
 
 @router.post("/{name}/versions/{version}/approvals", status_code=201)
 def request_approval(
-    name: str, version: int, body: s.ApprovalIn, principal: Writer, registry: Registry
+    name: str, version: VersionNumber, body: s.ApprovalIn, principal: Writer, registry: Registry
 ) -> s.ApprovalOut:
     approval = registry.request_approval(
         name, version, body.target_stage, actor=principal.user.name, comment=body.comment
@@ -280,7 +291,7 @@ def request_approval(
 
 
 @router.get("/{name}/approvals")
-def list_approvals(name: str, _: Reader, registry: Registry, version: int | None = None) -> s.ApprovalsOut:
+def list_approvals(name: str, _: Reader, registry: Registry, version: VersionQuery = None) -> s.ApprovalsOut:
     return s.ApprovalsOut(approvals=[s.ApprovalOut.of(a) for a in registry.list_approvals(name, version)])
 
 
@@ -317,7 +328,7 @@ def compare(name: str, left: int, right: int, _: Reader, registry: Registry) -> 
 
 @router.get("/{name}/versions/{version}/card")
 def card(
-    name: str, version: int, _: Reader, registry: Registry, format: Literal["md", "html"] = "md"
+    name: str, version: VersionNumber, _: Reader, registry: Registry, format: Literal["md", "html"] = "md"
 ) -> Response:
     markdown, html = registry.card(name, version)
     if format == "html":

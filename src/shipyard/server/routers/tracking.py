@@ -140,5 +140,9 @@ def run_datasets(run_id: str, tracking: Tracking) -> s.RunDatasetsOut:
 
 
 @router.get("/lineage", dependencies=READ)
-def lineage(subject: Annotated[str, Query(min_length=1)], tracking: Tracking, depth: int = 1) -> s.LineageOut:
+def lineage(
+    subject: Annotated[str, Query(min_length=1)],
+    tracking: Tracking,
+    depth: Annotated[int, Query(ge=0, le=20)] = 1,
+) -> s.LineageOut:
     return s.LineageOut.of(tracking.lineage(subject, depth))

@@ -36,7 +36,7 @@ def runs(
     tracking: Tracking,
     filter: Annotated[str, Query(max_length=10_000)] = "",
     order_by: Annotated[str, Query(max_length=1_000)] = "",
-    page: Annotated[int, Query(ge=1)] = 1,
+    page: Annotated[int, Query(ge=1, le=1_000_000)] = 1,
     per_page: Annotated[int, Query(ge=1, le=1_000)] = views.PER_PAGE,
 ) -> HTMLResponse:
     experiment = tracking.get_experiment(name_or_id)
