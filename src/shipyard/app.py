@@ -9,6 +9,7 @@ model libraries, which a command that only lists runs should not wait for.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import timedelta
 from functools import cached_property
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -16,6 +17,7 @@ from typing import TYPE_CHECKING
 from shipyard.accounts.service import AccountsService
 from shipyard.audit.service import AuditService
 from shipyard.config import Settings
+from shipyard.core.limits import Limits
 from shipyard.errors import NotFound
 from shipyard.migrations import runner
 from shipyard.registry.entities import TrainingData
@@ -93,6 +95,16 @@ def open_database(settings: Settings) -> Database:
     return Database(url)
 
 
+def limits_of(settings: Settings) -> Limits:
+    return Limits(
+        max_metric_points=settings.max_metric_points,
+        max_tags=settings.max_tags,
+        max_params=settings.max_params,
+        max_filter_length=settings.max_filter_length,
+        max_filter_terms=settings.max_filter_terms,
+    )
+
+
 def build_app(settings: Settings, *, migrate: bool = True) -> App:
     db = open_database(settings)
     if migrate:
@@ -104,8 +116,13 @@ def build_app(settings: Settings, *, migrate: bool = True) -> App:
         settings=settings,
         db=db,
         content=content,
-        tracking=TrackingService(db, content),
-        accounts=AccountsService(db),
+        tracking=TrackingService(db, content, limits_of(settings)),
+        accounts=AccountsService(
+            db,
+            default_token_lifetime=timedelta(days=settings.token_lifetime_days)
+            if settings.token_lifetime_days
+            else None,
+        ),
         audit=AuditService(db),
     )
 

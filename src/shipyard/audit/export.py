@@ -1,6 +1,10 @@
 """Rendering records for people and tools outside Shipyard: CSV (one row a record, ``before`` and
 ``after`` as JSON text) or JSON (a list of objects). Both carry every hashed field plus the hashes,
-so an exported trail can be checked against the chain."""
+so an exported trail can be checked against the chain.
+
+In CSV, a text cell that a spreadsheet would run as a formula (it starts with ``=``, ``+``, ``-``,
+``@``, a tab or a carriage return) is written with a leading ``'``; strip that one character to
+check such a cell against the chain."""
 
 from __future__ import annotations
 
@@ -14,6 +18,14 @@ from shipyard.audit.model import AuditRecord, ExportFormat
 from shipyard.errors import InvalidInput
 
 COLUMNS = (*HASHED_FIELDS, "prev_hash", "hash")
+_FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+
+
+def neutralise(cell: object) -> object:
+    """``cell`` as a spreadsheet shows it as text, never runs it as a formula."""
+    if isinstance(cell, str) and cell.startswith(_FORMULA_STARTS):
+        return "'" + cell
+    return cell
 
 
 def as_dict(record: AuditRecord) -> dict[str, object]:
@@ -45,7 +57,7 @@ def render(records: Iterable[AuditRecord], fmt: str) -> str:
             for name in ("before", "after"):
                 value = row[name]
                 row[name] = "" if value is None else json.dumps(value, sort_keys=True, ensure_ascii=False)
-            writer.writerow(["" if row[c] is None else row[c] for c in COLUMNS])
+            writer.writerow(["" if row[c] is None else neutralise(row[c]) for c in COLUMNS])
         return out.getvalue()
     raise InvalidInput(f"export format must be 'csv' or 'json', got {fmt!r}", field="format")
 

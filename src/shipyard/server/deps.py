@@ -50,6 +50,7 @@ __all__ = [
     "Tracking",
     "authorize",
     "ensure_allowed",
+    "ensure_run_readable",
     "get_app",
 ]
 
@@ -119,6 +120,17 @@ def ensure_allowed(
         raise _denied(principal, action, model, experiment)
 
 
+def ensure_run_readable(app: App, principal: Principal, run_id: str, *, field: str = "run_id") -> None:
+    """For a run named in a request body (a version's source, a parent run): the caller needs
+    ``tracking.read`` on its experiment. A run the caller cannot read is answered exactly as one
+    that does not exist, so the answer reveals nothing about other experiments."""
+    experiment = _experiment_name(app, run_id=run_id)
+    if experiment is None or not app.accounts.allowed(
+        principal.user.name, "tracking.read", experiment=experiment
+    ):
+        raise NotFound(f"run {run_id!r} does not exist", field=field)
+
+
 @functools.cache
 def authorize(
     action: str,
@@ -127,11 +139,15 @@ def authorize(
     experiment: str | None = None,
     run: str | None = None,
     experiment_field: str | None = None,
+    alternative: str | None = None,
 ) -> Dependency:
     """A dependency that authenticates the caller and authorizes ``action`` (on the model or
-    experiment the request names, see the module docstring); returns the principal."""
-    if action not in ACTIONS:
-        raise ValueError(f"unknown action {action!r}; known: {', '.join(sorted(ACTIONS))}")
+    experiment the request names, see the module docstring); returns the principal. With
+    ``alternative``, that action is enough too (the handler then checks which one its request
+    needs with :func:`ensure_allowed`)."""
+    for name in (action, alternative):
+        if name is not None and name not in ACTIONS:
+            raise ValueError(f"unknown action {name!r}; known: {', '.join(sorted(ACTIONS))}")
     if sum(x is not None for x in (model, experiment, run, experiment_field)) > 1:
         raise ValueError("authorize takes at most one of model=, experiment=, run=, experiment_field=")
 
@@ -147,11 +163,12 @@ def authorize(
             experiment_name = _experiment_name(app, run_id=path[run])
         elif body_value is not None:
             experiment_name = _experiment_name(app, name_or_id=body_value)
-        if not app.accounts.allowed(
-            principal.user.name, action, model=model_name, experiment=experiment_name
-        ):
-            raise _denied(principal, action, model_name, experiment_name)
-        return principal
+        for allowed_action in (action, alternative):
+            if allowed_action is not None and app.accounts.allowed(
+                principal.user.name, allowed_action, model=model_name, experiment=experiment_name
+            ):
+                return principal
+        raise _denied(principal, action, model_name, experiment_name)
 
     async def dependency(
         request: Request, credentials: HTTPAuthorizationCredentials | None = Security(_bearer)
@@ -171,6 +188,7 @@ def authorize(
 
     dependency.__name__ = f"authorize_{action.replace('.', '_')}"
     dependency.shipyard_action = action  # type: ignore[attr-defined]  # read by the route matrix test
+    dependency.shipyard_alternative = alternative  # type: ignore[attr-defined]
     return dependency
 
 

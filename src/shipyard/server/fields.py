@@ -79,6 +79,7 @@ Seconds = Annotated[int, Field(gt=0, le=10 * 366 * 86_400)]
 
 VersionNumber = Annotated[int, Path(ge=1, le=INT32_MAX, description="A version number.")]
 OffsetQuery = Annotated[int, Query(ge=0, le=INT32_MAX)]
+VersionParam = Annotated[int, Query(ge=1, le=INT32_MAX, description="A version number.")]
 VersionQuery = Annotated[int | None, Query(ge=1, le=INT32_MAX, description="A version number.")]
 
 __all__ = [
@@ -96,6 +97,7 @@ __all__ = [
     "Seconds",
     "Text",
     "VersionNumber",
+    "VersionParam",
     "VersionQuery",
     "bad_character",
 ]

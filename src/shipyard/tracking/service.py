@@ -11,10 +11,11 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any, BinaryIO
 
-from sqlalchemy import Connection, bindparam, delete, select, update
+from sqlalchemy import Connection, bindparam, delete, func, select, update
 
 from shipyard.core.clock import now_ms, to_datetime
 from shipyard.core.ids import is_id, new_id
+from shipyard.core.limits import Limits
 from shipyard.errors import AlreadyExists, Conflict, InvalidInput, NotFound
 from shipyard.storage.artifacts.base import check_key
 from shipyard.storage.artifacts.content import Blob, ContentStore, parse_digest
@@ -41,6 +42,7 @@ from shipyard.tracking.model import (
     RunStatus,
 )
 from shipyard.tracking.search import build_count, build_search
+from shipyard.tracking.search.parser import check_filter_size
 from shipyard.tracking.tables import (
     ArtifactRow,
     DatasetRow,
@@ -96,9 +98,10 @@ def _newer(table: Any, excluded: Any) -> Any:
 
 
 class TrackingService(TrackingAPI):
-    def __init__(self, db: Database, content: ContentStore) -> None:
+    def __init__(self, db: Database, content: ContentStore, limits: Limits | None = None) -> None:
         self.db = db
         self.content = content
+        self.limits = limits or Limits()
         self._known_environments: set[str] = set()
 
     # -- experiments -------------------------------------------------------------------------
@@ -107,6 +110,7 @@ class TrackingService(TrackingAPI):
     ) -> Experiment:
         name = validation.name("experiment", name)
         clean_tags = validation.tags(tags or {})
+        validation.at_most(len(clean_tags), self.limits.max_tags, "tags", "max_tags")
         with self.db.write() as conn:
             if conn.execute(_EXPERIMENT_BY_NAME, {"name": name}).first():
                 raise AlreadyExists(f"experiment {name!r} already exists", field="name")
@@ -155,6 +159,7 @@ class TrackingService(TrackingAPI):
         run_id = new_id()
         name = validation.name("run", name) if name is not None else f"run-{run_id[-8:]}"
         clean_tags = validation.tags(tags or {})
+        validation.at_most(len(clean_tags), self.limits.max_tags, "tags", "max_tags")
         user = user or getpass.getuser()
         digest = environment_digest(environment) if environment else None
         start = now_ms()
@@ -257,10 +262,12 @@ class TrackingService(TrackingAPI):
         clean = validation.params(params)
         if not clean:
             return
+        validation.at_most(len(clean), self.limits.max_params, "params", "max_params")
         rows = [{"run_id": run_id, "key": k, "value": v, "value_num": _number(v)} for k, v in clean.items()]
         with self.db.write() as conn:
             self._require_run(conn, run_id)
             if insert_ignore(conn, params_t, rows) == len(rows):
+                self._check_count(conn, params_t, run_id, self.limits.max_params, "params", "max_params")
                 return
             # Some keys were logged before: the same value again is fine, another one is refused
             # (and the whole call rolls back).
@@ -278,15 +285,29 @@ class TrackingService(TrackingAPI):
                     )
 
     def log_metrics(self, run_id: str, points: Sequence[MetricPoint], *, batch_id: str | None = None) -> int:
+        validation.at_most(len(points), self.limits.max_metric_points, "points", "max_metric_points")
         rows, latest = validation.metric_batch(points)
         if not rows:
             return 0
         with self.db.write() as conn:
             self._require_run(conn, run_id)
-            if batch_id is not None and not insert_ignore(
-                conn, batches_t, [{"run_id": run_id, "batch_id": batch_id}]
-            ):
-                return 0  # this batch was stored before: a retry
+            if batch_id is not None:
+                digest = validation.points_digest(rows)
+                if not insert_ignore(
+                    conn, batches_t, [{"run_id": run_id, "batch_id": batch_id, "digest": digest}]
+                ):
+                    stored = conn.execute(
+                        select(batches_t.c.digest).where(
+                            batches_t.c.run_id == run_id, batches_t.c.batch_id == batch_id
+                        )
+                    ).scalar_one()
+                    if stored is not None and stored != digest:
+                        raise Conflict(
+                            f"batch {batch_id!r} of run {run_id} was stored before with other points; "
+                            "a batch id names one batch (use a new id for new points)",
+                            field="batch_id",
+                        )
+                    return 0  # this batch was stored before: a retry
             insert_tuples(conn, metrics_t, METRIC_COLUMNS, rows, constants={"run_id": run_id})
             upsert(
                 conn,
@@ -313,6 +334,7 @@ class TrackingService(TrackingAPI):
 
     def set_tags(self, run_id: str, tags: Mapping[str, str]) -> None:
         clean = validation.tags(tags)
+        validation.at_most(len(clean), self.limits.max_tags, "tags", "max_tags")
         with self.db.write() as conn:
             self._require_run(conn, run_id)
             upsert(
@@ -321,6 +343,16 @@ class TrackingService(TrackingAPI):
                 [{"run_id": run_id, "key": k, "value": v} for k, v in sorted(clean.items())],
                 keys=("run_id", "key"),
                 update=("value",),
+            )
+            self._check_count(conn, tags_t, run_id, self.limits.max_tags, "tags", "max_tags")
+
+    @staticmethod
+    def _check_count(conn: Connection, table_: Any, run_id: str, cap: int, what: str, setting: str) -> None:
+        """Refuse (and roll back) a write that leaves the run holding more than ``cap`` rows."""
+        held = conn.execute(select(func.count()).where(table_.c.run_id == run_id)).scalar_one()
+        if held > cap:
+            raise InvalidInput(
+                f"run {run_id} would hold {held} {what}; at most {cap} (setting {setting})", field=what
             )
 
     def delete_tag(self, run_id: str, key: str) -> None:
@@ -461,6 +493,7 @@ class TrackingService(TrackingAPI):
     ) -> list[Run]:
         if isinstance(order_by, str):
             order_by = [order_by]
+        self._check_filter(filter)
         with self.db.read() as conn:
             experiment_ids = self._experiment_ids(conn, experiments)
             query = build_search(experiment_ids, filter or "", list(order_by), max_results, offset)
@@ -468,10 +501,16 @@ class TrackingService(TrackingAPI):
             return records.load_runs(conn, ids)
 
     def count_runs(self, experiments: Sequence[str] | None = None, filter: str = "") -> int:
+        self._check_filter(filter)
         with self.db.read() as conn:
             return int(
                 conn.execute(build_count(self._experiment_ids(conn, experiments), filter or "")).scalar_one()
             )
+
+    def _check_filter(self, filter: str) -> None:
+        check_filter_size(
+            filter or "", max_length=self.limits.max_filter_length, max_terms=self.limits.max_filter_terms
+        )
 
     def _experiment_ids(self, conn: Connection, experiments: Sequence[str] | str | None) -> list[str] | None:
         if experiments is None:

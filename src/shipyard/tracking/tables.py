@@ -99,6 +99,8 @@ class MetricBatchRow(Base):
     __tablename__ = "metric_batches"
     run_id: Mapped[str] = mapped_column(ID, ForeignKey("runs.id", ondelete="CASCADE"), primary_key=True)
     batch_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    #: sha256 of the batch's points, so a batch id reused for other points is refused.
+    digest: Mapped[str | None] = mapped_column(String(64), nullable=True)
 
 
 class DatasetRow(Base):

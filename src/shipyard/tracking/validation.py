@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import hashlib
+import json
 import math
 from collections.abc import Mapping, Sequence
 from numbers import Real
@@ -11,6 +13,20 @@ from shipyard.errors import InvalidInput
 MAX_KEY = 250
 MAX_PARAM_VALUE = 6000
 MAX_TAG_VALUE = 8000
+#: Steps and timestamps are stored as BIGINT.
+INT64_MIN, INT64_MAX = -(2**63), 2**63 - 1
+
+
+def at_most(count: int, cap: int, what: str, setting: str) -> None:
+    """Refuse one call carrying more than ``cap`` items (422 naming the setting)."""
+    if count > cap:
+        raise InvalidInput(f"{count} {what} in one call; at most {cap} (setting {setting})", field=what)
+
+
+def points_digest(rows: Sequence[Sequence[object]]) -> str:
+    """A digest of validated metric rows: what a batch id stands for."""
+    text = json.dumps([list(r) for r in rows], separators=(",", ":"), allow_nan=True)
+    return hashlib.sha256(text.encode()).hexdigest()
 
 
 def key(kind: str, value: object) -> str:
@@ -66,12 +82,17 @@ def metric_value(name: str, value: object) -> float:
 
 def _integer(metric: str, what: str, value: object, field: str) -> int:
     if type(value) is int:
-        return value
-    if isinstance(value, bool) or not isinstance(value, Real) or not math.isfinite(float(value)):
+        number: int | float = value
+    elif isinstance(value, bool) or not isinstance(value, Real) or not math.isfinite(float(value)):
         raise InvalidInput(f"metric {metric!r} {what} must be an integer, got {value!r}", field=field)
-    number = float(value)
-    if not number.is_integer():
-        raise InvalidInput(f"metric {metric!r} {what} must be an integer, got {value!r}", field=field)
+    else:
+        number = float(value)
+        if not number.is_integer():
+            raise InvalidInput(f"metric {metric!r} {what} must be an integer, got {value!r}", field=field)
+    if not INT64_MIN <= number <= INT64_MAX:
+        raise InvalidInput(
+            f"metric {metric!r} {what} {value!r} is out of range (64-bit integer)", field=field
+        )
     return int(number)
 
 
@@ -114,6 +135,8 @@ def metric_batch(points: Sequence[Sequence[object]]) -> tuple[Sequence[Sequence[
         for k, v, s, t in points:
             if type(v) is not float or type(s) is not int or type(t) is not int:
                 raise TypeError
+            if not (INT64_MIN <= s <= INT64_MAX and INT64_MIN <= t <= INT64_MAX):
+                raise TypeError  # the slow path names the field
             if v != v:
                 has_nan = True
             best = latest.get(k)  # type: ignore[call-overload]

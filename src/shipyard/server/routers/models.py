@@ -18,12 +18,13 @@ from fastapi import APIRouter, Depends, Query, Request, Response
 from starlette.concurrency import run_in_threadpool
 
 from shipyard.accounts.model import Principal
-from shipyard.errors import InvalidInput
+from shipyard.errors import InvalidInput, NotFound
 from shipyard.registry.entities import Stage
+from shipyard.registry.ports import FEATURE_SERVICE_TAG
 from shipyard.registry.service import RegistryService
 from shipyard.server import model_schemas as s
-from shipyard.server.deps import Shipyard, authorize, ensure_allowed
-from shipyard.server.fields import VersionNumber, VersionQuery
+from shipyard.server.deps import Shipyard, authorize, ensure_allowed, ensure_run_readable
+from shipyard.server.fields import VersionNumber, VersionParam, VersionQuery
 from shipyard.server.guard import UPLOAD
 
 router = APIRouter(prefix="/api/v1/models", tags=["models"])
@@ -38,6 +39,8 @@ Reader = Annotated[Principal, Depends(authorize("models.read", model="name"))]
 Writer = Annotated[Principal, Depends(authorize("models.write", model="name"))]
 Deployer = Annotated[Principal, Depends(authorize("models.deploy", model="name"))]
 Approver = Annotated[Principal, Depends(authorize("models.approve", model="name"))]
+#: Archive and retire: models.write, or models.deploy for the production version (see ``_leave``).
+Leaver = Annotated[Principal, Depends(authorize("models.write", model="name", alternative="models.deploy"))]
 NewModelWriter = Annotated[Principal, Depends(authorize("models.write"))]
 
 
@@ -76,8 +79,15 @@ def list_versions(name: str, _: Reader, registry: Registry, stage: str | None = 
 
 
 @router.post("/{name}/versions", status_code=201)
-def create_version(name: str, body: s.VersionIn, principal: Writer, registry: Registry) -> s.VersionOut:
-    version = registry.create_version(
+def create_version(name: str, body: s.VersionIn, principal: Writer, app: Shipyard) -> s.VersionOut:
+    """Register a run's model. The caller must be able to read the run (``tracking.read`` on its
+    experiment) and the feature service it names (``features.read``): one it cannot read is
+    answered as one that does not exist."""
+    ensure_run_readable(app, principal, body.run_id)
+    service = app.tracking.get_run(body.run_id).tags.get(FEATURE_SERVICE_TAG)
+    if service is not None and not app.accounts.allowed(principal.user.name, "features.read"):
+        raise NotFound(f"feature service {service!r} does not exist", field="feature_service")
+    version = app.registry.create_version(
         name,
         body.run_id,
         body.artifact_path,
@@ -143,9 +153,11 @@ def to_production(
 def _leave(
     app: Shipyard, name: str, version: VersionNumber, stage: Stage, principal: Principal, comment: str
 ) -> s.VersionOut:
+    """Archive or retire: taking a version out of production is a deployment decision
+    (``models.deploy``); any other version needs ``models.write``."""
     current = app.registry.get_version(name, version).stage
-    if current is Stage.PRODUCTION:
-        ensure_allowed(app, principal, "models.deploy", model=name)
+    needed = "models.deploy" if current is Stage.PRODUCTION else "models.write"
+    ensure_allowed(app, principal, needed, model=name)
     # `expected`: a version promoted between this check and the move is not archived unchecked.
     moved = app.registry.transition(
         name, version, stage, actor=principal.user.name, comment=comment, expected=current
@@ -155,14 +167,14 @@ def _leave(
 
 @router.post("/{name}/versions/{version}/archive")
 def archive(
-    name: str, version: VersionNumber, body: s.TransitionIn, principal: Writer, app: Shipyard
+    name: str, version: VersionNumber, body: s.TransitionIn, principal: Leaver, app: Shipyard
 ) -> s.VersionOut:
     return _leave(app, name, version, Stage.ARCHIVED, principal, body.comment)
 
 
 @router.post("/{name}/versions/{version}/retire")
 def retire(
-    name: str, version: VersionNumber, body: s.TransitionIn, principal: Writer, app: Shipyard
+    name: str, version: VersionNumber, body: s.TransitionIn, principal: Leaver, app: Shipyard
 ) -> s.VersionOut:
     return _leave(app, name, version, Stage.RETIRED, principal, body.comment)
 
@@ -322,7 +334,9 @@ def reject(
 
 
 @router.get("/{name}/compare")
-def compare(name: str, left: int, right: int, _: Reader, registry: Registry) -> s.ComparisonOut:
+def compare(
+    name: str, left: VersionParam, right: VersionParam, _: Reader, registry: Registry
+) -> s.ComparisonOut:
     return s.ComparisonOut.of(registry.compare(name, left, right))
 
 

@@ -12,7 +12,7 @@ from fastapi import APIRouter, Depends, Query, Response
 
 from shipyard.accounts.model import Principal
 from shipyard.server import schemas as s
-from shipyard.server.deps import Metrics, Tracking, authorize
+from shipyard.server.deps import Metrics, Shipyard, Tracking, authorize, ensure_run_readable
 
 router = APIRouter(prefix="/api/v1", tags=["tracking"])
 
@@ -47,7 +47,11 @@ def get_experiment(name_or_id: str, tracking: Tracking) -> s.ExperimentOut:
 
 
 @router.post("/runs", status_code=201)
-def create_run(body: s.RunIn, principal: Writer, tracking: Tracking, metrics: Metrics) -> s.RunOut:
+def create_run(
+    body: s.RunIn, principal: Writer, app: Shipyard, tracking: Tracking, metrics: Metrics
+) -> s.RunOut:
+    if body.parent_id is not None:  # choosing a parent needs read access to the parent's experiment
+        ensure_run_readable(app, principal, body.parent_id, field="parent_id")
     run = tracking.create_run(
         body.experiment,
         name=body.name,

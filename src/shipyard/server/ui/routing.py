@@ -8,9 +8,10 @@ error page with the status the API would use.
 
 from __future__ import annotations
 
+import posixpath
 from collections.abc import Callable, Coroutine
 from typing import Any
-from urllib.parse import urlencode, urlsplit
+from urllib.parse import unquote, urlencode, urlsplit
 
 from fastapi import Request, Response
 from fastapi.exceptions import RequestValidationError
@@ -35,6 +36,10 @@ def safe_next(target: str | None) -> str:
         return UI_PREFIX
     parts = urlsplit(target)
     if parts.scheme or parts.netloc or not target.startswith("/"):
+        return UI_PREFIX
+    # Dot segments (also percent-encoded) could climb out of /ui once the browser resolves them.
+    decoded = unquote(parts.path)
+    if "%" in decoded or posixpath.normpath(decoded) != decoded.rstrip("/") or "/." in decoded:
         return UI_PREFIX
     if parts.path != UI_PREFIX and not parts.path.startswith(f"{UI_PREFIX}/"):
         return UI_PREFIX

@@ -1,7 +1,9 @@
 """Signing in and out of the web UI: a pasted API token becomes the ``shipyard_token`` cookie.
 
 The cookie is HttpOnly (page scripts cannot read it), SameSite=Strict (other sites cannot make the
-browser send it) and Secure when the page was served over HTTPS. Requests carrying it are
+browser send it) and Secure when the page was served over HTTPS or the ``https`` setting is on (a
+proxy terminating TLS). Login and logout refuse other sites' posts (see
+:mod:`shipyard.server.guard`). Requests carrying it are
 authenticated by :func:`shipyard.server.deps.authorize`, like bearer tokens.
 """
 
@@ -57,7 +59,7 @@ async def login(
         token,
         httponly=True,
         samesite="strict",
-        secure=request.url.scheme == "https",
+        secure=request.url.scheme == "https" or get_app(request).settings.https,
         path="/",
     )
     return response

@@ -37,6 +37,9 @@ from shipyard.tracking.search.expressions import (
     Value,
 )
 
+#: How deeply parentheses and NOT may nest in a filter (a fixed guard for the recursive compiler).
+MAX_FILTER_DEPTH = 64
+
 # --------------------------------------------------------------------------------------------------
 # Grammar
 
@@ -225,6 +228,8 @@ def _value(token: Token) -> Value:
     number: Value
     if re.fullmatch(r"[+-]?\d+", text):
         number = int(text)
+        if not -(2**63) <= number < 2**63:  # past a BIGINT: compare as a float (or fail below)
+            number = float(number)
     else:
         number = float(text)
         if not math.isfinite(number):
@@ -325,6 +330,31 @@ def parse_filter(text: str) -> Expr | None:
     if not text or not text.strip():
         return None
     return _build(_parse(text, "filter", "filter"))
+
+
+def check_filter_size(text: str, *, max_length: int, max_terms: int) -> None:
+    """Refuse (422 naming the cap) a filter longer than ``max_length`` characters or with more
+    than ``max_terms`` comparisons (each IN-list value counts as one), before it reaches SQL."""
+    if not text or not text.strip():
+        return
+    if len(text) > max_length:
+        _fail(f"the filter is {len(text)} characters long; at most {max_length} (setting max_filter_length)")
+    terms, deepest = 0, 0
+    stack: list[tuple[Tree[Token] | Token, int]] = [(_parse(text, "filter", "filter"), 1)]
+    while stack:
+        node, depth = stack.pop()
+        if not isinstance(node, Tree):
+            continue
+        deepest = max(deepest, depth)
+        if node.data in ("compare", "is_null"):
+            terms += 1
+        elif node.data == "in_list":
+            terms += sum(isinstance(t, Token) and t.type in ("NUMBER", "STRING") for t in node.children)
+        stack.extend((child, depth + 1) for child in node.children)
+    if terms > max_terms:
+        _fail(f"the filter has {terms} terms; at most {max_terms} (setting max_filter_terms)")
+    if deepest > MAX_FILTER_DEPTH:
+        _fail(f"the filter nests {deepest} levels deep; at most {MAX_FILTER_DEPTH}")
 
 
 def parse_order_by(items: Sequence[str]) -> list[OrderKey]:
