@@ -15,6 +15,7 @@ from shipyard.config import Settings
 from shipyard.errors import ConfigError
 from shipyard.server.errors import install_error_handlers
 from shipyard.server.guard import GuardMiddleware
+from shipyard.server.openapi import document_errors
 from shipyard.server.routers import ROUTERS
 from shipyard.server.routers.system import server_version
 from shipyard.server.telemetry import RequestContextMiddleware, Telemetry
@@ -46,6 +47,7 @@ def create_app(app: App) -> FastAPI:
     for router in ROUTERS:
         api.include_router(router)
     install_ui(api)  # the web UI at /ui (see shipyard.server.ui)
+    document_errors(api)  # every operation lists its error responses (shipyard.server.openapi)
     return api
 
 

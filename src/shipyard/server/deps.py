@@ -39,6 +39,7 @@ from shipyard.accounts.model import Principal
 from shipyard.accounts.permissions import ACTIONS, roles_allowing
 from shipyard.app import App
 from shipyard.errors import InvalidInput, NotFound, PermissionDenied, Unauthenticated
+from shipyard.server.fields import bad_character
 from shipyard.server.telemetry import Telemetry
 from shipyard.tracking.service import TrackingService
 
@@ -200,7 +201,9 @@ async def _body_field(request: Request, name: str) -> str | None:
     except ValueError:
         return None
     value = data.get(name) if isinstance(data, dict) else None
-    return value if isinstance(value, str) and value else None
+    if not isinstance(value, str) or not value or bad_character(value, line=True) is not None:
+        return None  # the route's validation names the problem
+    return value
 
 
 Shipyard = Annotated[App, Depends(get_app)]

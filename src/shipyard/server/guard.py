@@ -15,7 +15,8 @@
    streamed past it is cut off with 413.
 5. Adds the browser defences to every response: ``X-Content-Type-Options: nosniff``,
    ``X-Frame-Options: DENY``, ``Referrer-Policy: same-origin`` and, on the UI, a
-   ``Content-Security-Policy`` that allows only this server's own scripts and styles.
+   ``Content-Security-Policy`` that allows only this server's own scripts (inline styles are
+   allowed: the charts set them).
 
 New routes are covered without any change here: their class comes from the route itself.
 """
@@ -26,7 +27,7 @@ from typing import Any
 from urllib.parse import unquote, urlsplit
 
 from fastapi.responses import JSONResponse
-from fastapi.routing import APIRoute
+from fastapi.routing import APIRoute, iter_route_contexts
 from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import MutableHeaders
 from starlette.exceptions import HTTPException
@@ -41,7 +42,7 @@ from shipyard.server.errors import envelope, error_response
 UPLOAD: dict[str, Any] = {"x-body-class": "upload"}
 UI_PREFIX = "/ui"
 CSP = (
-    "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+    "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data:; "
     "object-src 'none'; base-uri 'none'; frame-ancestors 'none'; form-action 'self'"
 )
 _HEADERS = [
@@ -71,20 +72,23 @@ class GuardMiddleware:
     def __init__(self, app: ASGIApp, *, max_body_bytes: int, max_upload_bytes: int) -> None:
         self.app = app
         self.limits = {"json": max_body_bytes, "upload": max_upload_bytes}
-        self._routes: dict[int, tuple[str, bool]] = {}
+        self._table: list[tuple[Any, tuple[str, bool]]] | None = None
 
     def _route_info(self, scope: Scope) -> tuple[str, bool]:
         """The matched route's body class and whether it needs a token."""
-        router = scope["app"].router
-        for route in router.routes:
-            match, _ = route.matches(scope)
-            if match is Match.FULL:
-                if not isinstance(route, APIRoute):
-                    return "json", False
-                info = self._routes.get(id(route))
-                if info is None:
+        if self._table is None:
+            table = []
+            for context in iter_route_contexts(scope["app"].routes):
+                route = context.original_route
+                kind, needs = "json", False
+                if isinstance(route, APIRoute):
                     kind = (route.openapi_extra or {}).get("x-body-class", "json")
-                    info = self._routes[id(route)] = (kind, _needs_token(route))
+                    needs = _needs_token(route)
+                table.append((context, (kind, needs)))
+            self._table = table
+        for context, info in self._table:
+            match, _ = context.matches(scope)
+            if match is Match.FULL:
                 return info
         return "json", False
 
