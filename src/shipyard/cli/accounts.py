@@ -96,6 +96,17 @@ def disable_user(
     console.print(f"Disabled user [bold]{escape(user.name)}[/].")
 
 
+@users_app.command("enable")
+def enable_user(
+    ctx: typer.Context,
+    name: Annotated[str, typer.Argument(help="The user to enable again.", show_default=False)],
+) -> None:
+    """Enable a disabled user: their tokens that have not expired or been revoked work again."""
+    client = get_client(ctx)
+    user = client.accounts.enable_user(name, actor=client.user)
+    console.print(f"Enabled user [bold]{escape(user.name)}[/].")
+
+
 @users_app.command("list")
 def list_users(ctx: typer.Context, json: JsonOption = False) -> None:
     """List users."""

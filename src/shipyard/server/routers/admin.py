@@ -79,6 +79,11 @@ def disable_user(name: str, principal: Admin, app: Shipyard) -> s.UserOut:
     return s.UserOut.of(app.accounts.disable_user(name, actor=principal.user.name))
 
 
+@router.post("/users/{name}/enable")
+def enable_user(name: str, principal: Admin, app: Shipyard) -> s.UserOut:
+    return s.UserOut.of(app.accounts.enable_user(name, actor=principal.user.name))
+
+
 @router.get("/users/{name}/tokens")
 def list_user_tokens(name: str, _: Admin, app: Shipyard) -> s.TokensOut:
     return s.TokensOut(tokens=[s.TokenOut.of(t, name) for t in app.accounts.list_tokens(name)])
