@@ -244,7 +244,7 @@ def test_the_last_admin_cannot_be_disabled_or_demoted(http: httpx.Client, app: A
 
 
 @pytest.mark.parametrize(
-    "name", ["ali\u200bce", "аlice", "nul\u0000", "<b>bob</b>", "a b", "", "-dash", "x" * 65, "über"]
+    "name", ["ali\u200bce", "\u0430lice", "nul\u0000", "<b>bob</b>", "a b", "", "-dash", "x" * 65, "über"]
 )
 def test_user_names_are_plain(http: httpx.Client, name: str) -> None:
     assert error(http.post("/api/v1/users", json={"name": name}), 422)["field"] in (
