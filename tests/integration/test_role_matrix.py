@@ -250,3 +250,98 @@ def test_a_model_scoped_deployer_promotes_only_that_model(two_models: Site) -> N
     (record,) = two_models.app.audit.list(actor="dana")
     assert (record.action, record.object_id) == ("version.transition", "churn/1")
     assert record.request_id  # the HTTP request that caused it
+
+
+# -- references: an object named in a request needs read access too -----------------------------
+
+
+@pytest.fixture(scope="module")
+def references(two_models: Site, tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
+    """Run ``rb`` (a packaged model) in experiment ``churn``, ``ra`` in ``exp-a``, ``rf`` naming a
+    feature service. "cora" contributes to model fraud and experiment exp-a only; "carl" to model
+    fraud and experiment churn only (neither holds a global grant, so neither reads features)."""
+    from shipyard.registry.ports import FEATURE_SERVICE_TAG
+    from support.registry_models import log_trained_run
+
+    site = two_models
+    tmp = tmp_path_factory.mktemp("references")
+    ids = {
+        "rb": log_trained_run(site.app, tmp),
+        "rf": log_trained_run(site.app, tmp, tags={FEATURE_SERVICE_TAG: "churn-features"}),
+    }
+    site.app.tracking.create_experiment("exp-a")
+    ids["ra"] = site.app.tracking.create_run("exp-a").id
+    for user, experiment in (("cora", "exp-a"), ("carl", "churn")):
+        site.app.accounts.create_user(user)
+        site.app.accounts.grant_role(user, "contributor", model="fraud", actor="admin")
+        site.app.accounts.grant_role(user, "contributor", experiment=experiment, actor="admin")
+        site.tokens[user] = site.app.accounts.create_token(user).secret
+    return ids
+
+
+def _as(site: Site, user: str, method: str, url: str, body: dict[str, object]) -> tuple[int, dict[str, Any]]:
+    response = site.client.request(
+        method, url, json=body, headers={"Authorization": f"Bearer {site.tokens[user]}"}
+    )
+    return response.status_code, response.json()
+
+
+def _same_as_missing(site: Site, user: str, url: str, body: dict[str, Any], key: str, real: str) -> None:
+    """The answer for ``real`` (which ``user`` cannot read) equals the one for an id that does not exist."""
+    missing = "f" * 32
+    status, answer = _as(site, user, "POST", url, {**body, key: real})
+    status_missing, answer_missing = _as(site, user, "POST", url, {**body, key: missing})
+    assert (status, status_missing) == (404, 404)
+    assert answer["error"]["message"].replace(real, missing) == answer_missing["error"]["message"]
+    assert answer["error"]["field"] == answer_missing["error"]["field"]
+
+
+def test_registering_a_run_needs_read_access_to_its_experiment(
+    two_models: Site, references: dict[str, str]
+) -> None:
+    site = two_models
+    _same_as_missing(site, "cora", "/api/v1/models/fraud/versions", {}, "run_id", references["rb"])
+    status, _ = _as(site, "carl", "POST", "/api/v1/models/fraud/versions", {"run_id": references["rb"]})
+    assert status == 201  # carl reads experiment churn
+    version = site.app.registry.list_versions("fraud")[-1]
+    status, _ = _as(site, "cora", "GET", f"/api/v1/models/fraud/versions/{version.version}", {})
+    assert status == 200  # what was registered is readable through the model, as before
+
+
+def test_choosing_a_parent_run_needs_read_access_to_its_experiment(
+    two_models: Site, references: dict[str, str]
+) -> None:
+    site = two_models
+    _same_as_missing(site, "cora", "/api/v1/runs", {"experiment": "exp-a"}, "parent_id", references["rb"])
+    status, run = _as(
+        site, "cora", "POST", "/api/v1/runs", {"experiment": "exp-a", "parent_id": references["ra"]}
+    )
+    assert status == 201 and run["parent_id"] == references["ra"]
+
+
+def test_registering_a_run_that_names_a_feature_service_needs_features_read(
+    two_models: Site, references: dict[str, str]
+) -> None:
+    site = two_models
+    status, answer = _as(site, "carl", "POST", "/api/v1/models/fraud/versions", {"run_id": references["rf"]})
+    assert status == 404 and answer["error"]["field"] == "feature_service"
+    status, _ = _as(site, "admin", "POST", "/api/v1/models/fraud/versions", {"run_id": references["rf"]})
+    assert status == 201
+
+
+# -- taking a version out of production is a deployment decision (models.deploy) -------------------
+
+
+def test_a_deployer_takes_a_version_out_of_production_and_a_contributor_cannot(two_models: Site) -> None:
+    site = two_models
+    site.app.registry.transition("fraud", 1, "production", actor="admin")
+    for route in ("archive", "retire"):
+        status, _ = _as(site, "contributor", "POST", f"/api/v1/models/fraud/versions/1/{route}", {})
+        assert status == 403, route
+    assert site.app.registry.get_version("fraud", 1).stage.value == "production"
+    status, answer = _as(site, "deployer", "POST", "/api/v1/models/fraud/versions/1/archive", {})
+    assert status == 200 and answer["stage"] == "archived"
+    # A version that is not in production stays the contributors' to archive or retire.
+    site.app.registry.transition("fraud", 1, "staging", actor="admin")
+    status, answer = _as(site, "contributor", "POST", "/api/v1/models/fraud/versions/1/retire", {})
+    assert status == 200 and answer["stage"] == "retired"
