@@ -128,7 +128,11 @@ def create_token(
     user: Annotated[str, typer.Argument(help="The user the token acts as.", show_default=False)],
     name: Annotated[str, typer.Option("--name", help="A label to recognise the token by.")] = "default",
     expires_in: Annotated[
-        str | None, typer.Option("--expires-in", help="Lifetime such as 30d, 12h, 45m, 2w (default: never).")
+        str | None,
+        typer.Option(
+            "--expires-in",
+            help="Lifetime such as 30d, 12h, 45m, 2w (default: the token_lifetime_days setting, 90).",
+        ),
     ] = None,
     json: JsonOption = False,
 ) -> None:
