@@ -37,7 +37,7 @@ class Client:
         self._connection: ServerConnection | None = None
         if self.settings.url:
             from shipyard.client.http import ServerConnection
-            from shipyard.client.remote import RemoteTracking
+            from shipyard.client.remote_tracking import RemoteTracking
 
             token = self.settings.token.get_secret_value() if self.settings.token else None
             self._connection = ServerConnection(self.settings.url, token)

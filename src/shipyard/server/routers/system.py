@@ -11,7 +11,7 @@ from fastapi.responses import JSONResponse
 from sqlalchemy import text
 
 from shipyard.app import App
-from shipyard.server import schemas as s
+from shipyard.server import tracking_schemas as s
 from shipyard.server.deps import Metrics, Shipyard, authorize
 from shipyard.server.telemetry import METRICS_CONTENT_TYPE
 
