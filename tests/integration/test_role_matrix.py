@@ -35,7 +35,7 @@ PUBLIC = {
     ("POST", "/ui/login"),
     ("POST", "/ui/logout"),
     ("GET", "/"),
-    ("GET", "/ui/vendor/plotly-{requested}.min.js"),  # a static script, like /ui/static
+    ("GET", "/ui/vendor/plotly-{requested}.min.js"),  # the charting library, like /ui/static
 }
 #: Non-GET routes a viewer may call: they read (a search in a body) or manage the caller's own tokens.
 VIEWER_MAY_POST = {
@@ -260,7 +260,7 @@ def references(two_models: Site, tmp_path_factory: pytest.TempPathFactory) -> di
     """Run ``rb`` (a packaged model) in experiment ``churn``, ``ra`` in ``exp-a``, ``rf`` naming a
     feature service. "cora" contributes to model fraud and experiment exp-a only; "carl" to model
     fraud and experiment churn only (neither holds a global grant, so neither reads features)."""
-    from shipyard.registry.ports import FEATURE_SERVICE_TAG
+    from shipyard.tracking.tags import FEATURE_SERVICE as FEATURE_SERVICE_TAG
     from support.registry_models import log_trained_run
 
     site = two_models

@@ -20,12 +20,12 @@ from starlette.concurrency import run_in_threadpool
 from shipyard.accounts.model import Principal
 from shipyard.errors import InvalidInput, NotFound
 from shipyard.registry.entities import Stage
-from shipyard.registry.ports import FEATURE_SERVICE_TAG
 from shipyard.registry.service import RegistryService
 from shipyard.server import model_schemas as s
 from shipyard.server.deps import Shipyard, authorize, ensure_allowed, ensure_run_readable
 from shipyard.server.fields import VersionNumber, VersionParam, VersionQuery
 from shipyard.server.guard import UPLOAD
+from shipyard.tracking.tags import FEATURE_SERVICE as FEATURE_SERVICE_TAG
 
 router = APIRouter(prefix="/api/v1/models", tags=["models"])
 
