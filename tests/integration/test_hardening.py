@@ -353,3 +353,38 @@ def test_cookies_are_secure_when_the_server_is_behind_https(tmp_path: Path) -> N
         assert "secure" in response.headers["set-cookie"].lower()
     finally:
         app.close()
+
+
+# -- 1 (UI). a run's page pages its long lists ------------------------------------------------------
+
+
+def test_a_run_page_pages_tags_params_and_artifacts(tmp_path: Path) -> None:
+    import re
+
+    app = build_app(load_settings(home=tmp_path / "h"))
+    app.accounts.create_user("root", role="admin")
+    token = app.accounts.create_token("root").secret
+    app.tracking.create_experiment("wide")
+    run = app.tracking.create_run("wide", tags={f"tag{i:03}": "x" * 200 for i in range(250)})
+    app.tracking.log_params(run.id, {f"p{i:03}": i for i in range(250)})
+    for i in range(120):
+        app.tracking.store_artifact(run.id, f"a/{i:03}.txt", io.BytesIO(b"x"))
+    try:
+        with start_live_server(app) as server:
+            pages = [
+                httpx.get(
+                    f"{server.url}/ui/runs/{run.id}?page={n}", headers={"Authorization": f"Bearer {token}"}
+                )
+                for n in (1, 3)
+            ]
+    finally:
+        app.close()
+    first, third = (p.text for p in pages)
+    assert all(p.status_code == 200 for p in pages)
+    assert len(re.findall(r"<th>tag\d{3}</th>", first)) == 100
+    assert len(re.findall(r"<th>p\d{3}</th>", first)) == 100
+    assert len(re.findall(r"download>a/\d{3}\.txt<", first)) == 100
+    assert "Page 1 of 3" in first and 'rel="next"' in first
+    assert len(re.findall(r"<th>tag\d{3}</th>", third)) == 50 and "<th>tag249</th>" in third
+    assert len(re.findall(r"download>a/\d{3}\.txt<", third)) == 0
+    assert len(first) < 150_000  # bounded, whatever the run holds

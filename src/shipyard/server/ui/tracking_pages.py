@@ -48,8 +48,11 @@ def runs(
 
 
 @router.get("/runs/{run_id}")
-def run(request: Request, run_id: str, tracking: Tracking) -> HTMLResponse:
-    return render(request, "run.html", {"detail": views.run_detail(tracking, run_id)})
+def run(
+    request: Request, run_id: str, tracking: Tracking, page: Annotated[int, Query(ge=1, le=1_000_000)] = 1
+) -> HTMLResponse:
+    detail = views.run_detail(tracking, run_id, page)
+    return render(request, "run.html", {"detail": detail, "section_rows": views.SECTION_ROWS})
 
 
 @router.get("/compare")

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field, replace
+from typing import Generic, TypeVar
 from urllib.parse import urlencode
 
 from shipyard.errors import InvalidInput
@@ -154,33 +155,75 @@ class DataNode:
     runs: Sequence[LineageNode] = ()
 
 
+T = TypeVar("T")
+
+#: Rows of each list on a run's page (params, tags, metrics, artifacts, children); ``?page=`` pages.
+SECTION_ROWS = 100
+
+
+@dataclass(frozen=True)
+class Section(Generic[T]):
+    """One page of a list on a run's page: ``rows`` of ``total``."""
+
+    rows: Sequence[T]
+    total: int
+
+    def __len__(self) -> int:
+        return self.total
+
+    def __iter__(self) -> Iterator[T]:
+        return iter(self.rows)
+
+    def __bool__(self) -> bool:
+        return self.total > 0
+
+
+def _section(items: Sequence[T], page: int) -> Section[T]:
+    start = (page - 1) * SECTION_ROWS
+    return Section(items[start : start + SECTION_ROWS], len(items))
+
+
 @dataclass(frozen=True)
 class RunDetail:
     run: Run
     experiment: Experiment
     parent: Run | None
-    children: Sequence[Run]
-    metrics: Sequence[MetricRow]
+    children: Section[Run]
+    metrics: Section[MetricRow]
     datasets: Sequence[RunDataset]
-    artifacts: Sequence[Artifact]
+    artifacts: Section[Artifact]
+    params: Section[tuple[str, str]]
+    tags: Section[tuple[str, str]]
+    page: int = 1
     inputs: Sequence[DataNode] = field(default_factory=list)
     outputs: Sequence[DataNode] = field(default_factory=list)
 
+    @property
+    def pages(self) -> int:
+        longest = max(
+            len(self.params), len(self.tags), len(self.metrics), len(self.artifacts), len(self.children)
+        )
+        return max(1, -(-longest // SECTION_ROWS))
 
-def run_detail(tracking: TrackingAPI, run_id: str) -> RunDetail:
+
+def run_detail(tracking: TrackingAPI, run_id: str, page: int = 1) -> RunDetail:
     run = tracking.get_run(run_id)
     inputs, outputs = lineage_sides(tracking.lineage(run.id, LINEAGE_DEPTH), run.id)
+    latest = _section(sorted(run.metrics.items()), page)
     return RunDetail(
         run=run,
         experiment=tracking.get_experiment(run.experiment_id),
         parent=tracking.get_run(run.parent_id) if run.parent_id else None,
-        children=tracking.search_runs(None, f"parent_id = '{run.id}'", ["start_time ASC"]),
-        metrics=[
-            MetricRow(latest, sparkline(tracking.metric_history(run.id, key)))
-            for key, latest in sorted(run.metrics.items())
-        ],
+        children=_section(tracking.search_runs(None, f"parent_id = '{run.id}'", ["start_time ASC"]), page),
+        metrics=Section(
+            [MetricRow(m, sparkline(tracking.metric_history(run.id, key))) for key, m in latest.rows],
+            latest.total,
+        ),
         datasets=tracking.run_datasets(run.id),
-        artifacts=tracking.list_artifacts(run.id),
+        artifacts=_section(tracking.list_artifacts(run.id), page),
+        params=_section(sorted(run.params.items()), page),
+        tags=_section(sorted(run.tags.items()), page),
+        page=page,
         inputs=inputs,
         outputs=outputs,
     )
