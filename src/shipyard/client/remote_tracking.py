@@ -32,6 +32,9 @@ from shipyard.tracking.model import (
     RunStatus,
 )
 
+#: Metric points sent in one request (the server's ``max_metric_points`` defaults to 50,000).
+REQUEST_POINTS = 10_000
+
 
 class RemoteTracking(RemoteClient, TrackingAPI):
     """:class:`~shipyard.tracking.api.TrackingAPI` over a :class:`~shipyard.client.http.ServerConnection`
@@ -94,13 +97,24 @@ class RemoteTracking(RemoteClient, TrackingAPI):
             self.connection.send("POST", f"/runs/{segment(run_id)}/params", json={"params": clean})
 
     def log_metrics(self, run_id: str, points: Sequence[MetricPoint], *, batch_id: str | None = None) -> int:
+        """Points travel in requests of at most :data:`REQUEST_POINTS` (under the server's
+        ``max_metric_points``); each request has its own batch id, so each can be retried."""
         clean = validation.metric_points(points)
         if not clean:
             return 0
-        body = {"batch_id": batch_id or uuid.uuid4().hex, "points": wire.metric_points_json(clean)}
-        stored: int = self.connection.json(
-            "POST", f"/runs/{segment(run_id)}/metrics", json=body, idempotent=True
-        )["stored"]
+        batch_id = batch_id or uuid.uuid4().hex
+        stored = 0
+        for start in range(0, len(clean), REQUEST_POINTS):
+            part = batch_id if len(clean) <= REQUEST_POINTS else f"{batch_id[:52]}-{start // REQUEST_POINTS}"
+            body = {
+                "batch_id": part,
+                "points": wire.metric_points_json(clean[start : start + REQUEST_POINTS]),
+            }
+            stored += int(
+                self.connection.json("POST", f"/runs/{segment(run_id)}/metrics", json=body, idempotent=True)[
+                    "stored"
+                ]
+            )
         return stored
 
     def metric_history(self, run_id: str, key: str) -> list[Metric]:
