@@ -70,6 +70,7 @@ def site(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactor
             app.accounts.create_user(USER)
             app.accounts.grant_role(USER, "contributor", experiment=EXPERIMENT)
             token = app.accounts.create_token(USER).secret
+            app.accounts.authenticate(token)  # its first use records last_used_at (a write a minute at most)
             app.tracking.create_experiment(EXPERIMENT)
             app.tracking.create_experiment(OTHER)
             headers = {"Authorization": f"Bearer {token}"}

@@ -121,6 +121,7 @@ def test_parse_scope() -> None:
 
 
 def test_disabled_users_lose_everything(accounts: AccountsService) -> None:
+    accounts.create_user("root", role="admin")  # the last enabled admin cannot be disabled
     accounts.create_user("kim", role="admin")
     secret = accounts.create_token("kim").secret
     accounts.disable_user("kim", actor="root")

@@ -6,9 +6,10 @@
 2. On a state-changing request to the web UI (``POST``/``PUT``/``PATCH``/``DELETE`` under ``/ui``),
    refuses another site's request (403): ``Sec-Fetch-Site`` must not be ``cross-site`` or
    ``same-site``, and an ``Origin`` header must name this server.
-3. Authenticates the caller of an API route that needs a token (any route whose dependencies
-   include :func:`~shipyard.server.deps.authorize`) before the body is read: no token, or a bad
-   one, is 401 whatever the body holds. The principal is kept for ``authorize``.
+3. Refuses a request to an API route that needs a token (any route whose dependencies include
+   :func:`~shipyard.server.deps.authorize`) and carries none with 401, before the body is read,
+   whatever the body holds. The token itself is checked by ``authorize`` (one read transaction
+   with the grants), so a wrong token is 401 too, but after the body, within its size limit.
 4. Limits the body by the route's class: ``upload`` routes (declared with
    ``openapi_extra=UPLOAD``) take up to ``max_upload_bytes``, every other route
    ``max_body_bytes``. A ``Content-Length`` past the limit is 413 before a byte is read; a body
@@ -28,7 +29,6 @@ from urllib.parse import unquote, urlsplit
 
 from fastapi.responses import JSONResponse
 from fastapi.routing import APIRoute, iter_route_contexts
-from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import MutableHeaders
 from starlette.exceptions import HTTPException
 from starlette.routing import Match
@@ -148,15 +148,7 @@ class GuardMiddleware:
             return error_response(
                 Unauthenticated("missing bearer token: send 'Authorization: Bearer <token>'")
             )
-        accounts = scope["app"].state.shipyard.accounts
-        try:
-            principal = await run_in_threadpool(accounts.authenticate, secret)
-        except Unauthenticated as exc:
-            return error_response(exc)
-        state: dict[str, Any] = scope.setdefault("state", {})
-        state["principal"] = principal
-        state["principal_secret"] = secret
-        return state
+        return {}  # the token itself is checked by ``authorize``, in the request's one read transaction
 
     @staticmethod
     def _limited(scope: Scope, receive: Receive) -> Receive:
