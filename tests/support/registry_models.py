@@ -13,8 +13,8 @@ from sklearn.preprocessing import OneHotEncoder, StandardScaler
 
 from shipyard.app import App
 from shipyard.demo.data import generate_churn_data
+from shipyard.packaging.package import save_model
 from shipyard.registry.entities import ModelVersion
-from shipyard.registry.packaging import save_model
 from shipyard.tracking.datasets import describe
 
 NUMERIC = ["tenure_months", "monthly_charges", "support_calls"]

@@ -16,6 +16,8 @@ from sqlalchemy import select, update
 from shipyard.audit import log as audit
 from shipyard.core.clock import now_ms
 from shipyard.errors import Conflict, InvalidInput, NotFound
+from shipyard.packaging.package import LoadedModel, load_verified, read_manifest
+from shipyard.packaging.signature import Signature
 from shipyard.registry import (
     approvals,
     cards,
@@ -39,11 +41,9 @@ from shipyard.registry.entities import (
     Transition,
     VersionComparison,
 )
-from shipyard.registry.packaging import LoadedModel, load_verified, read_manifest
 from shipyard.registry.ports import RunLookup
 from shipyard.registry.records import approvals_t, models_t, versions_t
 from shipyard.registry.refs import ModelRef, alias_name, model_name, parse_ref, version_number
-from shipyard.registry.signature import Signature
 from shipyard.storage.artifacts.content import ContentStore
 from shipyard.storage.metadata.database import Database
 

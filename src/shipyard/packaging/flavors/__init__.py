@@ -7,15 +7,15 @@ import importlib
 
 from shipyard.core import plugins
 from shipyard.errors import InvalidInput
-from shipyard.registry.flavors.base import ModelFlavor, Payload, Predictor
+from shipyard.packaging.flavors.base import ModelFlavor, Payload, Predictor
 
 GROUP = "model_flavors"
 BUILTIN = {
-    "onnx": "shipyard.registry.flavors.onnx:OnnxFlavor",
-    "xgboost": "shipyard.registry.flavors.xgboost:XGBoostFlavor",
-    "lightgbm": "shipyard.registry.flavors.lightgbm:LightGBMFlavor",
-    "sklearn": "shipyard.registry.flavors.sklearn:SklearnFlavor",
-    "pyfunc": "shipyard.registry.flavors.pyfunc:PyfuncFlavor",
+    "onnx": "shipyard.packaging.flavors.onnx:OnnxFlavor",
+    "xgboost": "shipyard.packaging.flavors.xgboost:XGBoostFlavor",
+    "lightgbm": "shipyard.packaging.flavors.lightgbm:LightGBMFlavor",
+    "sklearn": "shipyard.packaging.flavors.sklearn:SklearnFlavor",
+    "pyfunc": "shipyard.packaging.flavors.pyfunc:PyfuncFlavor",
 }
 
 
