@@ -370,7 +370,9 @@ class TestOpenStore:
     @pytest.mark.parametrize("location", ["gs://bucket/x", "ftp://host/x"])
     def test_unknown_scheme_is_a_config_error_naming_it(self, location: str) -> None:
         scheme = location.split(":")[0]
-        with pytest.raises(ConfigError, match=f"unknown scheme '{scheme}'"):
+        with pytest.raises(
+            ConfigError, match=f"unknown artifact store scheme '{scheme}' \\(known: file://, memory://, s3://"
+        ):
             open_store(location)
 
     @pytest.mark.parametrize("location", ["", "   ", "s3://", "s3:///prefix-without-bucket"])

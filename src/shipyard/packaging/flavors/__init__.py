@@ -1,39 +1,34 @@
-"""Model flavors by name: the ``shipyard.model_flavors`` entry points, with the built-in flavors
-available even when the package's entry points are not installed (a source checkout)."""
+"""Model flavors by name: the plugins of :data:`FLAVORS` (the built-in flavors plus the
+``shipyard.model_flavors`` entry point group)."""
 
 from __future__ import annotations
 
-import importlib
-
-from shipyard.core import plugins
+from shipyard.core.plugins import PluginGroup
 from shipyard.errors import InvalidInput
 from shipyard.packaging.flavors.base import ModelFlavor, Payload, Predictor
 
-GROUP = "model_flavors"
-BUILTIN = {
-    "onnx": "shipyard.packaging.flavors.onnx:OnnxFlavor",
-    "xgboost": "shipyard.packaging.flavors.xgboost:XGBoostFlavor",
-    "lightgbm": "shipyard.packaging.flavors.lightgbm:LightGBMFlavor",
-    "sklearn": "shipyard.packaging.flavors.sklearn:SklearnFlavor",
-    "pyfunc": "shipyard.packaging.flavors.pyfunc:PyfuncFlavor",
-}
+FLAVORS = PluginGroup(
+    "model_flavors",
+    builtins={
+        "onnx": "shipyard.packaging.flavors.onnx:OnnxFlavor",
+        "xgboost": "shipyard.packaging.flavors.xgboost:XGBoostFlavor",
+        "lightgbm": "shipyard.packaging.flavors.lightgbm:LightGBMFlavor",
+        "sklearn": "shipyard.packaging.flavors.sklearn:SklearnFlavor",
+        "pyfunc": "shipyard.packaging.flavors.pyfunc:PyfuncFlavor",
+    },
+    noun="model flavor",
+    error=InvalidInput,
+    field="flavor",
+)
 
 
 def names() -> list[str]:
-    return sorted(set(BUILTIN) | set(plugins.names(GROUP)))
+    return FLAVORS.names()
 
 
 def get(name: str) -> ModelFlavor:
     """The flavor registered as ``name``; InvalidInput naming the known ones otherwise."""
-    if name in plugins.names(GROUP):
-        factory = plugins.load(GROUP, name)
-    elif name in BUILTIN:
-        module, _, attr = BUILTIN[name].partition(":")
-        factory = getattr(importlib.import_module(module), attr)
-    else:
-        raise InvalidInput(
-            f"unknown model flavor {name!r}; known flavors: {', '.join(names())}", field="flavor"
-        )
+    factory = FLAVORS.load(name)
     flavor: ModelFlavor = factory() if isinstance(factory, type) else factory  # type: ignore[assignment]
     return flavor
 
@@ -50,4 +45,4 @@ def detect(model: object) -> ModelFlavor:
     )
 
 
-__all__ = ["BUILTIN", "GROUP", "ModelFlavor", "Payload", "Predictor", "detect", "get", "names"]
+__all__ = ["FLAVORS", "ModelFlavor", "Payload", "Predictor", "detect", "get", "names"]
