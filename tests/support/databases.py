@@ -12,6 +12,8 @@ import atexit
 import os
 import shutil
 import sqlite3
+import subprocess
+import sys
 import tempfile
 import uuid
 from collections.abc import Iterator
@@ -122,12 +124,31 @@ def fresh_postgres_database() -> Iterator[str]:
     except Exception as exc:
         admin.dispose()
         unavailable(f"PostgreSQL at {server.render_as_string(hide_password=True)} is unreachable: {exc}")
+    admin.dispose()
     try:
         yield server.set(database=name).render_as_string(hide_password=False)
     finally:
-        with admin.connect() as conn:
-            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
+        _drop_in_the_background(server.set(drivername="postgresql").render_as_string(False), name)
+
+
+_DROP = """
+import os, sys, psycopg
+with psycopg.connect(os.environ["SHIPYARD_TEST_DROP_FROM"], autocommit=True) as conn:
+    conn.execute('DROP DATABASE IF EXISTS "%s" WITH (FORCE)' % sys.argv[1])
+"""
+
+
+def _drop_in_the_background(server_url: str, name: str) -> None:
+    """DROP DATABASE waits for a checkpoint of the whole (shared) server, seconds on a busy one: a
+    detached process drops it while the tests go on, and finishes even after pytest has exited."""
+    subprocess.Popen(
+        [sys.executable, "-c", _DROP, name],
+        env={**os.environ, "SHIPYARD_TEST_DROP_FROM": server_url},  # not in argv: it may hold a password
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+    )
 
 
 TRACKING_TABLES = (
