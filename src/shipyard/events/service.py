@@ -8,10 +8,11 @@ consumer that writes its own effect can commit it with its cursor
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
-from sqlalchemy import Connection, select
+from sqlalchemy import Connection, String, select, type_coerce
 
 from shipyard.errors import InvalidInput
 from shipyard.events import filters, log
@@ -36,16 +37,28 @@ def _check_after(after: int) -> int:
     return after
 
 
-def _to_event(row: Any) -> StoredEvent:
-    return StoredEvent(
-        seq=row.seq,
-        id=row.id,
-        type=row.type,
-        at=row.at,
-        actor=row.actor,
-        payload=row.payload,
-        request_id=row.request_id,
-    )
+#: The payload as the driver returns it: text on SQLite (decoded once, below, not per row by
+#: SQLAlchemy's JSON type), already decoded by psycopg on PostgreSQL.
+_COLUMNS = (
+    events_t.c.seq,
+    events_t.c.id,
+    events_t.c.type,
+    events_t.c.at,
+    events_t.c.actor,
+    type_coerce(events_t.c.payload, String),
+    events_t.c.request_id,
+)
+_decode = json.JSONDecoder().decode
+
+
+def _to_events(rows: Sequence[Any]) -> list[StoredEvent]:
+    texts = [row[5] for row in rows if isinstance(row[5], str)]
+    # One decode of the batch as a JSON array: a tenth of the cost of a decode per row.
+    payloads = iter(_decode("[" + ",".join(texts) + "]") if texts else [])
+    return [
+        StoredEvent(seq, id_, type_, at, actor, next(payloads) if isinstance(payload, str) else payload, rid)
+        for seq, id_, type_, at, actor, payload, rid in rows
+    ]
 
 
 class EventLog:
@@ -96,7 +109,10 @@ class EventLog:
     ) -> EventBatch:
         """The next events after the consumer's cursor; the cursor moves only with :meth:`ack`."""
         _check_limit(limit)
-        return self._scan(self.cursor(consumer), types, where, limit)
+        patterns = filters.check_types(types)
+        conditions = filters.check_where(where)
+        with self.db.read() as conn:
+            return self._batch(conn, log.cursor(conn, consumer), patterns, conditions, limit, False)
 
     def ack(self, consumer: str, position: int) -> None:
         """Record that the consumer handled everything up to ``position`` (never moves back)."""
@@ -114,10 +130,15 @@ class EventLog:
     ) -> int:
         """Read one batch, call ``handle`` on each event, then ack the batch; returns how many
         events were handled. If ``handle`` raises, nothing is acked and the batch comes again."""
-        batch = self.read(consumer, types=types, where=where, limit=limit)
+        _check_limit(limit)
+        patterns = filters.check_types(types)
+        conditions = filters.check_where(where)
+        with self.db.read() as conn:
+            position = log.cursor(conn, consumer)
+            batch = self._batch(conn, position, patterns, conditions, limit, False)
         for event in batch.events:
             handle(event)
-        if batch.next_cursor > self.cursor(consumer):
+        if batch.next_cursor > position:
             self.ack(consumer, batch.next_cursor)
         return len(batch.events)
 
@@ -147,7 +168,7 @@ class EventLog:
         # The head first: every seq up to it is committed (seqs are assigned in commit order), so a
         # batch that is not full has seen all of them and the cursor may move to the head.
         head = log.latest_seq(conn)
-        stmt = select(events_t).where(events_t.c.seq > after, events_t.c.seq <= head)
+        stmt = select(*_COLUMNS).where(events_t.c.seq > after, events_t.c.seq <= head)
         for condition in (
             filters.type_condition(patterns),
             filters.where_condition(conn.dialect.name, where),
@@ -156,8 +177,8 @@ class EventLog:
                 stmt = stmt.where(condition)
         if newest:
             rows = conn.execute(stmt.order_by(events_t.c.seq.desc()).limit(limit)).all()
-            return EventBatch([_to_event(r) for r in reversed(rows)], max(head, after))
-        events = [_to_event(r) for r in conn.execute(stmt.order_by(events_t.c.seq).limit(limit))]
+            return EventBatch(_to_events(rows[::-1]), max(head, after))
+        events = _to_events(conn.execute(stmt.order_by(events_t.c.seq).limit(limit)).all())
         if len(events) == limit:
             return EventBatch(events, events[-1].seq)
         return EventBatch(events, max(head, after))
