@@ -17,11 +17,13 @@ from shipyard.accounts.service import AccountsService
 from shipyard.audit.service import AuditService
 from shipyard.config import Settings
 from shipyard.errors import NotFound
+from shipyard.events.service import EventLog
 from shipyard.migrations import runner
 from shipyard.registry.entities import TrainingData
 from shipyard.registry.ports import RunFacts
 from shipyard.storage.artifacts import ContentStore, open_store
 from shipyard.storage.metadata.database import Database
+from shipyard.tracking import tags
 from shipyard.tracking.service import TrackingService
 
 if TYPE_CHECKING:
@@ -37,6 +39,7 @@ class App:
     tracking: TrackingService
     accounts: AccountsService
     audit: AuditService
+    events: EventLog
 
     @cached_property
     def registry(self) -> RegistryService:
@@ -71,11 +74,14 @@ class TrackingRunLookup:
             run_id=run.id,
             params=dict(run.params),
             metrics={k: m.value for k, m in run.metrics.items()},
-            tags=dict(run.tags),
             git_commit=run.environment.git_commit if run.environment else None,
             training_data=None
             if training is None
             else TrainingData(training.name, training.digest, training.location, training.num_rows),
+            feature_service=run.tags.get(tags.FEATURE_SERVICE),
+            validated_by=f"run tag {tags.VALIDATION}={tags.VALIDATION_PASSED}"
+            if run.tags.get(tags.VALIDATION) == tags.VALIDATION_PASSED
+            else None,
         )
 
     def artifact_digest(self, run_id: str, path: str) -> str:
@@ -107,6 +113,7 @@ def build_app(settings: Settings, *, migrate: bool = True) -> App:
         tracking=TrackingService(db, content),
         accounts=AccountsService(db),
         audit=AuditService(db),
+        events=EventLog(db),
     )
 
 

@@ -16,6 +16,7 @@ from sqlalchemy import Connection, bindparam, delete, select, update
 from shipyard.core.clock import now_ms, to_datetime
 from shipyard.core.ids import is_id, new_id
 from shipyard.errors import AlreadyExists, Conflict, InvalidInput, NotFound
+from shipyard.events import log as event_log
 from shipyard.storage.artifacts.base import check_key
 from shipyard.storage.artifacts.content import Blob, ContentStore, parse_digest
 from shipyard.storage.metadata.base import table
@@ -25,6 +26,7 @@ from shipyard.storage.metadata.upsert import insert_ignore, upsert
 from shipyard.tracking import lineage as lineage_walk
 from shipyard.tracking import records, validation
 from shipyard.tracking.api import DEFAULT_MAX_RESULTS, MetricPoint, TrackingAPI
+from shipyard.tracking.events import RunFinished
 from shipyard.tracking.model import (
     Artifact,
     DatasetInfo,
@@ -74,6 +76,9 @@ METRIC_COLUMNS = ("key", "value", "step", "timestamp")
 _RUN_STATUS = select(runs_t.c.id, runs_t.c.status).where(runs_t.c.id == bindparam("run_id"))
 _EXPERIMENT_BY_NAME = select(exp_t).where(exp_t.c.name == bindparam("name"))
 _EXPERIMENT_BY_ID = select(exp_t).where(exp_t.c.id == bindparam("id"))
+_EXPERIMENT_OF_RUN = (
+    select(exp_t).join(runs_t, runs_t.c.experiment_id == exp_t.c.id).where(runs_t.c.id == bindparam("run_id"))
+)
 
 
 def _number(text: str) -> float | None:
@@ -206,6 +211,15 @@ class TrackingService(TrackingAPI):
         with self.db.read() as conn:
             return records.load_run(conn, run_id)
 
+    def run_experiment(self, run_id: str) -> Experiment:
+        """The experiment ``run_id`` belongs to, in one small query (what authorization asks; the
+        run's params, metrics and tags are not read). NotFound (field ``run_id``) if no such run."""
+        with self.db.read() as conn:
+            row = conn.execute(_EXPERIMENT_OF_RUN, {"run_id": run_id}).first()
+        if row is None:
+            raise NotFound(f"run {run_id!r} does not exist", field="run_id")
+        return records.experiment(row)
+
     def end_run(self, run_id: str, status: RunStatus = RunStatus.FINISHED) -> Run:
         status = self._status(status)
         if not status.terminal:
@@ -221,7 +235,13 @@ class TrackingService(TrackingAPI):
             conn.execute(
                 update(runs_t).where(runs_t.c.id == run_id).values(status=status.value, end_time=now_ms())
             )
-            return records.load_run(conn, run_id)
+            ended = records.load_run(conn, run_id)
+            event_log.publish(
+                conn,
+                RunFinished(run_id=run_id, experiment_id=ended.experiment_id, status=status.value),
+                actor=ended.user or "unknown",
+            )
+            return ended
 
     def update_run(self, run_id: str, *, name: str | None = None, note: str | None = None) -> Run:
         values: dict[str, Any] = {}
