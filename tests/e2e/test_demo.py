@@ -179,6 +179,8 @@ def test_ctrl_c_stops_the_demo_with_exit_130_and_marks_the_runs(tmp_path: Path) 
         stdout=subprocess.DEVNULL,
         stderr=subprocess.PIPE,
         text=True,
+        # A pytest started in the background ignores SIGINT, and so would its children.
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
     )
     _wait_inside_the_sweep(demo, tmp_path / "here" / ".shipyard" / "shipyard.db")
     demo.send_signal(signal.SIGINT)
