@@ -19,6 +19,7 @@ from shipyard.audit.service import AuditService
 from shipyard.config import Settings
 from shipyard.core.limits import Limits
 from shipyard.errors import NotFound
+from shipyard.events.service import EventLog
 from shipyard.migrations import runner
 from shipyard.registry.entities import TrainingData
 from shipyard.registry.ports import RunFacts
@@ -40,6 +41,7 @@ class App:
     tracking: TrackingService
     accounts: AccountsService
     audit: AuditService
+    events: EventLog
 
     @cached_property
     def registry(self) -> RegistryService:
@@ -128,6 +130,7 @@ def build_app(settings: Settings, *, migrate: bool = True) -> App:
             else None,
         ),
         audit=AuditService(db),
+        events=EventLog(db),
     )
 
 
