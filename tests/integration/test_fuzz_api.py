@@ -89,6 +89,7 @@ def _schemathesis(server: LiveServer, token: str, report: Path) -> subprocess.Po
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
         text=True,
+        cwd=report.parent,  # its cache folder stays out of the checkout
     )
 
 
