@@ -8,6 +8,9 @@ model libraries, which a command that only lists runs should not wait for.
 
 from __future__ import annotations
 
+import contextlib
+import io
+from collections.abc import Mapping
 from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
@@ -16,16 +19,20 @@ from typing import TYPE_CHECKING
 from shipyard.accounts.service import AccountsService
 from shipyard.audit.service import AuditService
 from shipyard.config import Settings
-from shipyard.errors import NotFound
+from shipyard.errors import Conflict, NotFound
 from shipyard.migrations import runner
 from shipyard.registry.entities import TrainingData
 from shipyard.registry.ports import RunFacts
 from shipyard.storage.artifacts import ContentStore, open_store
 from shipyard.storage.metadata.database import Database
+from shipyard.tracking.model import DatasetInfo, Direction, RunStatus
 from shipyard.tracking.service import TrackingService
 
 if TYPE_CHECKING:
+    import pandas as pd
+
     from shipyard.features.service import FeatureStore
+    from shipyard.pipelines.service import PipelineService
     from shipyard.registry.service import RegistryService
 
 
@@ -50,9 +57,25 @@ class App:
     def features(self) -> FeatureStore:
         return build_feature_store(self.settings, self.db, self.content)
 
+    @cached_property
+    def pipelines(self) -> PipelineService:
+        from shipyard.pipelines.service import PipelineService
+
+        return PipelineService(
+            self.db,
+            self.content,
+            TrackingRunRecorder(self.tracking),
+            RegistryModelPackager(trust_pickle=self.settings.trust_pickle),
+            executor=self.settings.executor,
+            executor_options={"ray_address": self.settings.ray_address},
+            experiment=self.settings.pipelines_experiment,
+        )
+
     def close(self) -> None:
         if "features" in self.__dict__:  # built: close its online store
             self.features.close()
+        if "pipelines" in self.__dict__:  # built: wait for background runs
+            self.pipelines.close()
         self.db.dispose()
 
 
@@ -83,6 +106,65 @@ class TrackingRunLookup:
             return self.tracking.artifact(run_id, path).digest
         except NotFound as exc:
             raise NotFound(str(exc), field="artifact_path" if exc.field == "path" else exc.field) from None
+
+
+class TrackingRunRecorder:
+    """Pipelines' view of runs (:class:`shipyard.pipelines.ports.RunRecorder`), from tracking."""
+
+    def __init__(self, tracking: TrackingService) -> None:
+        self.tracking = tracking
+
+    def start_run(
+        self, experiment: str, *, name: str, user: str, parent_id: str | None, tags: Mapping[str, str]
+    ) -> str:
+        self.tracking.get_or_create_experiment(experiment)
+        return self.tracking.create_run(experiment, name=name, user=user, parent_id=parent_id, tags=tags).id
+
+    def log_params(self, run_id: str, params: Mapping[str, object]) -> None:
+        self.tracking.log_params(run_id, params)
+
+    def set_tags(self, run_id: str, tags: Mapping[str, str]) -> None:
+        self.tracking.set_tags(run_id, tags)
+
+    def log_input(self, run_id: str, name: str, digest: str, kind: str, context: str) -> None:
+        info = DatasetInfo(name=name, digest=digest, schema=(), num_rows=None, location="", source_type=kind)
+        self.tracking.log_dataset(run_id, info, context=context, direction=Direction.INPUT)
+
+    def log_output(self, run_id: str, path: str, digest: str) -> None:
+        self.tracking.store_artifact(run_id, path, self.tracking.content.open(digest), digest)
+
+    def log_text(self, run_id: str, path: str, text: str) -> None:
+        self.tracking.store_artifact(run_id, path, io.BytesIO(text.encode()))
+
+    def read_text(self, run_id: str, path: str) -> str | None:
+        try:
+            digest = self.tracking.artifact(run_id, path).digest
+        except NotFound:
+            return None
+        return self.tracking.content.read_bytes(digest).decode(errors="replace")
+
+    def end_run(self, run_id: str, ok: bool) -> None:
+        with contextlib.suppress(Conflict):  # ended before (killed by a user): leave it
+            self.tracking.end_run(run_id, RunStatus.FINISHED if ok else RunStatus.FAILED)
+
+
+class RegistryModelPackager:
+    """Pipelines' model storage (:class:`shipyard.pipelines.codecs.ModelPackager`): the model package format."""
+
+    def __init__(self, *, trust_pickle: bool) -> None:
+        self.trust_pickle = trust_pickle
+
+    def pack(self, model: object, input_example: pd.DataFrame, flavor: str | None) -> bytes:
+        from shipyard.registry.packaging import build_package
+
+        data, _ = build_package(model, input_example=input_example, flavor=flavor)
+        return data
+
+    def unpack(self, data: bytes) -> tuple[object, pd.DataFrame, str]:
+        from shipyard.registry.packaging import load_model
+
+        loaded = load_model(data, trust_pickle=self.trust_pickle)
+        return loaded.raw, loaded.manifest.example_frame(), loaded.manifest.flavor
 
 
 def open_database(settings: Settings) -> Database:

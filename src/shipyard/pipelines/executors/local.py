@@ -1,0 +1,34 @@
+"""In process: each step runs in the calling process, one at a time, in its own thread so a
+timeout can be enforced (a timed-out body cannot be killed: it finishes in the background)."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+from concurrent.futures import Future
+from typing import Any
+
+from shipyard.pipelines.executors import StepResult, StepTask, run_task
+
+
+class LocalExecutor:
+    name = "local"
+
+    def __init__(self, **_: object) -> None:
+        pass
+
+    def submit(self, task: StepTask, fn: Callable[..., Any]) -> Future[StepResult]:
+        future: Future[StepResult] = Future()
+        future.set_running_or_notify_cancel()
+
+        def body() -> None:
+            try:
+                future.set_result(run_task(task, fn))
+            except BaseException as exc:
+                future.set_exception(exc)
+
+        threading.Thread(target=body, name=f"step-{task.node}", daemon=True).start()
+        return future
+
+    def close(self) -> None:
+        pass
