@@ -144,6 +144,19 @@ class PipelineSpec:
             "nodes": [n.to_dict() for n in self.nodes],
         }
 
+    @classmethod
+    def from_dict(cls, d: Mapping[str, Any]) -> PipelineSpec:
+        """The spec a client sent (see :meth:`to_dict` plus name, version, ref, source_digest)."""
+        return cls(
+            name=d["name"],
+            version=d["version"],
+            ref=d["ref"],
+            source_digest=d["source_digest"],
+            params=tuple(Param(**p) for p in d["params"]),
+            nodes=tuple(Node.from_dict(n) for n in d["nodes"]),
+            description=d.get("description", ""),
+        )
+
 
 @dataclass(frozen=True)
 class Pipeline:

@@ -21,7 +21,7 @@ from shipyard.core.ids import new_id
 from shipyard.errors import Conflict, InvalidInput, NotFound
 from shipyard.pipelines import store
 from shipyard.pipelines.codecs import ModelPackager
-from shipyard.pipelines.definition import PipelineDefinition, check_name, load_definition
+from shipyard.pipelines.definition import PipelineDefinition, check_name, load_definition, topological_order
 from shipyard.pipelines.events import PipelineFinished, PipelineStarted
 from shipyard.pipelines.executors import Executor
 from shipyard.pipelines.model import (
@@ -77,7 +77,13 @@ class PipelineService:
         """Store the pipeline's current version (idempotent) and make it the latest."""
         if not isinstance(definition, PipelineDefinition):
             raise InvalidInput("apply takes a @pipeline", field="pipeline")
-        spec = definition.spec()
+        return self.apply_spec(definition.spec(), actor=actor)
+
+    def apply_spec(self, spec: PipelineSpec, *, actor: str) -> PipelineSpec:
+        """Store an already built graph (sent by a remote client); its code must be importable
+        where runs execute."""
+        check_name("pipeline", spec.name)
+        topological_order(spec.nodes)
         now = now_ms()
         with self.db.write() as conn:
             row = conn.execute(select(pipes_t).where(pipes_t.c.name == spec.name)).first()
@@ -170,10 +176,14 @@ class PipelineService:
         started_by: str,
         trigger_id: str | None = None,
         firing_key: str | None = None,
+        executor: str | None = None,
+        cache: bool = True,
+        resume: str | None = None,
     ) -> str:
-        """Record a QUEUED run and execute it in the background on the configured executor; return
-        its id at once. A ``firing_key`` seen before returns the run it started (nothing new runs).
-        Bad input (unknown pipeline or parameter, code changed since apply) raises here."""
+        """Record a QUEUED run and execute it in the background on the configured executor (or
+        ``executor``); return its id at once. A ``firing_key`` seen before returns the run it
+        started (nothing new runs). Bad input (unknown pipeline or parameter, code changed since
+        apply, unknown executor) raises here, before anything is recorded."""
         if firing_key is not None:
             existing = self._by_firing_key(firing_key)
             if existing is not None:
@@ -181,7 +191,7 @@ class PipelineService:
         if not isinstance(name, str):
             raise InvalidInput("submit takes the name of an applied pipeline", field="pipeline")
         run_id, definition, spec, created = self._queue(
-            name, params, started_by, None, True, None, trigger_id, firing_key
+            name, params, started_by, executor, cache, resume, trigger_id, firing_key
         )
         if not created:
             return run_id
