@@ -329,6 +329,7 @@ class Driver:
             with self.db.write() as conn:
                 store.update_step(conn, ctx.run_id, node.id, attempt=pending.attempt)
             return None
+        body = {"started_at": result.started_ms} if result.started_ms else {}  # when the body really began
         if result.stdout:
             self.recorder.log_text(run_id, "logs/stdout.txt", result.stdout)
         if pending.stderr or error:
@@ -337,7 +338,13 @@ class Driver:
             self.recorder.end_run(run_id, False)
             with self.db.write() as conn:
                 store.update_step(
-                    conn, ctx.run_id, node.id, state=RunState.FAILED.value, error=error, finished_at=now_ms()
+                    conn,
+                    ctx.run_id,
+                    node.id,
+                    state=RunState.FAILED.value,
+                    error=error,
+                    finished_at=now_ms(),
+                    **body,
                 )
             return RunState.FAILED
         blob = self.content.put_bytes(data)
@@ -353,6 +360,7 @@ class Driver:
                 state=RunState.SUCCEEDED.value,
                 output_digest=blob.digest,
                 output_kind=kind,
-                finished_at=now_ms(),
+                finished_at=result.finished_ms or now_ms(),
+                **body,
             )
         return RunState.SUCCEEDED

@@ -111,16 +111,20 @@ class TrackingService(TrackingAPI):
             if conn.execute(_EXPERIMENT_BY_NAME, {"name": name}).first():
                 raise AlreadyExists(f"experiment {name!r} already exists", field="name")
             experiment_id, created = new_id(), now_ms()
-            conn.execute(
-                exp_t.insert(),
-                {
-                    "id": experiment_id,
-                    "name": name,
-                    "description": description,
-                    "tags": clean_tags,
-                    "created_at": created,
-                },
-            )
+            if not insert_ignore(
+                conn,
+                exp_t,
+                [
+                    {
+                        "id": experiment_id,
+                        "name": name,
+                        "description": description,
+                        "tags": clean_tags,
+                        "created_at": created,
+                    }
+                ],
+            ):  # a concurrent creator committed the same name in between
+                raise AlreadyExists(f"experiment {name!r} already exists", field="name")
         return Experiment(ExperimentId(experiment_id), name, description, to_datetime(created), clean_tags)
 
     def get_experiment(self, name_or_id: str) -> Experiment:
