@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING
 from shipyard.accounts.service import AccountsService
 from shipyard.audit.service import AuditService
 from shipyard.config import Settings
+from shipyard.core.clock import now_ms
 from shipyard.errors import Conflict, NotFound
 from shipyard.migrations import runner
 from shipyard.registry.entities import TrainingData
@@ -125,6 +126,13 @@ class TrackingRunRecorder:
 
     def set_tags(self, run_id: str, tags: Mapping[str, str]) -> None:
         self.tracking.set_tags(run_id, tags)
+
+    def log_metrics(self, run_id: str, values: Mapping[str, float], step: int = 0) -> None:
+        now = now_ms()
+        self.tracking.log_metrics(run_id, [(k, float(v), step, now) for k, v in values.items()])
+
+    def finish_run(self, run_id: str, ok: bool) -> None:
+        self.tracking.end_run(run_id, RunStatus.FINISHED if ok else RunStatus.KILLED)
 
     def log_input(self, run_id: str, name: str, digest: str, kind: str, context: str) -> None:
         info = DatasetInfo(name=name, digest=digest, schema=(), num_rows=None, location="", source_type=kind)

@@ -148,3 +148,31 @@ def sleep_then(seconds: float, value: int) -> int:
 @pipeline
 def parallel(seconds: float = 1.0) -> None:
     add(sleep_then(seconds, 1), sleep_then(seconds, 2))
+
+
+@step
+def tune(frame: pd.DataFrame, n_trials: int) -> Model:
+    import optuna
+
+    from shipyard.pipelines import search
+
+    X, y = frame[["x", "x2"]], frame["y"]
+
+    def objective(trial: optuna.Trial) -> tuple[float, Model]:
+        c = trial.suggest_float("c", 1e-3, 10.0, log=True)
+        model = LogisticRegression(C=c).fit(X, y)
+        score = float((model.predict(X) == y).mean())
+        # Trials from the fourth on report a poor first value: the median pruner stops them.
+        trial.report(score if trial.number < 3 else -1.0, 0)
+        if trial.should_prune():
+            raise optuna.TrialPruned()
+        return score, Model(model, input_example=X.head(3))
+
+    best = search(objective, n_trials=n_trials, direction="maximize", n_jobs=2, seed=7).best_model
+    assert best is not None
+    return best
+
+
+@pipeline
+def tuning(n_trials: int = 6) -> None:
+    tune(features(load(20), 2.0), n_trials)

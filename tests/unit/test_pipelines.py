@@ -213,3 +213,20 @@ def test_apply_is_audited(app: App) -> None:
     app.pipelines.apply(defs.training, actor="alice")  # same version: nothing new
     records = app.audit.list(action="pipeline.apply")
     assert len(records) == 1 and records[0].actor == "alice" and records[0].object_id == "training"
+
+
+def test_search_records_each_trial_as_a_nested_run_and_outputs_the_best_model(app: App) -> None:
+    run = app.pipelines.run(defs.tuning, {"n_trials": 6}, started_by="ann")
+    assert run.state is RunState.SUCCEEDED, run.error
+    tune = next(s for s in run.steps if s.node == "tune")
+    assert tune.output_kind == "model"
+    trials = app.tracking.search_runs(["pipelines/tuning"], filter="tags.`shipyard.step` = 'tune'")
+    trials = [t for t in trials if t.parent_id == tune.run_id]
+    assert len(trials) == 6
+    states = {t.tags["shipyard.trial.state"] for t in trials}
+    assert "COMPLETE" in states and "PRUNED" in states  # pruning works
+    assert all(t.status.value == "KILLED" for t in trials if t.tags["shipyard.trial.state"] == "PRUNED")
+    step_run = app.tracking.get_run(tune.run_id or "")
+    assert "best.c" in step_run.params and step_run.metrics["best_value"].value > 0.4
+    best = max((t for t in trials if "value" in t.metrics), key=lambda t: t.metrics["value"].value)
+    assert step_run.metrics["best_value"].value == best.metrics["value"].value

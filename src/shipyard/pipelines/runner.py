@@ -265,6 +265,37 @@ class Driver:
         pending.deadline = None if timeout is None else time.monotonic() + timeout
 
     # -- finishing -------------------------------------------------------------------------------
+    def _record_trials(self, ctx: RunContext, pending: _Pending, result: StepResult) -> None:
+        """Each search trial as a run nested under the step's run; the best on the step's run."""
+        best: Any = None
+        for trial in result.trials:
+            trial_run = self.recorder.start_run(
+                ctx.experiment,
+                name=f"{pending.node.id}-trial-{trial.number}",
+                user=ctx.user,
+                parent_id=pending.run_id,
+                tags={
+                    TAG_PIPELINE_RUN: ctx.run_id,
+                    TAG_STEP: pending.node.step,
+                    "shipyard.trial.state": trial.state,
+                },
+            )
+            if trial.params:
+                self.recorder.log_params(trial_run, trial.params)
+            for step, value in sorted(trial.intermediate.items()):
+                self.recorder.log_metrics(trial_run, {"intermediate": value}, step)
+            if trial.value is not None:
+                self.recorder.log_metrics(trial_run, {"value": trial.value})
+            if trial.state == "FAIL":
+                self.recorder.end_run(trial_run, False)
+            else:
+                self.recorder.finish_run(trial_run, trial.state == "COMPLETE")
+            if trial.best:
+                best = trial
+        if best is not None:
+            self.recorder.log_params(pending.run_id, {f"best.{k}": v for k, v in best.params.items()})
+            self.recorder.log_metrics(pending.run_id, {"best_value": best.value})
+
     def _collect(
         self,
         ctx: RunContext,
@@ -347,6 +378,9 @@ class Driver:
                     **body,
                 )
             return RunState.FAILED
+        self._record_trials(ctx, pending, result)
+        if isinstance(result.value, codecs.Model) and result.value.metrics:
+            self.recorder.log_metrics(run_id, result.value.metrics)
         blob = self.content.put_bytes(data)
         outputs[node.id] = (kind, blob.digest)
         values[node.id] = result.value

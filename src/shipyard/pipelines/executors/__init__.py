@@ -34,6 +34,7 @@ class StepResult:
     stderr: str = ""
     started_ms: int = 0
     finished_ms: int = 0
+    trials: list[Any] = field(default_factory=list)  # search trials (shipyard.pipelines.search)
 
 
 class Executor(Protocol):
@@ -53,7 +54,10 @@ def run_task(task: StepTask, fn: Callable[..., Any] | None = None) -> StepResult
         from shipyard.pipelines.definition import load_step
 
         fn = load_step(task.ref, task.code_digest).fn
+    from shipyard.pipelines.search import TRIALS
+
     result = StepResult(started_ms=time.time_ns() // 1_000_000)
+    token = TRIALS.set(result.trials)
     with captured() as (out, err):
         try:
             result.value = fn(**task.args)
@@ -61,6 +65,8 @@ def run_task(task: StepTask, fn: Callable[..., Any] | None = None) -> StepResult
             if isinstance(exc, KeyboardInterrupt | SystemExit):
                 raise
             result.error = "".join(traceback.format_exception(exc)).strip()
+        finally:
+            TRIALS.reset(token)
     result.stdout, result.stderr = text_of(out), text_of(err)
     result.finished_ms = time.time_ns() // 1_000_000
     return result
