@@ -8,9 +8,7 @@ model libraries, which a command that only lists runs should not wait for.
 
 from __future__ import annotations
 
-import contextlib
-import io
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
@@ -20,13 +18,14 @@ from shipyard.accounts.service import AccountsService
 from shipyard.audit.service import AuditService
 from shipyard.config import Settings
 from shipyard.core.clock import now_ms
-from shipyard.errors import Conflict, NotFound
+from shipyard.errors import NotFound
 from shipyard.migrations import runner
+from shipyard.pipelines.ports import InputRef
 from shipyard.registry.entities import TrainingData
 from shipyard.registry.ports import RunFacts
 from shipyard.storage.artifacts import ContentStore, open_store
 from shipyard.storage.metadata.database import Database
-from shipyard.tracking.model import DatasetInfo, Direction, RunStatus
+from shipyard.tracking.model import DatasetInfo, RunStatus
 from shipyard.tracking.service import TrackingService
 
 if TYPE_CHECKING:
@@ -114,35 +113,46 @@ class TrackingRunRecorder:
 
     def __init__(self, tracking: TrackingService) -> None:
         self.tracking = tracking
+        self._experiments: set[str] = set()
 
     def start_run(
-        self, experiment: str, *, name: str, user: str, parent_id: str | None, tags: Mapping[str, str]
+        self,
+        experiment: str,
+        *,
+        name: str,
+        user: str,
+        parent_id: str | None,
+        tags: Mapping[str, str],
+        params: Mapping[str, object] | None = None,
+        inputs: Sequence[InputRef] = (),
     ) -> str:
-        self.tracking.get_or_create_experiment(experiment)
-        return self.tracking.create_run(experiment, name=name, user=user, parent_id=parent_id, tags=tags).id
+        if experiment not in self._experiments:
+            self.tracking.get_or_create_experiment(experiment)
+            self._experiments.add(experiment)
+        datasets = [(DatasetInfo(i.name, i.digest, (), None, "", i.kind), i.context) for i in inputs]
+        return self.tracking.open_run(
+            experiment, name=name, user=user, parent_id=parent_id, tags=tags, params=params, inputs=datasets
+        )
 
-    def log_params(self, run_id: str, params: Mapping[str, object]) -> None:
-        self.tracking.log_params(run_id, params)
-
-    def set_tags(self, run_id: str, tags: Mapping[str, str]) -> None:
-        self.tracking.set_tags(run_id, tags)
-
-    def log_metrics(self, run_id: str, values: Mapping[str, float], step: int = 0) -> None:
-        now = now_ms()
-        self.tracking.log_metrics(run_id, [(k, float(v), step, now) for k, v in values.items()])
-
-    def finish_run(self, run_id: str, ok: bool) -> None:
-        self.tracking.end_run(run_id, RunStatus.FINISHED if ok else RunStatus.KILLED)
-
-    def log_input(self, run_id: str, name: str, digest: str, kind: str, context: str) -> None:
-        info = DatasetInfo(name=name, digest=digest, schema=(), num_rows=None, location="", source_type=kind)
-        self.tracking.log_dataset(run_id, info, context=context, direction=Direction.INPUT)
-
-    def log_output(self, run_id: str, path: str, digest: str) -> None:
-        self.tracking.store_artifact(run_id, path, self.tracking.content.open(digest), digest)
-
-    def log_text(self, run_id: str, path: str, text: str) -> None:
-        self.tracking.store_artifact(run_id, path, io.BytesIO(text.encode()))
+    def record(
+        self,
+        run_id: str,
+        *,
+        params: Mapping[str, object] | None = None,
+        tags: Mapping[str, str] | None = None,
+        metrics: Sequence[tuple[str, float, int]] = (),
+        outputs: Mapping[str, str] | None = None,
+        texts: Mapping[str, str] | None = None,
+        end: str | None = None,
+    ) -> None:
+        artifacts = dict(outputs or {})
+        for path, text in (texts or {}).items():
+            artifacts[path] = self.tracking.content.put_bytes(text.encode()).digest
+        if metrics:
+            now = now_ms()
+            self.tracking.log_metrics(run_id, [(k, float(v), step, now) for k, v, step in metrics])
+        status = None if end is None else RunStatus(end)
+        self.tracking.log_batch(run_id, params=params, tags=tags, artifacts=artifacts, end=status)
 
     def read_text(self, run_id: str, path: str) -> str | None:
         try:
@@ -150,10 +160,6 @@ class TrackingRunRecorder:
         except NotFound:
             return None
         return self.tracking.content.read_bytes(digest).decode(errors="replace")
-
-    def end_run(self, run_id: str, ok: bool) -> None:
-        with contextlib.suppress(Conflict):  # ended before (killed by a user): leave it
-            self.tracking.end_run(run_id, RunStatus.FINISHED if ok else RunStatus.FAILED)
 
 
 class RegistryModelPackager:

@@ -1,45 +1,59 @@
 """What pipelines need from outside the domain. The composition root (:mod:`shipyard.app`) wires
-the tracking service and the model packaging in; pipelines never import them."""
+the tracking service in; pipelines never import it. Calls are few and coarse (one start and one
+end per step run) because they are the per-step overhead."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from typing import Protocol
+
+
+@dataclass(frozen=True)
+class InputRef:
+    """A stored blob a run read: recorded as an input dataset (``context`` is the argument name)."""
+
+    name: str
+    digest: str
+    kind: str
+    context: str
+
+
+#: A metric point: (key, value, step).
+Point = tuple[str, float, int]
 
 
 class RunRecorder(Protocol):
     """Tracking runs, as pipelines record them: a pipeline run is a run, each step a nested run."""
 
     def start_run(
-        self, experiment: str, *, name: str, user: str, parent_id: str | None, tags: Mapping[str, str]
+        self,
+        experiment: str,
+        *,
+        name: str,
+        user: str,
+        parent_id: str | None,
+        tags: Mapping[str, str],
+        params: Mapping[str, object] | None = None,
+        inputs: Sequence[InputRef] = (),
     ) -> str:
-        """Create a RUNNING run (and the experiment if missing); return its id."""
+        """Create a RUNNING run (and the experiment if missing) with its params and inputs; return its id."""
         ...
 
-    def log_params(self, run_id: str, params: Mapping[str, object]) -> None: ...
-
-    def set_tags(self, run_id: str, tags: Mapping[str, str]) -> None: ...
-
-    def log_metrics(self, run_id: str, values: Mapping[str, float], step: int = 0) -> None: ...
-
-    def finish_run(self, run_id: str, ok: bool) -> None:
-        """End the run FINISHED (``ok``) or KILLED (a pruned trial)."""
-        ...
-
-    def log_input(self, run_id: str, name: str, digest: str, kind: str, context: str) -> None:
-        """Record the stored blob ``digest`` as an input dataset of the run."""
-        ...
-
-    def log_output(self, run_id: str, path: str, digest: str) -> None:
-        """Record the stored blob ``digest`` as the run's artifact ``path``."""
-        ...
-
-    def log_text(self, run_id: str, path: str, text: str) -> None:
-        """Store ``text`` as the run's artifact ``path`` (captured stdout and stderr)."""
-        ...
-
-    def end_run(self, run_id: str, ok: bool) -> None:
-        """End the run FINISHED (``ok``) or FAILED; a run that already ended is left as it is."""
+    def record(
+        self,
+        run_id: str,
+        *,
+        params: Mapping[str, object] | None = None,
+        tags: Mapping[str, str] | None = None,
+        metrics: Sequence[Point] = (),
+        outputs: Mapping[str, str] | None = None,
+        texts: Mapping[str, str] | None = None,
+        end: str | None = None,
+    ) -> None:
+        """Add to a run: ``outputs`` are artifacts ``path -> digest`` of stored blobs, ``texts``
+        artifacts stored from text (captured logs); ``end`` is FINISHED, FAILED or KILLED (a run
+        that already ended stays as it is)."""
         ...
 
     def read_text(self, run_id: str, path: str) -> str | None:

@@ -33,7 +33,7 @@ from shipyard.pipelines.model import (
     PipelineSpec,
     RunState,
 )
-from shipyard.pipelines.ports import RunRecorder
+from shipyard.pipelines.ports import InputRef, RunRecorder
 from shipyard.storage.artifacts.content import ContentStore
 from shipyard.storage.metadata.database import Database
 
@@ -162,7 +162,21 @@ class Driver:
                 args[name] = {"digest": outputs[source.ref][1]}
         return args
 
-    def _step_run(self, ctx: RunContext, node: Node, tags: Mapping[str, str]) -> str:
+    def _step_run(
+        self,
+        ctx: RunContext,
+        node: Node,
+        tags: Mapping[str, str],
+        args: Mapping[str, Any],
+        outputs: Mapping[str, tuple[str, str]],
+    ) -> str:
+        """The step's nested run, with its plain arguments as params and its inputs as datasets."""
+        params = {k: json.dumps(v) for k, v in args.items() if node.inputs[k].kind != "node"}
+        inputs = [
+            InputRef(f"{source.ref}.{OUTPUT_PATH}", outputs[source.ref][1], outputs[source.ref][0], name)
+            for name, source in node.inputs.items()
+            if source.kind == "node"
+        ]
         return self.recorder.start_run(
             ctx.experiment,
             name=node.id,
@@ -175,18 +189,9 @@ class Driver:
                 TAG_STEP_VERSION: node.code_digest,
                 **tags,
             },
+            params=params,
+            inputs=inputs,
         )
-
-    def _record_inputs(
-        self, run_id: str, node: Node, args: Mapping[str, Any], outputs: Mapping[str, tuple[str, str]]
-    ) -> None:
-        plain = {k: json.dumps(v) for k, v in args.items() if node.inputs[k].kind != "node"}
-        if plain:
-            self.recorder.log_params(run_id, plain)
-        for name, source in node.inputs.items():
-            if source.kind == "node":
-                kind, digest = outputs[source.ref]
-                self.recorder.log_input(run_id, f"{source.ref}.{OUTPUT_PATH}", digest, kind, name)
 
     def _cached(
         self,
@@ -198,11 +203,9 @@ class Driver:
         source_run: str,
     ) -> None:
         started = now_ms()
-        run_id = self._step_run(ctx, node, {TAG_CACHED_FROM: source_run, TAG_ATTEMPT: "0"})
-        self._record_inputs(run_id, node, args, outputs)
+        run_id = self._step_run(ctx, node, {TAG_CACHED_FROM: source_run, TAG_ATTEMPT: "0"}, args, outputs)
         kind, digest = outputs[node.id]
-        self.recorder.log_output(run_id, OUTPUT_PATH, digest)
-        self.recorder.end_run(run_id, True)
+        self.recorder.record(run_id, outputs={OUTPUT_PATH: digest}, end="FINISHED")
         with self.db.write() as conn:
             store.insert_step(
                 conn,
@@ -232,8 +235,7 @@ class Driver:
         args: dict[str, Any],
         outputs: Mapping[str, tuple[str, str]],
     ) -> _Pending:
-        run_id = self._step_run(ctx, node, {TAG_ATTEMPT: "1"})
-        self._record_inputs(run_id, node, args, outputs)
+        run_id = self._step_run(ctx, node, {TAG_ATTEMPT: "1"}, args, outputs)
         with self.db.write() as conn:
             store.insert_step(conn, ctx.run_id, node, run_id=run_id, cache_key=key, started_at=now_ms())
         self.on_step(node.id, RunState.RUNNING)
@@ -259,7 +261,9 @@ class Driver:
                 kwargs[name] = values[source.ref]
             else:
                 kwargs[name] = pending.args[name]
-        task = StepTask(node.id, node.step, node.ref, node.code_digest, kwargs, pending.attempt)
+        task = StepTask(
+            node.id, node.step, node.ref, node.code_digest, kwargs, pending.attempt, node.options.timeout
+        )
         pending.future = self.executor.submit(task, definition.step_of(node.id).fn)
         timeout = node.options.timeout
         pending.deadline = None if timeout is None else time.monotonic() + timeout
@@ -279,22 +283,21 @@ class Driver:
                     TAG_STEP: pending.node.step,
                     "shipyard.trial.state": trial.state,
                 },
+                params=trial.params,
             )
-            if trial.params:
-                self.recorder.log_params(trial_run, trial.params)
-            for step, value in sorted(trial.intermediate.items()):
-                self.recorder.log_metrics(trial_run, {"intermediate": value}, step)
+            points = [("intermediate", v, step) for step, v in sorted(trial.intermediate.items())]
             if trial.value is not None:
-                self.recorder.log_metrics(trial_run, {"value": trial.value})
-            if trial.state == "FAIL":
-                self.recorder.end_run(trial_run, False)
-            else:
-                self.recorder.finish_run(trial_run, trial.state == "COMPLETE")
+                points.append(("value", trial.value, 0))
+            end = {"COMPLETE": "FINISHED", "PRUNED": "KILLED"}.get(trial.state, "FAILED")
+            self.recorder.record(trial_run, metrics=points, end=end)
             if trial.best:
                 best = trial
         if best is not None:
-            self.recorder.log_params(pending.run_id, {f"best.{k}": v for k, v in best.params.items()})
-            self.recorder.log_metrics(pending.run_id, {"best_value": best.value})
+            self.recorder.record(
+                pending.run_id,
+                params={f"best.{k}": v for k, v in best.params.items()},
+                metrics=[("best_value", best.value, 0)],
+            )
 
     def _collect(
         self,
@@ -356,17 +359,16 @@ class Driver:
             pending.stderr.append(f"attempt {pending.attempt} failed:\n{error}\n")
             pending.not_before = time.monotonic() + node.options.retry_backoff * 2 ** (pending.attempt - 1)
             pending.attempt += 1
-            self.recorder.set_tags(run_id, {TAG_ATTEMPT: str(pending.attempt)})
+            self.recorder.record(run_id, tags={TAG_ATTEMPT: str(pending.attempt)})
             with self.db.write() as conn:
                 store.update_step(conn, ctx.run_id, node.id, attempt=pending.attempt)
             return None
         body = {"started_at": result.started_ms} if result.started_ms else {}  # when the body really began
-        if result.stdout:
-            self.recorder.log_text(run_id, "logs/stdout.txt", result.stdout)
+        texts = {"logs/stdout.txt": result.stdout} if result.stdout else {}
         if pending.stderr or error:
-            self.recorder.log_text(run_id, "logs/stderr.txt", "".join(pending.stderr) + (error or ""))
+            texts["logs/stderr.txt"] = "".join(pending.stderr) + (error or "")
         if error is not None:
-            self.recorder.end_run(run_id, False)
+            self.recorder.record(run_id, texts=texts, end="FAILED")
             with self.db.write() as conn:
                 store.update_step(
                     conn,
@@ -379,13 +381,15 @@ class Driver:
                 )
             return RunState.FAILED
         self._record_trials(ctx, pending, result)
-        if isinstance(result.value, codecs.Model) and result.value.metrics:
-            self.recorder.log_metrics(run_id, result.value.metrics)
+        metrics = []
+        if isinstance(result.value, codecs.Model):
+            metrics = [(k, float(v), 0) for k, v in result.value.metrics.items()]
         blob = self.content.put_bytes(data)
         outputs[node.id] = (kind, blob.digest)
         values[node.id] = result.value
-        self.recorder.log_output(run_id, OUTPUT_PATH, blob.digest)
-        self.recorder.end_run(run_id, True)
+        self.recorder.record(
+            run_id, metrics=metrics, outputs={OUTPUT_PATH: blob.digest}, texts=texts, end="FINISHED"
+        )
         with self.db.write() as conn:
             store.update_step(
                 conn,

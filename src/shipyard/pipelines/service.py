@@ -269,10 +269,8 @@ class PipelineService:
             tags[TAG_TRIGGER] = trigger_id
         experiment = self.experiment.format(name=spec.name)
         run_id = self.recorder.start_run(
-            experiment, name=spec.name, user=started_by, parent_id=None, tags=tags
+            experiment, name=spec.name, user=started_by, parent_id=None, tags=tags, params=clean
         )
-        if clean:
-            self.recorder.log_params(run_id, clean)
         try:
             with self.db.write() as conn:
                 pipeline_id = store.pipeline_row(conn, spec.name).id
@@ -298,8 +296,7 @@ class PipelineService:
                 )
         except IntegrityError:
             # Another submitter recorded this firing first: this tracking run never ran.
-            self.recorder.set_tags(run_id, {"shipyard.duplicate_firing": firing_key or ""})
-            self.recorder.end_run(run_id, False)
+            self.recorder.record(run_id, tags={"shipyard.duplicate_firing": firing_key or ""}, end="FAILED")
             existing = self._by_firing_key(firing_key) if firing_key else None
             if existing is None:
                 raise
@@ -352,7 +349,7 @@ class PipelineService:
             with self.db.read() as conn:
                 failed = [s for s in store.step_runs(conn, run_id) if s.state is RunState.FAILED]
             error = f"step {failed[0].node!r} failed" if failed else "failed"
-        self.recorder.end_run(run_id, state is RunState.SUCCEEDED)
+        self.recorder.record(run_id, end="FINISHED" if state is RunState.SUCCEEDED else "FAILED")
         with self.db.write() as conn:
             conn.execute(
                 update(runs_t)

@@ -24,6 +24,7 @@ class StepTask:
     code_digest: str
     args: dict[str, Any] = field(default_factory=dict)
     attempt: int = 1
+    timeout: float | None = None  # seconds; the driver enforces it, an executor may too
 
 
 @dataclass

@@ -1,5 +1,5 @@
-"""In process: each step runs in the calling process, one at a time, in its own thread so a
-timeout can be enforced (a timed-out body cannot be killed: it finishes in the background)."""
+"""In process: each step runs in the calling thread; a step with a timeout runs in its own thread
+so the timeout can be enforced (a timed-out body cannot be killed: it finishes in the background)."""
 
 from __future__ import annotations
 
@@ -20,6 +20,9 @@ class LocalExecutor:
     def submit(self, task: StepTask, fn: Callable[..., Any]) -> Future[StepResult]:
         future: Future[StepResult] = Future()
         future.set_running_or_notify_cancel()
+        if task.timeout is None:
+            future.set_result(run_task(task, fn))
+            return future
 
         def body() -> None:
             try:
