@@ -125,13 +125,23 @@ class TrackingRunRecorder:
         tags: Mapping[str, str],
         params: Mapping[str, object] | None = None,
         inputs: Sequence[InputRef] = (),
+        outputs: Mapping[str, str] | None = None,
+        end: str | None = None,
     ) -> str:
         if experiment not in self._experiments:
             self.tracking.get_or_create_experiment(experiment)
             self._experiments.add(experiment)
         datasets = [(DatasetInfo(i.name, i.digest, (), None, "", i.kind), i.context) for i in inputs]
         return self.tracking.open_run(
-            experiment, name=name, user=user, parent_id=parent_id, tags=tags, params=params, inputs=datasets
+            experiment,
+            name=name,
+            user=user,
+            parent_id=parent_id,
+            tags=tags,
+            params=params,
+            inputs=datasets,
+            artifacts=outputs,
+            end=None if end is None else RunStatus(end),
         )
 
     def record(

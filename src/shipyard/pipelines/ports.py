@@ -36,8 +36,11 @@ class RunRecorder(Protocol):
         tags: Mapping[str, str],
         params: Mapping[str, object] | None = None,
         inputs: Sequence[InputRef] = (),
+        outputs: Mapping[str, str] | None = None,
+        end: str | None = None,
     ) -> str:
-        """Create a RUNNING run (and the experiment if missing) with its params and inputs; return its id."""
+        """Create a run (and the experiment if missing) with its params and inputs, RUNNING unless
+        ``end`` (then with its ``outputs``: a cached step in one call); return its id."""
         ...
 
     def record(

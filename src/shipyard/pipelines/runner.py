@@ -169,6 +169,8 @@ class Driver:
         tags: Mapping[str, str],
         args: Mapping[str, Any],
         outputs: Mapping[str, tuple[str, str]],
+        *,
+        cached: bool = False,
     ) -> str:
         """The step's nested run, with its plain arguments as params and its inputs as datasets."""
         params = {k: json.dumps(v) for k, v in args.items() if node.inputs[k].kind != "node"}
@@ -191,6 +193,8 @@ class Driver:
             },
             params=params,
             inputs=inputs,
+            outputs={OUTPUT_PATH: outputs[node.id][1]} if cached else None,
+            end="FINISHED" if cached else None,
         )
 
     def _cached(
@@ -203,9 +207,9 @@ class Driver:
         source_run: str,
     ) -> None:
         started = now_ms()
-        run_id = self._step_run(ctx, node, {TAG_CACHED_FROM: source_run, TAG_ATTEMPT: "0"}, args, outputs)
+        tags = {TAG_CACHED_FROM: source_run, TAG_ATTEMPT: "0"}
+        run_id = self._step_run(ctx, node, tags, args, outputs, cached=True)
         kind, digest = outputs[node.id]
-        self.recorder.record(run_id, outputs={OUTPUT_PATH: digest}, end="FINISHED")
         with self.db.write() as conn:
             store.insert_step(
                 conn,

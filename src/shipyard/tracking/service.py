@@ -430,10 +430,12 @@ class TrackingService(TrackingAPI):
         tags: Mapping[str, str] | None = None,
         params: Mapping[str, object] | None = None,
         inputs: Sequence[tuple[DatasetInfo, str]] = (),
+        artifacts: Mapping[str, str] | None = None,
+        end: RunStatus | None = None,
     ) -> str:
         """:meth:`create_run` and :meth:`log_batch` in ONE transaction; returns only the run id
-        (a pipeline step's start, where every write is overhead)."""
-        batch = self._check_batch(params, None, inputs, None, None)
+        (a pipeline step's start, or a whole cached step, where every write is overhead)."""
+        batch = self._check_batch(params, None, inputs, artifacts, end)
         run_id = new_id()
         with self.db.write() as conn:
             self._insert_run(
