@@ -230,3 +230,65 @@ def test_search_records_each_trial_as_a_nested_run_and_outputs_the_best_model(ap
     assert "best.c" in step_run.params and step_run.metrics["best_value"].value > 0.4
     best = max((t for t in trials if "value" in t.metrics), key=lambda t: t.metrics["value"].value)
     assert step_run.metrics["best_value"].value == best.metrics["value"].value
+
+
+CHANGING = """
+from shipyard.pipelines import pipeline, step
+
+RAN = []
+
+
+@step
+def a() -> int:
+    RAN.append("a")
+    return 1
+
+
+@step
+def b(x: int) -> int:
+    RAN.append("b")
+    return x + 1
+
+
+@step
+def c(x: int) -> int:
+    RAN.append("c")
+    return x * 10
+
+
+@step
+def d() -> str:
+    RAN.append("d")
+    return "side"
+
+
+@pipeline
+def diamond() -> None:
+    c(b(a()))
+    d()
+"""
+
+
+def test_changing_one_step_reruns_it_and_its_dependents_only(
+    app: App, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import importlib
+
+    (tmp_path / "diamond_flow.py").write_text(CHANGING)
+    monkeypatch.syspath_prepend(str(tmp_path))
+    mod = importlib.import_module("diamond_flow")
+    app.pipelines.apply(mod.diamond, actor="ann")
+    app.pipelines.run("diamond", started_by="ann")
+    assert sorted(mod.RAN) == ["a", "b", "c", "d"]
+
+    (tmp_path / "diamond_flow.py").write_text(CHANGING.replace("return x + 1", "return x + 2"))
+    importlib.reload(mod)
+    app.pipelines.apply(mod.diamond, actor="ann")
+    run = app.pipelines.run("diamond", started_by="ann")
+    assert sorted(mod.RAN) == ["b", "c"]  # a fresh module: only what changed and what depends on it ran
+    assert {s.node: s.state for s in run.steps} == {
+        "a": RunState.CACHED,
+        "b": RunState.SUCCEEDED,
+        "c": RunState.SUCCEEDED,
+        "d": RunState.CACHED,
+    }
