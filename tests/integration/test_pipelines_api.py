@@ -54,7 +54,7 @@ def test_apply_run_and_read_over_http(setup: tuple[App, LiveServer, dict[str, st
         assert run.params == {"rows": 14, "scale": 2.0, "c": 1.0}
         assert [s.node for s in run.steps] == ["load", "features", "train", "evaluate"]
         assert vic.logs(run_id, ["load"])["load"][0] == "loading 14 rows\n"
-        assert [r.id for r in vic.list_runs("training")][0] == run_id
+        assert vic.list_runs("training")[0].id == run_id
         assert app.pipelines.get_run(run_id).steps == run.steps
         with pytest.raises(PermissionDenied, match=r"pipelines\.run"):
             vic.submit("training", {})
