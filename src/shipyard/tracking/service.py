@@ -385,6 +385,8 @@ class TrackingService(TrackingAPI):
         info: DatasetInfo,
         context: str,
         direction: Direction,
+        *,
+        fresh: bool = False,
     ) -> Any:
         schema = [{"name": c.name, "type": c.type} for c in info.schema]
         identity = (ds_t.c.name == name) & (ds_t.c.digest == digest) & (ds_t.c.location == info.location)
@@ -407,11 +409,11 @@ class TrackingService(TrackingAPI):
                 ],
             )
             row = conn.execute(select(ds_t).where(identity)).one()
-        insert_ignore(
-            conn,
-            rd_t,
-            [{"run_id": run_id, "dataset_id": row.id, "direction": direction.value, "context": context}],
-        )
+        link = {"run_id": run_id, "dataset_id": row.id, "direction": direction.value, "context": context}
+        if fresh:  # a run created in this transaction has no links yet
+            conn.execute(rd_t.insert(), link)
+        else:
+            insert_ignore(conn, rd_t, [link])
         return row
 
     def log_batch(
@@ -453,7 +455,7 @@ class TrackingService(TrackingAPI):
             self._insert_run(
                 conn, run_id, experiment, validation.name("run", name), user, parent_id, tags, None
             )
-            self._write_batch(conn, run_id, RunStatus.RUNNING.value, *batch)
+            self._write_batch(conn, run_id, RunStatus.RUNNING.value, *batch, fresh=True)
         return run_id
 
     def _check_batch(
@@ -493,7 +495,10 @@ class TrackingService(TrackingAPI):
         blobs: dict[str, str],
         sizes: dict[str, int],
         status: RunStatus | None,
+        *,
+        fresh: bool = False,
     ) -> None:
+        """``fresh``: the run was inserted in this transaction, so nothing can conflict."""
         now = now_ms()
         if clean_params:
             rows = [
@@ -511,18 +516,16 @@ class TrackingService(TrackingAPI):
                 update=("value",),
             )
         for name, digest, info, context in links:
-            self._link_dataset(conn, run_id, name, digest, info, context, Direction.INPUT)
+            self._link_dataset(conn, run_id, name, digest, info, context, Direction.INPUT, fresh=fresh)
         if blobs:
-            upsert(
-                conn,
-                art_t,
-                [
-                    {"run_id": run_id, "path": p, "digest": d, "size": sizes[d], "created_at": now}
-                    for p, d in sorted(blobs.items())
-                ],
-                keys=("run_id", "path"),
-                update=("digest", "size", "created_at"),
-            )
+            rows = [
+                {"run_id": run_id, "path": p, "digest": d, "size": sizes[d], "created_at": now}
+                for p, d in sorted(blobs.items())
+            ]
+            if fresh:
+                conn.execute(art_t.insert(), rows)
+            else:
+                upsert(conn, art_t, rows, keys=("run_id", "path"), update=("digest", "size", "created_at"))
         if status is not None and current_status == RunStatus.RUNNING.value:
             conn.execute(
                 update(runs_t).where(runs_t.c.id == run_id).values(status=status.value, end_time=now)
