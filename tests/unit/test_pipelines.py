@@ -292,3 +292,22 @@ def test_changing_one_step_reruns_it_and_its_dependents_only(
         "c": RunState.SUCCEEDED,
         "d": RunState.CACHED,
     }
+
+
+def test_runs_left_active_by_a_dead_process_are_abandoned(app: App) -> None:
+    from sqlalchemy import update
+
+    from shipyard.pipelines.store import runs_t
+
+    svc = app.pipelines
+    svc.apply(defs.chain, actor="ann")
+    run_id = svc.submit("chain", {}, started_by="trigger:t9", trigger_id="t9")
+    svc.wait(run_id, timeout=60)
+    with app.db.write() as conn:  # as if the process died mid-run: the row still says RUNNING
+        conn.execute(update(runs_t).where(runs_t.c.id == run_id).values(state="RUNNING", finished_at=None))
+    assert svc.active_runs("t9") == 1
+    assert svc.abandon_stale(3600) == []  # recent activity: left alone
+    assert svc.abandon_stale(0.001) == [run_id]
+    run = svc.get_run(run_id)
+    assert run.state is RunState.FAILED and "abandoned" in (run.error or "")
+    assert svc.active_runs("t9") == 0

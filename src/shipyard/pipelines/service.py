@@ -349,16 +349,7 @@ class PipelineService:
             with self.db.read() as conn:
                 failed = [s for s in store.step_runs(conn, run_id) if s.state is RunState.FAILED]
             error = f"step {failed[0].node!r} failed" if failed else "failed"
-        self.recorder.record(run_id, end="FINISHED" if state is RunState.SUCCEEDED else "FAILED")
-        with self.db.write() as conn:
-            conn.execute(
-                update(runs_t)
-                .where(runs_t.c.id == run_id)
-                .values(state=state.value, error=error, finished_at=now_ms())
-            )
-            if self.publish is not None:
-                finished = PipelineFinished(run_id, spec.name, spec.version, row.trigger_id, state.value)
-                self.publish(conn, finished, row.started_by)
+        self._end(run_id, state, error)
 
     # -- reading --------------------------------------------------------------------------------
     def get_run(self, run_id: str) -> PipelineRun:
@@ -401,6 +392,58 @@ class PipelineService:
                 self.recorder.read_text(source, "logs/stderr.txt") or "",
             )
         return out
+
+    def abandon_stale(self, older_than_s: float) -> list[str]:
+        """Fail the QUEUED or RUNNING runs without activity (a step starting or ending) for
+        ``older_than_s`` seconds that this process is not executing: the process that was died.
+        Returns their ids. A scheduler calls this so ``active_runs`` does not count them forever."""
+        if not isinstance(older_than_s, int | float) or older_than_s <= 0:
+            raise InvalidInput("older_than_s must be a positive number of seconds", field="older_than_s")
+        cutoff = now_ms() - int(older_than_s * 1000)
+        mine = {run_id for run_id, f in self._futures.items() if not f.done()}
+        with self.db.read() as conn:
+            rows = conn.execute(
+                select(runs_t.c.id, runs_t.c.created_at, runs_t.c.started_at).where(
+                    runs_t.c.state.in_(store.ACTIVE)
+                )
+            ).all()
+            stale = []
+            for row in rows:
+                if row.id in mine:
+                    continue
+                times = [row.created_at, row.started_at or 0]
+                for s in store.step_runs(conn, row.id):
+                    times += [
+                        int(t.timestamp() * 1000) for t in (s.started_at, s.finished_at) if t is not None
+                    ]
+                if max(times) < cutoff:
+                    stale.append(row.id)
+        abandoned = []
+        for run_id in stale:
+            if self._end(
+                run_id,
+                RunState.FAILED,
+                f"abandoned: no activity for {older_than_s:g} s (its process stopped)",
+            ):
+                abandoned.append(run_id)
+        return abandoned
+
+    def _end(self, run_id: str, state: RunState, error: str | None) -> bool:
+        """Move an active run to its final state and publish ``pipeline.finished``, once."""
+        self.recorder.record(run_id, end="FINISHED" if state is RunState.SUCCEEDED else "FAILED")
+        with self.db.write() as conn:
+            row = store.run_row(conn, run_id)
+            done = conn.execute(
+                update(runs_t)
+                .where(runs_t.c.id == run_id, runs_t.c.state.in_(store.ACTIVE))
+                .values(state=state.value, error=error, finished_at=now_ms())
+            ).rowcount
+            if done and self.publish is not None:
+                finished = PipelineFinished(
+                    run_id, row.pipeline_name, row.version, row.trigger_id, state.value
+                )
+                self.publish(conn, finished, row.started_by)
+        return bool(done)
 
     def close(self) -> None:
         self._background.shutdown(wait=True)
