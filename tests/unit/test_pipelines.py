@@ -174,7 +174,9 @@ def test_unknown_parameter_or_executor_fails_before_anything_is_recorded(app: Ap
 
 def test_submit_runs_in_the_background_and_is_idempotent_per_firing(app: App) -> None:
     svc = app.pipelines
+    assert not svc.exists("chain")
     svc.apply(defs.chain, actor="alice")
+    assert svc.exists("chain")
     run_id = svc.submit("chain", {}, started_by="trigger:t1", trigger_id="t1", firing_key="t1@2026-01-01")
     assert (
         svc.submit("chain", {}, started_by="trigger:t1", trigger_id="t1", firing_key="t1@2026-01-01")

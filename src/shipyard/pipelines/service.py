@@ -144,6 +144,11 @@ class PipelineService:
             rows = conn.execute(select(pipes_t).order_by(pipes_t.c.name)).all()
             return [store.to_pipeline(r) for r in rows]
 
+    def exists(self, name: str) -> bool:
+        """Whether a pipeline called ``name`` was applied (what triggers check on creation)."""
+        with self.db.read() as conn:
+            return conn.execute(select(pipes_t.c.id).where(pipes_t.c.name == name)).first() is not None
+
     def get_pipeline(self, name: str, version: str | None = None) -> PipelineSpec:
         with self.db.read() as conn:
             return store.spec(conn, store.pipeline_row(conn, check_name("pipeline", name)), version)
