@@ -19,6 +19,7 @@ from shipyard.audit.service import AuditService
 from shipyard.config import Settings
 from shipyard.core.clock import now_ms
 from shipyard.errors import NotFound
+from shipyard.events.service import EventLog
 from shipyard.migrations import runner
 from shipyard.pipelines.ports import InputRef
 from shipyard.registry.entities import TrainingData
@@ -45,6 +46,7 @@ class App:
     tracking: TrackingService
     accounts: AccountsService
     audit: AuditService
+    events: EventLog
 
     @cached_property
     def registry(self) -> RegistryService:
@@ -217,6 +219,7 @@ def build_app(settings: Settings, *, migrate: bool = True) -> App:
         tracking=TrackingService(db, content),
         accounts=AccountsService(db),
         audit=AuditService(db),
+        events=EventLog(db),
     )
 
 

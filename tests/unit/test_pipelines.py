@@ -313,3 +313,24 @@ def test_runs_left_active_by_a_dead_process_are_abandoned(app: App) -> None:
     run = svc.get_run(run_id)
     assert run.state is RunState.FAILED and "abandoned" in (run.error or "")
     assert svc.active_runs("t9") == 0
+
+
+def test_runs_publish_started_and_finished_events_in_the_event_log(app: App, tmp_path: Path) -> None:
+    svc = app.pipelines
+    svc.apply(defs.resumable, actor="ann")
+    before = app.events.latest_seq()
+    run_id = svc.submit("resumable", {"path": str(tmp_path / "missing")}, started_by="sched", trigger_id="t3")
+    run = svc.wait(run_id, timeout=60)
+    published = [(e.type, e.payload, e.actor) for e in app.events.list(after=before, types=["pipeline.*"])]
+    assert published == [
+        (
+            "pipeline.started",
+            {"run_id": run_id, "pipeline": "resumable", "version": run.version, "trigger_id": "t3", "started_by": "sched"},
+            "sched",
+        ),
+        (
+            "pipeline.finished",
+            {"run_id": run_id, "pipeline": "resumable", "version": run.version, "trigger_id": "t3", "status": "FAILED"},
+            "sched",
+        ),
+    ]  # fmt: skip

@@ -1,13 +1,16 @@
-"""Events other domains may subscribe to (by type name). Primitives only."""
+"""Events other domains may subscribe to (by type): a pipeline run started and finished. Leaf
+module: primitives only, imports only :mod:`shipyard.core`."""
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from typing import ClassVar
+
+from shipyard.core.events import Event
 
 
 @dataclass(frozen=True)
-class PipelineStarted:
+class PipelineStarted(Event):
     TYPE: ClassVar[str] = "pipeline.started"
     run_id: str
     pipeline: str
@@ -15,18 +18,12 @@ class PipelineStarted:
     trigger_id: str | None
     started_by: str
 
-    def payload(self) -> dict[str, object]:
-        return asdict(self)
-
 
 @dataclass(frozen=True)
-class PipelineFinished:
+class PipelineFinished(Event):
     TYPE: ClassVar[str] = "pipeline.finished"
     run_id: str
     pipeline: str
     version: str
     trigger_id: str | None
     status: str  # SUCCEEDED | FAILED
-
-    def payload(self) -> dict[str, object]:
-        return asdict(self)

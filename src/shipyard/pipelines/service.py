@@ -9,7 +9,6 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
-from typing import Any
 
 from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
@@ -19,6 +18,7 @@ from shipyard.core import plugins
 from shipyard.core.clock import now_ms
 from shipyard.core.ids import new_id
 from shipyard.errors import Conflict, InvalidInput, NotFound
+from shipyard.events import log as event_log
 from shipyard.pipelines import store
 from shipyard.pipelines.codecs import ModelPackager
 from shipyard.pipelines.definition import PipelineDefinition, check_name, load_definition, topological_order
@@ -41,8 +41,6 @@ from shipyard.storage.artifacts.content import ContentStore
 from shipyard.storage.metadata.database import Database
 
 MAX_RUNS_PAGE = 500
-#: Called with each event in the transaction that changes a run's state (the event log's publish).
-Publisher = Callable[[Any, PipelineStarted | PipelineFinished, str], None]
 
 
 class PipelineService:
@@ -56,7 +54,6 @@ class PipelineService:
         executor: str = "local",
         executor_options: Mapping[str, object] | None = None,
         experiment: str = "pipelines/{name}",
-        publish: Publisher | None = None,
         background_workers: int = 4,
     ) -> None:
         self.db = db
@@ -66,7 +63,6 @@ class PipelineService:
         self.default_executor = executor
         self.executor_options = dict(executor_options or {})
         self.experiment = experiment
-        self.publish = publish
         self._executors: dict[str, Executor] = {}
         self._lock = threading.Lock()
         self._background = ThreadPoolExecutor(background_workers, thread_name_prefix="pipeline-run")
@@ -331,9 +327,8 @@ class PipelineService:
                 .where(runs_t.c.id == run_id)
                 .values(state=RunState.RUNNING.value, started_at=now_ms())
             )
-            if self.publish is not None:
-                event = PipelineStarted(run_id, spec.name, spec.version, row.trigger_id, row.started_by)
-                self.publish(conn, event, row.started_by)
+            event = PipelineStarted(run_id, spec.name, spec.version, row.trigger_id, row.started_by)
+            event_log.publish(conn, event, actor=row.started_by)
         ctx = RunContext(
             run_id=run_id,
             experiment=self.experiment.format(name=spec.name),
@@ -443,11 +438,11 @@ class PipelineService:
                 .where(runs_t.c.id == run_id, runs_t.c.state.in_(store.ACTIVE))
                 .values(state=state.value, error=error, finished_at=now_ms())
             ).rowcount
-            if done and self.publish is not None:
+            if done:
                 finished = PipelineFinished(
                     run_id, row.pipeline_name, row.version, row.trigger_id, state.value
                 )
-                self.publish(conn, finished, row.started_by)
+                event_log.publish(conn, finished, actor=row.started_by)
         return bool(done)
 
     def close(self) -> None:
