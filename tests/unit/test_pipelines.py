@@ -334,3 +334,13 @@ def test_runs_publish_started_and_finished_events_in_the_event_log(app: App, tmp
             "sched",
         ),
     ]  # fmt: skip
+
+
+def test_step_runs_end_like_any_run(app: App) -> None:
+    before = app.events.latest_seq()
+    run = app.pipelines.run(defs.training, started_by="ann")
+    ended = {
+        e.payload["run_id"]: e.payload["status"]
+        for e in app.events.list(after=before, types=["run.finished"])
+    }
+    assert ended == {run.id: "FINISHED", **{s.run_id: "FINISHED" for s in run.steps}}

@@ -538,6 +538,14 @@ class TrackingService(TrackingAPI):
             conn.execute(
                 update(runs_t).where(runs_t.c.id == run_id).values(status=status.value, end_time=now)
             )
+            ended = conn.execute(
+                select(runs_t.c.experiment_id, runs_t.c.user).where(runs_t.c.id == run_id)
+            ).one()
+            event_log.publish(  # last: it takes the append lock until commit
+                conn,
+                RunFinished(run_id=run_id, experiment_id=ended.experiment_id, status=status.value),
+                actor=ended.user or "unknown",
+            )
 
     def run_datasets(self, run_id: str) -> list[RunDataset]:
         with self.db.read() as conn:
