@@ -68,7 +68,7 @@ class App:
             self.db,
             self.content,
             TrackingRunRecorder(self.tracking),
-            RegistryModelPackager(trust_pickle=self.settings.trust_pickle),
+            PackageModelPackager(trust_pickle=self.settings.trust_pickle),
             executor=self.settings.executor,
             executor_options={"ray_address": self.settings.ray_address},
             experiment=self.settings.pipelines_experiment,
@@ -178,20 +178,20 @@ class TrackingRunRecorder:
         return self.tracking.content.read_bytes(digest).decode(errors="replace")
 
 
-class RegistryModelPackager:
+class PackageModelPackager:
     """Pipelines' model storage (:class:`shipyard.pipelines.codecs.ModelPackager`): the model package format."""
 
     def __init__(self, *, trust_pickle: bool) -> None:
         self.trust_pickle = trust_pickle
 
     def pack(self, model: object, input_example: pd.DataFrame, flavor: str | None) -> bytes:
-        from shipyard.registry.packaging import build_package
+        from shipyard.packaging.package import build_package
 
         data, _ = build_package(model, input_example=input_example, flavor=flavor)
         return data
 
     def unpack(self, data: bytes) -> tuple[object, pd.DataFrame, str]:
-        from shipyard.registry.packaging import load_model
+        from shipyard.packaging.package import load_model
 
         loaded = load_model(data, trust_pickle=self.trust_pickle)
         return loaded.raw, loaded.manifest.example_frame(), loaded.manifest.flavor

@@ -85,7 +85,7 @@ def test_bad_input_is_one_line(home: Path, tmp_path: Path) -> None:
     assert "no parameter 'epochs'" in fails("pipelines", "run", "summing", "-p", "epochs=3")
     assert "parameter 'n' must be int" in fails("pipelines", "run", "summing", "-p", "n=many")
     assert "pipeline 'nope' does not exist" in fails("pipelines", "run", "nope")
-    assert "unknown executor backend 'warp'" in fails("pipelines", "run", "summing", "--executor", "warp")
+    assert "unknown executor 'warp'" in fails("pipelines", "run", "summing", "--executor", "warp")
     assert "defines no @pipeline" in fails("pipelines", "apply", "json")
 
 

@@ -167,7 +167,7 @@ def test_unknown_parameter_or_executor_fails_before_anything_is_recorded(app: Ap
     app.pipelines.apply(defs.training, actor="alice")
     with pytest.raises(InvalidInput, match="no parameter 'epochs'"):
         app.pipelines.run("training", {"epochs": 1}, started_by="alice")
-    with pytest.raises(Exception, match="unknown executor backend 'nope'"):
+    with pytest.raises(InvalidInput, match="unknown executor 'nope'"):
         app.pipelines.run("training", started_by="alice", executor="nope")
     assert app.pipelines.list_runs("training") == []
 

@@ -14,7 +14,6 @@ from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 
 from shipyard.audit import log as audit
-from shipyard.core import plugins
 from shipyard.core.clock import now_ms
 from shipyard.core.ids import new_id
 from shipyard.errors import Conflict, InvalidInput, NotFound
@@ -23,7 +22,7 @@ from shipyard.pipelines import store
 from shipyard.pipelines.codecs import ModelPackager
 from shipyard.pipelines.definition import PipelineDefinition, check_name, load_definition, topological_order
 from shipyard.pipelines.events import PipelineFinished, PipelineStarted
-from shipyard.pipelines.executors import Executor
+from shipyard.pipelines.executors import EXECUTORS, Executor
 from shipyard.pipelines.model import (
     TAG_PIPELINE,
     TAG_PIPELINE_VERSION,
@@ -307,7 +306,7 @@ class PipelineService:
     def _executor(self, name: str) -> Executor:
         with self._lock:
             if name not in self._executors:
-                factory = plugins.load("executors", name)
+                factory = EXECUTORS.load(name)
                 self._executors[name] = factory(**self.executor_options)  # type: ignore[operator]
             return self._executors[name]
 

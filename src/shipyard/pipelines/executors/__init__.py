@@ -1,6 +1,6 @@
-"""Executors: where step bodies run. The port, the task handed to it and the function a worker
-runs. Built-ins (``local``, ``process``, ``ray``) are registered in the ``shipyard.executors``
-entry-point group like a third-party executor would be."""
+"""Executors: where step bodies run. The port, the task handed to it, the function a worker runs,
+and :data:`EXECUTORS`, the plugin group: built-ins ``local``, ``process`` and ``ray``, plus any
+third-party executor registered in the ``shipyard.executors`` entry-point group."""
 
 from __future__ import annotations
 
@@ -11,7 +11,21 @@ from concurrent.futures import Future
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
+from shipyard.core.plugins import PluginGroup
+from shipyard.errors import InvalidInput
 from shipyard.pipelines.capture import captured, text_of
+
+EXECUTORS = PluginGroup(
+    "executors",
+    builtins={
+        "local": "shipyard.pipelines.executors.local:LocalExecutor",
+        "process": "shipyard.pipelines.executors.process:ProcessExecutor",
+        "ray": "shipyard.pipelines.executors.ray:RayExecutor",
+    },
+    noun="executor",
+    error=InvalidInput,
+    field="executor",
+)
 
 
 @dataclass(frozen=True)
