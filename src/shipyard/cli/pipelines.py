@@ -279,7 +279,7 @@ def _render_run(run: PipelineRun) -> None:
 def runs(
     ctx: typer.Context,
     name: Name,
-    limit: Annotated[int, typer.Option("--limit", "-n", min=1, max=500)] = 20,
+    limit: Annotated[int, typer.Option("--limit", "-n", min=1, max=500, help="At most this many runs.")] = 20,
     json: JsonOption = False,
 ) -> None:
     """List a pipeline's runs, newest first."""
