@@ -8,6 +8,7 @@ model libraries, which a command that only lists runs should not wait for.
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import timedelta
 from functools import cached_property
@@ -17,19 +18,25 @@ from typing import TYPE_CHECKING
 from shipyard.accounts.service import AccountsService
 from shipyard.audit.service import AuditService
 from shipyard.config import Settings
+from shipyard.core.clock import now_ms
 from shipyard.core.limits import Limits
 from shipyard.errors import NotFound
 from shipyard.events.service import EventLog
 from shipyard.migrations import runner
+from shipyard.pipelines.ports import InputRef
 from shipyard.registry.entities import TrainingData
 from shipyard.registry.ports import RunFacts
 from shipyard.storage.artifacts import ContentStore, open_store
 from shipyard.storage.metadata.database import Database
 from shipyard.tracking import tags
+from shipyard.tracking.model import DatasetInfo, RunStatus
 from shipyard.tracking.service import TrackingService
 
 if TYPE_CHECKING:
+    import pandas as pd
+
     from shipyard.features.service import FeatureStore
+    from shipyard.pipelines.service import PipelineService
     from shipyard.registry.service import RegistryService
 
 
@@ -55,9 +62,25 @@ class App:
     def features(self) -> FeatureStore:
         return build_feature_store(self.settings, self.db, self.content)
 
+    @cached_property
+    def pipelines(self) -> PipelineService:
+        from shipyard.pipelines.service import PipelineService
+
+        return PipelineService(
+            self.db,
+            self.content,
+            TrackingRunRecorder(self.tracking),
+            PackageModelPackager(trust_pickle=self.settings.trust_pickle),
+            executor=self.settings.executor,
+            executor_options={"ray_address": self.settings.ray_address},
+            experiment=self.settings.pipelines_experiment,
+        )
+
     def close(self) -> None:
         if "features" in self.__dict__:  # built: close its online store
             self.features.close()
+        if "pipelines" in self.__dict__:  # built: wait for background runs
+            self.pipelines.close()
         self.db.dispose()
 
 
@@ -91,6 +114,89 @@ class TrackingRunLookup:
             return self.tracking.artifact(run_id, path).digest
         except NotFound as exc:
             raise NotFound(str(exc), field="artifact_path" if exc.field == "path" else exc.field) from None
+
+
+class TrackingRunRecorder:
+    """Pipelines' view of runs (:class:`shipyard.pipelines.ports.RunRecorder`), from tracking."""
+
+    def __init__(self, tracking: TrackingService) -> None:
+        self.tracking = tracking
+        self._experiments: set[str] = set()
+
+    def start_run(
+        self,
+        experiment: str,
+        *,
+        name: str,
+        user: str,
+        parent_id: str | None,
+        tags: Mapping[str, str],
+        params: Mapping[str, object] | None = None,
+        inputs: Sequence[InputRef] = (),
+        outputs: Mapping[str, str] | None = None,
+        end: str | None = None,
+    ) -> str:
+        if experiment not in self._experiments:
+            self.tracking.get_or_create_experiment(experiment)
+            self._experiments.add(experiment)
+        datasets = [(DatasetInfo(i.name, i.digest, (), None, "", i.kind), i.context) for i in inputs]
+        return self.tracking.open_run(
+            experiment,
+            name=name,
+            user=user,
+            parent_id=parent_id,
+            tags=tags,
+            params=params,
+            inputs=datasets,
+            artifacts=outputs,
+            end=None if end is None else RunStatus(end),
+        )
+
+    def record(
+        self,
+        run_id: str,
+        *,
+        params: Mapping[str, object] | None = None,
+        tags: Mapping[str, str] | None = None,
+        metrics: Sequence[tuple[str, float, int]] = (),
+        outputs: Mapping[str, str] | None = None,
+        texts: Mapping[str, str] | None = None,
+        end: str | None = None,
+    ) -> None:
+        artifacts = dict(outputs or {})
+        for path, text in (texts or {}).items():
+            artifacts[path] = self.tracking.content.put_bytes(text.encode()).digest
+        if metrics:
+            now = now_ms()
+            self.tracking.log_metrics(run_id, [(k, float(v), step, now) for k, v, step in metrics])
+        status = None if end is None else RunStatus(end)
+        self.tracking.log_batch(run_id, params=params, tags=tags, artifacts=artifacts, end=status)
+
+    def read_text(self, run_id: str, path: str) -> str | None:
+        try:
+            digest = self.tracking.artifact(run_id, path).digest
+        except NotFound:
+            return None
+        return self.tracking.content.read_bytes(digest).decode(errors="replace")
+
+
+class PackageModelPackager:
+    """Pipelines' model storage (:class:`shipyard.pipelines.codecs.ModelPackager`): the model package format."""
+
+    def __init__(self, *, trust_pickle: bool) -> None:
+        self.trust_pickle = trust_pickle
+
+    def pack(self, model: object, input_example: pd.DataFrame, flavor: str | None) -> bytes:
+        from shipyard.packaging.package import build_package
+
+        data, _ = build_package(model, input_example=input_example, flavor=flavor)
+        return data
+
+    def unpack(self, data: bytes) -> tuple[object, pd.DataFrame, str]:
+        from shipyard.packaging.package import load_model
+
+        loaded = load_model(data, trust_pickle=self.trust_pickle)
+        return loaded.raw, loaded.manifest.example_frame(), loaded.manifest.flavor
 
 
 def open_database(settings: Settings) -> Database:

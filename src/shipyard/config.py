@@ -87,6 +87,13 @@ class Settings(BaseSettings):
     https: bool = Field(
         False, description="The server is reached over HTTPS: the web UI's cookies are marked Secure."
     )
+    executor: str = Field("local", description="Where pipeline steps run: local, process or ray.")
+    ray_address: str | None = Field(
+        None, description="Ray cluster address for the ray executor (default: start a local Ray)."
+    )
+    pipelines_experiment: str = Field(
+        "pipelines/{name}", description="Experiment of pipeline runs; {name} is the pipeline's name."
+    )
     trust_pickle: bool = Field(
         False,
         description="Load model artifacts stored with pickle/joblib (only enable for artifacts you trust).",

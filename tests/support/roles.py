@@ -9,12 +9,20 @@ VIEWER = frozenset(
         "artifacts.read",
         "models.read",
         "features.read",
+        "pipelines.read",
         "events.read",
         "system.metrics",
         "account.self",
     }
 )
-CONTRIBUTOR = VIEWER | {"tracking.write", "artifacts.write", "models.write", "features.write"}
+CONTRIBUTOR = VIEWER | {
+    "tracking.write",
+    "artifacts.write",
+    "models.write",
+    "features.write",
+    "pipelines.write",
+    "pipelines.run",
+}
 REVIEWER = VIEWER | {"models.approve", "audit.read"}
 DEPLOYER = VIEWER | {"models.deploy"}
 ADMIN = CONTRIBUTOR | REVIEWER | DEPLOYER | {"admin"}

@@ -16,6 +16,7 @@ import pytest
 from shipyard.core.plugins import PluginGroup
 from shipyard.errors import ConfigError, InvalidInput
 from shipyard.packaging.flavors import FLAVORS
+from shipyard.pipelines.executors import EXECUTORS
 from shipyard.storage.artifacts import STORES as ARTIFACT_STORES
 from shipyard.storage.kv import STORES as ONLINE_STORES
 from shipyard.storage.kv import open_online_store
@@ -134,7 +135,7 @@ def test_a_plugin_online_store_is_opened_by_its_scheme(site: Path) -> None:
         ONLINE_STORES.refresh()
 
 
-@pytest.mark.parametrize("group", [ARTIFACT_STORES, ONLINE_STORES, FLAVORS], ids=lambda g: g.name)
+@pytest.mark.parametrize("group", [ARTIFACT_STORES, ONLINE_STORES, FLAVORS, EXECUTORS], ids=lambda g: g.name)
 def test_the_packages_entry_points_list_exactly_the_built_ins(group: PluginGroup) -> None:
     project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
     assert project["entry-points"][group.group] == group.builtins

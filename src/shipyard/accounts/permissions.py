@@ -12,7 +12,15 @@ from __future__ import annotations
 from shipyard.errors import InvalidInput
 
 READ_ACTIONS = frozenset(
-    {"tracking.read", "artifacts.read", "models.read", "features.read", "audit.read", "events.read"}
+    {
+        "tracking.read",
+        "artifacts.read",
+        "models.read",
+        "features.read",
+        "pipelines.read",
+        "audit.read",
+        "events.read",
+    }
 )
 
 #: Every action a route may declare.
@@ -24,6 +32,8 @@ ACTIONS = READ_ACTIONS | {
     "models.approve",
     "models.deploy",
     "features.write",
+    "pipelines.write",
+    "pipelines.run",
     "admin",
     # Your own account: who you are, your grants, your tokens. Every role includes it.
     "account.self",
@@ -35,7 +45,15 @@ _VIEWER = (READ_ACTIONS - {"audit.read"}) | {"system.metrics", "account.self"}
 ROLES: dict[str, frozenset[str]] = {
     "viewer": frozenset(_VIEWER),
     "contributor": frozenset(
-        _VIEWER | {"tracking.write", "artifacts.write", "models.write", "features.write"}
+        _VIEWER
+        | {
+            "tracking.write",
+            "artifacts.write",
+            "models.write",
+            "features.write",
+            "pipelines.write",
+            "pipelines.run",
+        }
     ),
     "reviewer": frozenset(_VIEWER | {"models.approve", "audit.read"}),
     "deployer": frozenset(_VIEWER | {"models.deploy"}),

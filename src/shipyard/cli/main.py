@@ -20,6 +20,7 @@ from shipyard.cli import audit as audit_commands
 from shipyard.cli import events as event_commands
 from shipyard.cli import features as feature_commands
 from shipyard.cli import models as model_commands
+from shipyard.cli import pipelines as pipeline_commands
 from shipyard.cli.state import State
 from shipyard.config import load_settings
 from shipyard.errors import ShipyardError
@@ -66,6 +67,7 @@ app.add_typer(audit_commands.app, name="audit")
 app.add_typer(event_commands.app, name="events")
 app.add_typer(feature_commands.app, name="features")
 app.add_typer(model_commands.app, name="models")
+app.add_typer(pipeline_commands.app, name="pipelines")
 app.command("lineage")(lineage.lineage)
 app.command("init")(init.init)
 app.command("demo")(demo.demo)

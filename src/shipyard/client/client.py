@@ -23,9 +23,11 @@ if TYPE_CHECKING:
     from shipyard.client.events import EventFeed
     from shipyard.client.http import ServerConnection
     from shipyard.client.remote_features import RemoteFeatures
+    from shipyard.client.remote_pipelines import RemotePipelines
     from shipyard.client.remote_registry import RemoteRegistry
     from shipyard.features.api import FeatureServing
     from shipyard.features.service import FeatureStore
+    from shipyard.pipelines.api import PipelineAPI
     from shipyard.registry.api import RegistryAPI
     from shipyard.storage.metadata.database import Database
 
@@ -49,6 +51,7 @@ class Client:
         self._experiment_ids: dict[str, str] = {}  # experiments are never renamed or deleted
         self._feature_serving: RemoteFeatures | None = None
         self._registry: RemoteRegistry | None = None
+        self._pipelines: RemotePipelines | None = None
         self._events: EventFeed | None = None
 
     @property
@@ -170,6 +173,17 @@ class Client:
 
             self._registry = RemoteRegistry(self._connection, trust_pickle=self.settings.trust_pickle)
         return self._registry
+
+    @property
+    def pipelines(self) -> PipelineAPI:
+        """Pipelines: in process (runs execute here), or over HTTP (runs execute on the server)."""
+        if self._connection is None:
+            return self._local_app("the pipelines SDK").pipelines
+        if self._pipelines is None:
+            from shipyard.client.remote_pipelines import RemotePipelines
+
+            self._pipelines = RemotePipelines(self._connection)
+        return self._pipelines
 
     @property
     def features(self) -> FeatureStore:

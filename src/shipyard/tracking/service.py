@@ -120,16 +120,20 @@ class TrackingService(TrackingAPI):
             if conn.execute(_EXPERIMENT_BY_NAME, {"name": name}).first():
                 raise AlreadyExists(f"experiment {name!r} already exists", field="name")
             experiment_id, created = new_id(), now_ms()
-            conn.execute(
-                exp_t.insert(),
-                {
-                    "id": experiment_id,
-                    "name": name,
-                    "description": description,
-                    "tags": clean_tags,
-                    "created_at": created,
-                },
-            )
+            if not insert_ignore(
+                conn,
+                exp_t,
+                [
+                    {
+                        "id": experiment_id,
+                        "name": name,
+                        "description": description,
+                        "tags": clean_tags,
+                        "created_at": created,
+                    }
+                ],
+            ):  # a concurrent creator committed the same name in between
+                raise AlreadyExists(f"experiment {name!r} already exists", field="name")
         return Experiment(ExperimentId(experiment_id), name, description, to_datetime(created), clean_tags)
 
     def get_experiment(self, name_or_id: str) -> Experiment:
@@ -163,54 +167,66 @@ class TrackingService(TrackingAPI):
     ) -> Run:
         run_id = new_id()
         name = validation.name("run", name) if name is not None else f"run-{run_id[-8:]}"
+        with self.db.write() as conn:
+            self._insert_run(conn, run_id, experiment, name, user, parent_id, tags, environment)
+            run = records.load_run(conn, run_id)
+        if environment is not None:  # committed: later runs need not insert it again
+            self._known_environments.add(environment_digest(environment))
+        return run
+
+    def _insert_run(
+        self,
+        conn: Connection,
+        run_id: str,
+        experiment: str,
+        name: str,
+        user: str | None,
+        parent_id: str | None,
+        tags: Mapping[str, str] | None,
+        environment: RunEnvironment | None,
+    ) -> None:
         clean_tags = validation.tags(tags or {})
         validation.at_most(len(clean_tags), self.limits.max_tags, "tags", "max_tags")
         user = user or getpass.getuser()
         digest = environment_digest(environment) if environment else None
-        start = now_ms()
-        with self.db.write() as conn:
-            exp = self._experiment_row(conn, experiment)
-            if parent_id is not None:
-                self._require_run(conn, parent_id, field="parent_id")
-            if environment is not None and digest not in self._known_environments:
-                insert_ignore(
-                    conn,
-                    env_t,
-                    [
-                        {
-                            "digest": digest,
-                            "python_version": environment.python_version,
-                            "platform": environment.platform,
-                            "packages": dict(environment.packages),
-                        }
-                    ],
-                )
-            conn.execute(
-                runs_t.insert(),
-                {
-                    "id": run_id,
-                    "experiment_id": exp.id,
-                    "name": name,
-                    "status": RunStatus.RUNNING.value,
-                    "start_time": start,
-                    "end_time": None,
-                    "user": user,
-                    "note": "",
-                    "parent_id": parent_id,
-                    "environment_digest": digest,
-                    "command": environment.command if environment else "",
-                    "git_commit": environment.git_commit if environment else None,
-                    "git_dirty": environment.git_dirty if environment else None,
-                },
+        exp = self._experiment_row(conn, experiment)
+        if parent_id is not None:
+            self._require_run(conn, parent_id, field="parent_id")
+        if environment is not None and digest not in self._known_environments:
+            insert_ignore(
+                conn,
+                env_t,
+                [
+                    {
+                        "digest": digest,
+                        "python_version": environment.python_version,
+                        "platform": environment.platform,
+                        "packages": dict(environment.packages),
+                    }
+                ],
             )
-            if clean_tags:
-                conn.execute(
-                    tags_t.insert(), [{"run_id": run_id, "key": k, "value": v} for k, v in clean_tags.items()]
-                )
-            run = records.load_run(conn, run_id)
-        if digest:
-            self._known_environments.add(digest)
-        return run
+        conn.execute(
+            runs_t.insert(),
+            {
+                "id": run_id,
+                "experiment_id": exp.id,
+                "name": name,
+                "status": RunStatus.RUNNING.value,
+                "start_time": now_ms(),
+                "end_time": None,
+                "user": user,
+                "note": "",
+                "parent_id": parent_id,
+                "environment_digest": digest,
+                "command": environment.command if environment else "",
+                "git_commit": environment.git_commit if environment else None,
+                "git_dirty": environment.git_dirty if environment else None,
+            },
+        )
+        if clean_tags:
+            conn.execute(
+                tags_t.insert(), [{"run_id": run_id, "key": k, "value": v} for k, v in clean_tags.items()]
+            )
 
     def get_run(self, run_id: str) -> Run:
         with self.db.read() as conn:
@@ -395,35 +411,173 @@ class TrackingService(TrackingAPI):
         digest = parse_digest(info.digest)
         context = validation.key("dataset context", context)
         direction = Direction(direction)
-        schema = [{"name": c.name, "type": c.type} for c in info.schema]
         with self.db.write() as conn:
             self._require_run(conn, run_id)
-            identity = (ds_t.c.name == name) & (ds_t.c.digest == digest) & (ds_t.c.location == info.location)
-            row = conn.execute(select(ds_t).where(identity)).first()
-            if row is None:
-                insert_ignore(
-                    conn,
-                    ds_t,
-                    [
-                        {
-                            "id": new_id(),
-                            "name": name,
-                            "digest": digest,
-                            "schema": schema,
-                            "num_rows": info.num_rows,
-                            "location": info.location,
-                            "source_type": info.source_type,
-                            "created_at": now_ms(),
-                        }
-                    ],
-                )
-                row = conn.execute(select(ds_t).where(identity)).one()
+            row = self._link_dataset(conn, run_id, name, digest, info, context, direction)
+            return RunDataset(RunId(run_id), records.dataset(row), direction, context)
+
+    @staticmethod
+    def _link_dataset(
+        conn: Connection,
+        run_id: str,
+        name: str,
+        digest: str,
+        info: DatasetInfo,
+        context: str,
+        direction: Direction,
+        *,
+        fresh: bool = False,
+    ) -> Any:
+        schema = [{"name": c.name, "type": c.type} for c in info.schema]
+        identity = (ds_t.c.name == name) & (ds_t.c.digest == digest) & (ds_t.c.location == info.location)
+        row = conn.execute(select(ds_t).where(identity)).first()
+        if row is None:
             insert_ignore(
                 conn,
-                rd_t,
-                [{"run_id": run_id, "dataset_id": row.id, "direction": direction.value, "context": context}],
+                ds_t,
+                [
+                    {
+                        "id": new_id(),
+                        "name": name,
+                        "digest": digest,
+                        "schema": schema,
+                        "num_rows": info.num_rows,
+                        "location": info.location,
+                        "source_type": info.source_type,
+                        "created_at": now_ms(),
+                    }
+                ],
             )
-            return RunDataset(RunId(run_id), records.dataset(row), direction, context)
+            row = conn.execute(select(ds_t).where(identity)).one()
+        link = {"run_id": run_id, "dataset_id": row.id, "direction": direction.value, "context": context}
+        if fresh:  # a run created in this transaction has no links yet
+            conn.execute(rd_t.insert(), link)
+        else:
+            insert_ignore(conn, rd_t, [link])
+        return row
+
+    def log_batch(
+        self,
+        run_id: str,
+        *,
+        params: Mapping[str, object] | None = None,
+        tags: Mapping[str, str] | None = None,
+        inputs: Sequence[tuple[DatasetInfo, str]] = (),
+        artifacts: Mapping[str, str] | None = None,
+        end: RunStatus | None = None,
+    ) -> None:
+        """Several records of one run in ONE transaction (what a pipeline step records at its
+        end): params, tags, input datasets ``(info, context)``, artifacts ``path -> digest`` of
+        blobs already in the content store, then optionally the run's end (a run that already
+        ended stays as it is)."""
+        batch = self._check_batch(params, tags, inputs, artifacts, end)
+        with self.db.write() as conn:
+            self._write_batch(conn, run_id, self._require_run(conn, run_id).status, *batch)
+
+    def open_run(
+        self,
+        experiment: str,
+        *,
+        name: str,
+        user: str,
+        parent_id: str | None = None,
+        tags: Mapping[str, str] | None = None,
+        params: Mapping[str, object] | None = None,
+        inputs: Sequence[tuple[DatasetInfo, str]] = (),
+        artifacts: Mapping[str, str] | None = None,
+        end: RunStatus | None = None,
+    ) -> str:
+        """:meth:`create_run` and :meth:`log_batch` in ONE transaction; returns only the run id
+        (a pipeline step's start, or a whole cached step, where every write is overhead)."""
+        batch = self._check_batch(params, None, inputs, artifacts, end)
+        run_id = new_id()
+        with self.db.write() as conn:
+            self._insert_run(
+                conn, run_id, experiment, validation.name("run", name), user, parent_id, tags, None
+            )
+            self._write_batch(conn, run_id, RunStatus.RUNNING.value, *batch, fresh=True)
+        return run_id
+
+    def _check_batch(
+        self,
+        params: Mapping[str, object] | None,
+        tags: Mapping[str, str] | None,
+        inputs: Sequence[tuple[DatasetInfo, str]],
+        artifacts: Mapping[str, str] | None,
+        end: RunStatus | None,
+    ) -> tuple[Any, ...]:
+        clean_params = validation.params(params or {})
+        clean_tags = validation.tags(tags or {})
+        links = [
+            (
+                validation.name("dataset", info.name),
+                parse_digest(info.digest),
+                info,
+                validation.key("dataset context", c),
+            )
+            for info, c in inputs
+        ]
+        blobs = {check_key(path): parse_digest(digest) for path, digest in (artifacts or {}).items()}
+        sizes = {digest: self.content.size(digest) for digest in blobs.values()}
+        status = None if end is None else self._status(end)
+        if status is not None and not status.terminal:
+            raise InvalidInput("a run ends as FINISHED, FAILED or KILLED", field="status")
+        return clean_params, clean_tags, links, blobs, sizes, status
+
+    def _write_batch(
+        self,
+        conn: Connection,
+        run_id: str,
+        current_status: str,
+        clean_params: dict[str, str],
+        clean_tags: dict[str, str],
+        links: list[tuple[str, str, DatasetInfo, str]],
+        blobs: dict[str, str],
+        sizes: dict[str, int],
+        status: RunStatus | None,
+        *,
+        fresh: bool = False,
+    ) -> None:
+        """``fresh``: the run was inserted in this transaction, so nothing can conflict."""
+        now = now_ms()
+        if clean_params:
+            rows = [
+                {"run_id": run_id, "key": k, "value": v, "value_num": _number(v)}
+                for k, v in clean_params.items()
+            ]
+            if insert_ignore(conn, params_t, rows) != len(rows):
+                raise Conflict(f"params of run {run_id} were logged before", field="params")
+        if clean_tags:
+            upsert(
+                conn,
+                tags_t,
+                [{"run_id": run_id, "key": k, "value": v} for k, v in sorted(clean_tags.items())],
+                keys=("run_id", "key"),
+                update=("value",),
+            )
+        for name, digest, info, context in links:
+            self._link_dataset(conn, run_id, name, digest, info, context, Direction.INPUT, fresh=fresh)
+        if blobs:
+            rows = [
+                {"run_id": run_id, "path": p, "digest": d, "size": sizes[d], "created_at": now}
+                for p, d in sorted(blobs.items())
+            ]
+            if fresh:
+                conn.execute(art_t.insert(), rows)
+            else:
+                upsert(conn, art_t, rows, keys=("run_id", "path"), update=("digest", "size", "created_at"))
+        if status is not None and current_status == RunStatus.RUNNING.value:
+            conn.execute(
+                update(runs_t).where(runs_t.c.id == run_id).values(status=status.value, end_time=now)
+            )
+            ended = conn.execute(
+                select(runs_t.c.experiment_id, runs_t.c.user).where(runs_t.c.id == run_id)
+            ).one()
+            event_log.publish(  # last: it takes the append lock until commit
+                conn,
+                RunFinished(run_id=run_id, experiment_id=ended.experiment_id, status=status.value),
+                actor=ended.user or "unknown",
+            )
 
     def run_datasets(self, run_id: str) -> list[RunDataset]:
         with self.db.read() as conn:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from shipyard.server.routers import admin, artifacts, events, features, models, system, tracking
+from shipyard.server.routers import admin, artifacts, events, features, models, pipelines, system, tracking
 
 ROUTERS = (
     system.router,
@@ -12,6 +12,7 @@ ROUTERS = (
     models.router,
     features.router,
     events.router,
+    pipelines.router,
 )
 
 __all__ = ["ROUTERS"]

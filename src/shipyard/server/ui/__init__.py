@@ -1,4 +1,4 @@
-"""The web UI: server-rendered pages for browsing runs, models and features, at ``/ui``.
+"""The web UI: server-rendered pages for browsing runs, models, features and pipelines, at ``/ui``.
 
 Pages are Jinja2 templates (autoescaped) over the same services the API calls, styled by
 one stylesheet at ``/ui/static/ui.css``; no JavaScript framework. Every page passes the API's
@@ -12,7 +12,7 @@ from fastapi import APIRouter, FastAPI
 from fastapi.responses import RedirectResponse
 from fastapi.staticfiles import StaticFiles
 
-from shipyard.server.ui import charts, features_views, models_views, session, tracking_pages
+from shipyard.server.ui import charts, features_views, models_views, pipelines_views, session, tracking_pages
 from shipyard.server.ui.rendering import STATIC
 from shipyard.server.ui.routing import UI_PREFIX
 
@@ -23,6 +23,7 @@ router.include_router(charts.router)
 router.include_router(tracking_pages.router)
 router.include_router(models_views.router)
 router.include_router(features_views.router)
+router.include_router(pipelines_views.router)
 
 root = APIRouter(include_in_schema=False)
 

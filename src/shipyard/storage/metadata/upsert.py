@@ -1,7 +1,10 @@
-"""``INSERT … ON CONFLICT`` for the two dialects we run on (their statements differ in SQLAlchemy)."""
+"""``INSERT … ON CONFLICT`` for the two dialects we run on (their statements differ in SQLAlchemy).
+
+Statements are built once per table and shape (building one costs more than running it on SQLite)."""
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -9,8 +12,22 @@ from sqlalchemy import ColumnElement, Connection, Table
 from sqlalchemy.dialects import postgresql, sqlite
 
 
-def _insert(conn: Connection, table: Table) -> Any:
-    return (postgresql if conn.dialect.name == "postgresql" else sqlite).insert(table)
+@functools.lru_cache(maxsize=512)
+def _ignore_stmt(dialect: str, table: Table) -> Any:
+    insert = (postgresql if dialect == "postgresql" else sqlite).insert(table)
+    return insert.on_conflict_do_nothing().returning(*table.primary_key.columns)
+
+
+@functools.lru_cache(maxsize=512)
+def _upsert_stmt(
+    dialect: str, table: Table, keys: tuple[str, ...], update: tuple[str, ...], where: Any
+) -> Any:
+    stmt = (postgresql if dialect == "postgresql" else sqlite).insert(table)
+    excluded = stmt.excluded
+    condition: ColumnElement[bool] | None = where(table, excluded) if where is not None else None
+    return stmt.on_conflict_do_update(
+        index_elements=list(keys), set_={c: excluded[c] for c in update}, where=condition
+    )
 
 
 def insert_ignore(conn: Connection, table: Table, rows: Sequence[Mapping[str, Any]]) -> int:
@@ -18,7 +35,7 @@ def insert_ignore(conn: Connection, table: Table, rows: Sequence[Mapping[str, An
     (counted from RETURNING: drivers' rowcount is unreliable for ON CONFLICT and executemany)."""
     if not rows:
         return 0
-    stmt = _insert(conn, table).on_conflict_do_nothing().returning(*table.primary_key.columns)
+    stmt = _ignore_stmt(conn.dialect.name, table)
     return len(conn.execute(stmt, list(rows)).all())
 
 
@@ -36,10 +53,5 @@ def upsert(
     """
     if not rows:
         return
-    stmt = _insert(conn, table)
-    excluded = stmt.excluded
-    condition: ColumnElement[bool] | None = where(table, excluded) if where is not None else None
-    stmt = stmt.on_conflict_do_update(
-        index_elements=list(keys), set_={c: excluded[c] for c in update}, where=condition
-    )
+    stmt = _upsert_stmt(conn.dialect.name, table, tuple(keys), tuple(update), where)
     conn.execute(stmt, list(rows))

@@ -1,0 +1,178 @@
+"""Pipelines the tests run: importable by their code reference like a user's module."""
+
+from __future__ import annotations
+
+import collections
+import os
+import time
+from pathlib import Path
+
+import pandas as pd
+from sklearn.linear_model import LogisticRegression
+
+from shipyard.pipelines.codecs import Model
+from shipyard.pipelines.definition import pipeline, step
+
+#: How many times each step body ran in this process.
+CALLS: collections.Counter[str] = collections.Counter()
+
+
+@step
+def load(rows: int = 10) -> pd.DataFrame:
+    CALLS["load"] += 1
+    print(f"loading {rows} rows")
+    return pd.DataFrame({"x": [float(i) for i in range(rows)], "y": [i % 2 for i in range(rows)]})
+
+
+@step
+def features(frame: pd.DataFrame, scale: float) -> pd.DataFrame:
+    CALLS["features"] += 1
+    out = frame.copy()
+    out["x2"] = out["x"] * scale
+    return out
+
+
+@step
+def train(frame: pd.DataFrame, c: float) -> Model:
+    CALLS["train"] += 1
+    X = frame[["x", "x2"]]
+    model = LogisticRegression(C=c).fit(X, frame["y"])
+    return Model(model, input_example=X.head(3))
+
+
+@step
+def evaluate(model: Model, frame: pd.DataFrame) -> dict[str, float]:
+    CALLS["evaluate"] += 1
+    X = frame[["x", "x2"]]
+    return {"accuracy": float((model.model.predict(X) == frame["y"]).mean())}
+
+
+@pipeline
+def training(rows: int = 10, scale: float = 2.0, c: float = 1.0) -> None:
+    """Load, featurize, train, evaluate."""
+    frame = features(load(rows), scale)
+    evaluate(train(frame, c), frame)
+
+
+@step
+def add(a: int, b: int) -> int:
+    CALLS["add"] += 1
+    return a + b
+
+
+@step
+def noop(previous: int) -> int:
+    return previous + 1
+
+
+@pipeline
+def chain(length: int = 100) -> None:
+    value = add(0, 0)
+    for _ in range(99):
+        value = noop(value)
+
+
+@step(retries=2, retry_backoff=0.01)
+def flaky(marker: str) -> str:
+    """Fails until the marker file holds 2 (one failure per attempt before)."""
+    CALLS["flaky"] += 1
+    path = Path(marker)
+    count = int(path.read_text()) if path.exists() else 0
+    path.write_text(str(count + 1))
+    if count < 2:
+        raise RuntimeError(f"flaky attempt {count + 1}")
+    return "ok"
+
+
+@pipeline
+def retrying(marker: str) -> None:
+    flaky(marker)
+
+
+@step
+def fail_unless(path: str) -> int:
+    CALLS["fail_unless"] += 1
+    if not os.path.exists(path):
+        raise FileNotFoundError(path)
+    return 1
+
+
+@pipeline
+def resumable(path: str) -> None:
+    first = add(1, 2)
+    noop(fail_unless(path))
+    noop(first)
+
+
+@step(timeout=0.2)
+def slow(seconds: float) -> int:
+    time.sleep(seconds)
+    return 1
+
+
+@pipeline
+def timing_out(seconds: float = 5.0) -> None:
+    slow(seconds)
+
+
+class Opaque:
+    pass
+
+
+@step
+def opaque() -> object:
+    return Opaque()
+
+
+@pipeline
+def unstorable() -> None:
+    opaque()
+
+
+@step(pickle=True)
+def pickled() -> object:
+    return Opaque()
+
+
+@pipeline
+def with_pickle() -> None:
+    pickled()
+
+
+@step
+def sleep_then(seconds: float, value: int) -> int:
+    time.sleep(seconds)
+    return value
+
+
+@pipeline
+def parallel(seconds: float = 1.0) -> None:
+    add(sleep_then(seconds, 1), sleep_then(seconds, 2))
+
+
+@step
+def tune(frame: pd.DataFrame, n_trials: int) -> Model:
+    import optuna
+
+    from shipyard.pipelines import search
+
+    X, y = frame[["x", "x2"]], frame["y"]
+
+    def objective(trial: optuna.Trial) -> tuple[float, Model]:
+        c = trial.suggest_float("c", 1e-3, 10.0, log=True)
+        model = LogisticRegression(C=c).fit(X, y)
+        score = float((model.predict(X) == y).mean())
+        # Trials from the fourth on report a poor first value: the median pruner stops them.
+        trial.report(score if trial.number < 3 else -1.0, 0)
+        if trial.should_prune():
+            raise optuna.TrialPruned()
+        return score, Model(model, input_example=X.head(3))
+
+    best = search(objective, n_trials=n_trials, direction="maximize", n_jobs=2, seed=7).best_model
+    assert best is not None
+    return best
+
+
+@pipeline
+def tuning(n_trials: int = 6) -> None:
+    tune(features(load(20), 2.0), n_trials)
