@@ -7,6 +7,7 @@ from sqlalchemy import MetaData
 import shipyard.accounts.tables
 import shipyard.audit.tables
 import shipyard.features.tables
+import shipyard.pipelines.triggers.tables
 import shipyard.registry.tables
 import shipyard.tracking.tables
 from shipyard.storage.metadata.base import Base

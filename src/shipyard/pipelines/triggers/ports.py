@@ -1,0 +1,149 @@
+"""What triggers need from the rest of Shipyard, as small protocols the composition root wires:
+something that starts pipeline runs, something that knows which pipelines exist, the source of a
+feature view, and the event log to read. :class:`MemoryLauncher` is the in-memory launcher for
+tests and for embedding."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Protocol
+
+from shipyard.core.ids import new_id
+from shipyard.errors import NotFound
+from shipyard.pipelines.triggers.model import NewDataSpec
+
+
+class PipelineLauncher(Protocol):
+    def submit(
+        self,
+        name: str,
+        params: Mapping[str, object],
+        *,
+        started_by: str,
+        trigger_id: str | None = None,
+        firing_key: str | None = None,
+    ) -> str:
+        """Start pipeline ``name`` in the background and return its run id. A ``firing_key`` that
+        was submitted before returns the run it started (no second run)."""
+        ...
+
+    def active_runs(self, trigger_id: str) -> int:
+        """How many runs started by ``trigger_id`` are queued or running."""
+        ...
+
+
+class PipelineCatalog(Protocol):
+    def exists(self, name: str) -> bool:
+        """Whether a pipeline called ``name`` is defined."""
+        ...
+
+
+class FeatureViewSources(Protocol):
+    def source_of(self, view: str) -> NewDataSpec:
+        """The watchable source behind feature view ``view`` (NotFound if there is no such view)."""
+        ...
+
+
+@dataclass(frozen=True)
+class PublishedEvent:
+    """What a trigger reads of an event-log entry."""
+
+    seq: int
+    type: str
+    payload: Mapping[str, object]
+
+
+class EventFeed(Protocol):
+    def after(self, position: int, types: Sequence[str], limit: int) -> list[PublishedEvent]:
+        """Events after ``position`` of ``types`` (exact or ``domain.*``), oldest first."""
+        ...
+
+    def latest(self) -> int:
+        """The position of the newest event (0 for an empty log)."""
+        ...
+
+    def known_types(self) -> frozenset[str]:
+        """The event types a trigger may name."""
+        ...
+
+
+@dataclass
+class LaunchedRun:
+    run_id: str
+    pipeline: str
+    params: dict[str, object]
+    started_by: str
+    trigger_id: str | None
+    firing_key: str | None
+    active: bool = True
+
+
+@dataclass
+class MemoryLauncher:
+    """A launcher that records runs in memory (for tests and embedding): idempotent on
+    ``firing_key``; a run stays active until :meth:`finish` is called."""
+
+    pipelines: set[str] = field(default_factory=set)
+    runs: list[LaunchedRun] = field(default_factory=list)
+    calls: int = 0
+    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+
+    def submit(
+        self,
+        name: str,
+        params: Mapping[str, object],
+        *,
+        started_by: str,
+        trigger_id: str | None = None,
+        firing_key: str | None = None,
+    ) -> str:
+        with self._lock:
+            self.calls += 1
+            if name not in self.pipelines:
+                raise NotFound(f"no pipeline named {name!r}", field="pipeline")
+            for run in self.runs:
+                if firing_key is not None and run.firing_key == firing_key:
+                    return run.run_id
+            run = LaunchedRun(new_id(), name, dict(params), started_by, trigger_id, firing_key)
+            self.runs.append(run)
+            return run.run_id
+
+    def active_runs(self, trigger_id: str) -> int:
+        with self._lock:
+            return sum(1 for r in self.runs if r.trigger_id == trigger_id and r.active)
+
+    def exists(self, name: str) -> bool:
+        return name in self.pipelines
+
+    def finish(self, run_id: str) -> None:
+        with self._lock:
+            for run in self.runs:
+                if run.run_id == run_id:
+                    run.active = False
+
+
+@dataclass
+class MemoryEventFeed:
+    """An event feed held in memory (for tests): :meth:`publish` appends an event."""
+
+    events: list[PublishedEvent] = field(default_factory=list)
+    types: frozenset[str] = frozenset()
+
+    def publish(self, type: str, payload: Mapping[str, object]) -> int:
+        seq = len(self.events) + 1
+        self.events.append(PublishedEvent(seq, type, dict(payload)))
+        return seq
+
+    def after(self, position: int, types: Sequence[str], limit: int) -> list[PublishedEvent]:
+        def wanted(t: str) -> bool:
+            return any(t == p or (p.endswith(".*") and t.startswith(p[:-1])) for p in types)
+
+        return [e for e in self.events if e.seq > position and wanted(e.type)][:limit]
+
+    def latest(self) -> int:
+        return len(self.events)
+
+    def known_types(self) -> frozenset[str]:
+        return self.types
