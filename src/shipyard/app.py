@@ -8,7 +8,7 @@ model libraries, which a command that only lists runs should not wait for.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -16,8 +16,10 @@ from typing import TYPE_CHECKING
 from shipyard.accounts.service import AccountsService
 from shipyard.audit.service import AuditService
 from shipyard.config import Settings
-from shipyard.errors import NotFound
+from shipyard.errors import InvalidInput, NotFound
 from shipyard.migrations import runner
+from shipyard.pipelines.triggers.model import NewDataSpec, SourceKind
+from shipyard.pipelines.triggers.ports import PipelineLauncher, UnavailableLauncher
 from shipyard.registry.entities import TrainingData
 from shipyard.registry.ports import RunFacts
 from shipyard.storage.artifacts import ContentStore, open_store
@@ -26,6 +28,8 @@ from shipyard.tracking.service import TrackingService
 
 if TYPE_CHECKING:
     from shipyard.features.service import FeatureStore
+    from shipyard.pipelines.triggers.scheduler import Scheduler
+    from shipyard.pipelines.triggers.service import TriggerService
     from shipyard.registry.service import RegistryService
 
 
@@ -37,6 +41,8 @@ class App:
     tracking: TrackingService
     accounts: AccountsService
     audit: AuditService
+    #: What starts pipeline runs for triggers and knows which pipelines exist.
+    pipeline_launcher: PipelineLauncher = field(default_factory=UnavailableLauncher)
 
     @cached_property
     def registry(self) -> RegistryService:
@@ -49,6 +55,30 @@ class App:
     @cached_property
     def features(self) -> FeatureStore:
         return build_feature_store(self.settings, self.db, self.content)
+
+    @cached_property
+    def triggers(self) -> TriggerService:
+        from shipyard.pipelines.triggers.service import TriggerService
+
+        launcher = self.pipeline_launcher
+        return TriggerService(
+            self.db,
+            launcher,
+            pipelines=launcher if hasattr(launcher, "exists") else None,  # type: ignore[arg-type]
+            views=FeatureViewSourceLookup(self),
+        )
+
+    def scheduler(self, *, lease_s: float | None = None) -> Scheduler:
+        """A scheduler over this installation's triggers (see :mod:`shipyard.pipelines.triggers.scheduler`)."""
+        from shipyard.pipelines.triggers import dispatch
+        from shipyard.pipelines.triggers.scheduler import Scheduler
+
+        return Scheduler(
+            self.db,
+            self.pipeline_launcher,
+            views=FeatureViewSourceLookup(self),
+            lease_s=dispatch.DEFAULT_LEASE_S if lease_s is None else lease_s,
+        )
 
     def close(self) -> None:
         if "features" in self.__dict__:  # built: close its online store
@@ -83,6 +113,33 @@ class TrackingRunLookup:
             return self.tracking.artifact(run_id, path).digest
         except NotFound as exc:
             raise NotFound(str(exc), field="artifact_path" if exc.field == "path" else exc.field) from None
+
+
+class FeatureViewSourceLookup:
+    """The triggers' view of feature views (:class:`~shipyard.pipelines.triggers.ports.FeatureViewSources`):
+    the local files or PostgreSQL table a view reads, as a new-data source."""
+
+    def __init__(self, app: App) -> None:
+        self.app = app
+
+    def source_of(self, view: str) -> NewDataSpec:
+        from shipyard.features.model import FileSource, SqlSource
+
+        fv = self.app.features.get_view(view)
+        source = fv.source
+        if isinstance(source, FileSource) and "://" not in source.path:
+            path = Path(source.path)
+            pattern = str(path / "**" / "*") if path.is_dir() else source.path
+            return NewDataSpec(SourceKind.FILES, path=pattern)
+        if isinstance(source, SqlSource) and source.table and source.url.startswith("postgresql"):
+            return NewDataSpec(
+                SourceKind.TABLE, url=source.url, table=source.table, column=fv.timestamp_field
+            )
+        raise InvalidInput(
+            f"feature view {view!r} reads a source a trigger cannot watch (local files and PostgreSQL "
+            "tables can be watched)",
+            field="view",
+        )
 
 
 def open_database(settings: Settings) -> Database:

@@ -4,9 +4,24 @@ the contract with users that the permissions module and every route are checked 
 from __future__ import annotations
 
 VIEWER = frozenset(
-    {"tracking.read", "artifacts.read", "models.read", "features.read", "system.metrics", "account.self"}
+    {
+        "tracking.read",
+        "artifacts.read",
+        "models.read",
+        "features.read",
+        "pipelines.read",
+        "system.metrics",
+        "account.self",
+    }
 )
-CONTRIBUTOR = VIEWER | {"tracking.write", "artifacts.write", "models.write", "features.write"}
+CONTRIBUTOR = VIEWER | {
+    "tracking.write",
+    "artifacts.write",
+    "models.write",
+    "features.write",
+    "pipelines.write",
+    "pipelines.run",
+}
 REVIEWER = VIEWER | {"models.approve", "audit.read"}
 DEPLOYER = VIEWER | {"models.deploy"}
 ADMIN = CONTRIBUTOR | REVIEWER | DEPLOYER | {"admin"}

@@ -11,7 +11,9 @@ from __future__ import annotations
 
 from shipyard.errors import InvalidInput
 
-READ_ACTIONS = frozenset({"tracking.read", "artifacts.read", "models.read", "features.read", "audit.read"})
+READ_ACTIONS = frozenset(
+    {"tracking.read", "artifacts.read", "models.read", "features.read", "pipelines.read", "audit.read"}
+)
 
 #: Every action a route may declare.
 ACTIONS = READ_ACTIONS | {
@@ -22,6 +24,9 @@ ACTIONS = READ_ACTIONS | {
     "models.approve",
     "models.deploy",
     "features.write",
+    # Pipelines and their triggers: define and change them; start runs (fire, backfill).
+    "pipelines.write",
+    "pipelines.run",
     "admin",
     # Your own account: who you are, your grants, your tokens. Every role includes it.
     "account.self",
@@ -33,7 +38,15 @@ _VIEWER = (READ_ACTIONS - {"audit.read"}) | {"system.metrics", "account.self"}
 ROLES: dict[str, frozenset[str]] = {
     "viewer": frozenset(_VIEWER),
     "contributor": frozenset(
-        _VIEWER | {"tracking.write", "artifacts.write", "models.write", "features.write"}
+        _VIEWER
+        | {
+            "tracking.write",
+            "artifacts.write",
+            "models.write",
+            "features.write",
+            "pipelines.write",
+            "pipelines.run",
+        }
     ),
     "reviewer": frozenset(_VIEWER | {"models.approve", "audit.read"}),
     "deployer": frozenset(_VIEWER | {"models.deploy"}),

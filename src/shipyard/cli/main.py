@@ -15,7 +15,20 @@ from typing import Annotated, Any
 import typer
 from typer.core import TyperGroup
 
-from shipyard.cli import accounts, artifacts, config, db, demo, experiments, init, lineage, runs, server
+from shipyard.cli import (
+    accounts,
+    artifacts,
+    config,
+    db,
+    demo,
+    experiments,
+    init,
+    lineage,
+    pipeline_triggers,
+    runs,
+    scheduler,
+    server,
+)
 from shipyard.cli import audit as audit_commands
 from shipyard.cli import features as feature_commands
 from shipyard.cli import models as model_commands
@@ -64,6 +77,10 @@ app.add_typer(accounts.roles_app, name="roles")
 app.add_typer(audit_commands.app, name="audit")
 app.add_typer(feature_commands.app, name="features")
 app.add_typer(model_commands.app, name="models")
+pipelines_app = typer.Typer(help="Pipelines and the triggers that start them.", no_args_is_help=True)
+pipeline_triggers.register(pipelines_app)
+app.add_typer(pipelines_app, name="pipelines")
+app.add_typer(scheduler.app, name="scheduler")
 app.command("lineage")(lineage.lineage)
 app.command("init")(init.init)
 app.command("demo")(demo.demo)

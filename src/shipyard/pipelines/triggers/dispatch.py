@@ -20,7 +20,7 @@ from sqlalchemy import Connection, and_, or_, select, update
 
 from shipyard.core.clock import now_ms
 from shipyard.core.ids import new_id
-from shipyard.errors import BackendUnavailable, ShipyardError
+from shipyard.errors import BackendUnavailable, ConfigError, ShipyardError
 from shipyard.pipelines.triggers.model import Firing, FiringStatus
 from shipyard.pipelines.triggers.ports import PipelineLauncher
 from shipyard.pipelines.triggers.records import firing_of, firings_t, triggers_t
@@ -135,7 +135,7 @@ def submit_pending(
                 trigger_id=row.trigger_id,
                 firing_key=row.key,
             )
-        except BackendUnavailable as exc:  # try again on the next tick
+        except (BackendUnavailable, ConfigError) as exc:  # try again on the next tick
             log.warning("cannot submit firing %s: %s", row.key, exc)
             _finish(db, row.id, claimer, status=FiringStatus.PENDING.value, claimed_by=None, claimed_at=None)
             continue

@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from typing import Protocol
 
 from shipyard.core.ids import new_id
-from shipyard.errors import NotFound
+from shipyard.errors import ConfigError, NotFound
 from shipyard.pipelines.triggers.model import NewDataSpec
 
 
@@ -67,6 +67,25 @@ class EventFeed(Protocol):
     def known_types(self) -> frozenset[str]:
         """The event types a trigger may name."""
         ...
+
+
+class UnavailableLauncher:
+    """The launcher of an installation that cannot start pipelines: triggers can be defined,
+    listed and changed; firing them says why nothing starts (firings wait, pending)."""
+
+    def submit(
+        self,
+        name: str,
+        params: Mapping[str, object],
+        *,
+        started_by: str,
+        trigger_id: str | None = None,
+        firing_key: str | None = None,
+    ) -> str:
+        raise ConfigError("pipeline runs cannot be started here: no pipeline engine is configured")
+
+    def active_runs(self, trigger_id: str) -> int:
+        return 0
 
 
 @dataclass

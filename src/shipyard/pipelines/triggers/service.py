@@ -34,7 +34,13 @@ from shipyard.pipelines.triggers.model import (
     parse_kind,
     spec_from,
 )
-from shipyard.pipelines.triggers.ports import EventFeed, FeatureViewSources, PipelineCatalog, PipelineLauncher
+from shipyard.pipelines.triggers.ports import (
+    EventFeed,
+    FeatureViewSources,
+    PipelineCatalog,
+    PipelineLauncher,
+    UnavailableLauncher,
+)
 from shipyard.pipelines.triggers.records import firing_of, firings_t, trigger_of, trigger_row, triggers_t
 from shipyard.pipelines.triggers.scheduler import slot_firing
 from shipyard.storage.metadata.database import Database
@@ -269,6 +275,7 @@ class TriggerService:
         """Start the trigger's pipeline now with its parameters overridden by ``params``. A ``key``
         makes the call idempotent: firing again with the same key returns the first firing."""
         extra = check_params(params)
+        self._can_launch()
         if key is not None and (not isinstance(key, str) or not 1 <= len(key) <= 200):
             raise InvalidInput("key must be 1-200 characters", field="key")
         with self.db.write() as conn:
@@ -304,6 +311,7 @@ class TriggerService:
     ) -> list[Firing]:
         """One run per slot of the pipeline's schedule with ``start <= slot < end``, under the same
         keys the scheduler uses: a slot that already fired is not run again."""
+        self._can_launch()
         if start.tzinfo is None or end.tzinfo is None:
             raise InvalidInput(
                 "start and end need a time zone (e.g. 2024-05-01T00:00:00+00:00)", field="start"
@@ -342,6 +350,10 @@ class TriggerService:
                 select(firings_t).where(firings_t.c.key.in_(keys)).order_by(firings_t.c.due_at)
             )
             return [firing_of(r) for r in rows] if keys else []
+
+    def _can_launch(self) -> None:
+        if isinstance(self.launcher, UnavailableLauncher):
+            self.launcher.submit("", {}, started_by="")  # raises ConfigError saying why
 
     def _schedule_of(self, conn: Any, pipeline: str, trigger: str | None) -> Trigger:
         if trigger is not None:
