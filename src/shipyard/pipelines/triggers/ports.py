@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from typing import Protocol
 
 from shipyard.core.ids import new_id
-from shipyard.errors import ConfigError, NotFound
+from shipyard.errors import BackendUnavailable, NotFound
 from shipyard.pipelines.triggers.model import NewDataSpec
 
 
@@ -82,7 +82,7 @@ class UnavailableLauncher:
         trigger_id: str | None = None,
         firing_key: str | None = None,
     ) -> str:
-        raise ConfigError("pipeline runs cannot be started here: no pipeline engine is configured")
+        raise BackendUnavailable("pipeline runs cannot be started here: no pipeline engine is configured")
 
     def active_runs(self, trigger_id: str) -> int:
         return 0

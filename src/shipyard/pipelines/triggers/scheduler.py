@@ -13,6 +13,7 @@ either nothing (the transaction rolled back; the next tick evaluates again) or p
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import threading
 from collections.abc import Callable, Sequence
@@ -200,7 +201,7 @@ class Scheduler:
             if self.views is None:
                 raise BackendUnavailable("feature views cannot be read by this scheduler")
             assert spec.view is not None
-            spec = self.views.source_of(spec.view)
+            spec = dataclasses.replace(self.views.source_of(spec.view), poll_seconds=spec.poll_seconds)
         engine = self._engine(spec.url) if spec.source is SourceKind.TABLE and spec.url else None
         found, cursor = sources.observe(spec, row.cursor, engine)
         at = to_ms(now)

@@ -275,13 +275,13 @@ class TriggerService:
         """Start the trigger's pipeline now with its parameters overridden by ``params``. A ``key``
         makes the call idempotent: firing again with the same key returns the first firing."""
         extra = check_params(params)
-        self._can_launch()
         if key is not None and (not isinstance(key, str) or not 1 <= len(key) <= 200):
             raise InvalidInput("key must be 1-200 characters", field="key")
         with self.db.write() as conn:
             trigger = trigger_of(trigger_row(conn, name))
             if not trigger.enabled:
                 raise Conflict(f"trigger {name!r} is disabled; enable it first", field="name")
+            self._can_launch()
             at = now_ms()
             firing = NewFiring(
                 f"manual/{key or new_id()}", at, {**trigger.params, **extra}, {"by": actor, "params": extra}
@@ -311,7 +311,6 @@ class TriggerService:
     ) -> list[Firing]:
         """One run per slot of the pipeline's schedule with ``start <= slot < end``, under the same
         keys the scheduler uses: a slot that already fired is not run again."""
-        self._can_launch()
         if start.tzinfo is None or end.tzinfo is None:
             raise InvalidInput(
                 "start and end need a time zone (e.g. 2024-05-01T00:00:00+00:00)", field="start"
@@ -320,6 +319,7 @@ class TriggerService:
             raise InvalidInput("end must be after start", field="end")
         with self.db.read() as conn:
             chosen = self._schedule_of(conn, pipeline, trigger)
+        self._can_launch()
         assert isinstance(chosen.spec, ScheduleSpec)
         slots = schedules.slots_between(
             chosen.spec.cron, chosen.spec.timezone, start, end, MAX_BACKFILL_SLOTS
@@ -353,7 +353,7 @@ class TriggerService:
 
     def _can_launch(self) -> None:
         if isinstance(self.launcher, UnavailableLauncher):
-            self.launcher.submit("", {}, started_by="")  # raises ConfigError saying why
+            self.launcher.submit("", {}, started_by="")  # raises BackendUnavailable saying why
 
     def _schedule_of(self, conn: Any, pipeline: str, trigger: str | None) -> Trigger:
         if trigger is not None:
