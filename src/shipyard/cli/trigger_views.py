@@ -4,39 +4,18 @@ from __future__ import annotations
 
 from shipyard.cli.output import console, format_time, new_table, plain
 from shipyard.pipelines.triggers.model import (
-    EventSpec,
     Firing,
-    NewDataSpec,
-    ScheduleSpec,
     Trigger,
     TriggerStatus,
 )
 
 
 def what(t: Trigger) -> str:
-    """The trigger's spec in a few words."""
-    spec = t.spec
-    if isinstance(spec, ScheduleSpec):
-        return f"{spec.cron} ({spec.timezone}, catch-up {spec.catchup.value})"
-    if isinstance(spec, NewDataSpec):
-        where = spec.path or spec.view or f"{spec.table}"
-        return f"{spec.source.value} {where}"
-    if isinstance(spec, EventSpec):
-        cond = ", ".join(f"{k}={v}" for k, v in spec.where.items())
-        return f"{spec.event_type}" + (f" where {cond}" if cond else "")
-    return "on demand"
+    return t.describe()
 
 
 def next_fire(t: Trigger) -> str:
-    if not t.enabled:
-        return "disabled"
-    if isinstance(t.spec, ScheduleSpec):
-        return format_time(t.next_check_at)
-    if isinstance(t.spec, NewDataSpec):
-        return f"when new data arrives (checked every {t.spec.poll_seconds}s)"
-    if isinstance(t.spec, EventSpec):
-        return "on the next matching event"
-    return "on demand"
+    return t.next_fire() or format_time(t.next_check_at)
 
 
 def trigger_dict(t: Trigger) -> dict[str, object]:

@@ -314,6 +314,30 @@ class Trigger:
     #: The scheduler's position: last slot (epoch ms), watermark, or event-log position.
     cursor: str | None
 
+    def describe(self) -> str:
+        """What fires it, in a few words."""
+        spec = self.spec
+        if isinstance(spec, ScheduleSpec):
+            return f"{spec.cron} ({spec.timezone}, catch-up {spec.catchup.value})"
+        if isinstance(spec, NewDataSpec):
+            return f"{spec.source.value.replace('_', ' ')} {spec.path or spec.view or spec.table}"
+        if isinstance(spec, EventSpec):
+            cond = ", ".join(f"{k}={v}" for k, v in spec.where.items())
+            return spec.event_type + (f" where {cond}" if cond else "")
+        return "on demand"
+
+    def next_fire(self) -> str | None:
+        """When it fires next, in words; None for a schedule (its next slot is ``next_check_at``)."""
+        if not self.enabled:
+            return "disabled"
+        if isinstance(self.spec, ScheduleSpec):
+            return None
+        if isinstance(self.spec, NewDataSpec):
+            return f"when new data arrives (checked every {self.spec.poll_seconds}s)"
+        if isinstance(self.spec, EventSpec):
+            return "on the next matching event"
+        return "on demand"
+
     def to_dict(self) -> dict[str, Any]:
         """The trigger's definition as the audit trail records it."""
         return {
