@@ -64,6 +64,11 @@ def start(app: App, launcher: Path, *extra: str) -> subprocess.Popen[str]:
         stderr=subprocess.PIPE,
         text=True,
     )
+    assert proc.stdout is not None
+    line = proc.stdout.readline()  # printed once its SIGTERM handler is installed
+    assert line.strip() == "ready" or proc.poll() == -signal.SIGKILL, (
+        proc.stderr.read() if proc.stderr else ""
+    )
     return proc
 
 

@@ -11,21 +11,22 @@ run it already started. A pending firing of a trigger at its ``max_concurrent`` 
 
 from __future__ import annotations
 
+import json
 import logging
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+from types import SimpleNamespace
 from typing import Any
 
-from sqlalchemy import Connection, and_, or_, select, update
+from sqlalchemy import BigInteger, Connection, and_, bindparam, func, or_, select, update
 
-from shipyard.core.clock import now_ms
+from shipyard.core.clock import now_ms, to_datetime
 from shipyard.core.ids import new_id
 from shipyard.errors import BackendUnavailable, ConfigError, ShipyardError
 from shipyard.pipelines.triggers.model import Firing, FiringStatus
 from shipyard.pipelines.triggers.ports import PipelineLauncher
 from shipyard.pipelines.triggers.records import firing_of, firings_t, triggers_t
 from shipyard.storage.metadata.database import Database
-from shipyard.storage.metadata.upsert import insert_ignore
 
 log = logging.getLogger(__name__)
 
@@ -45,26 +46,45 @@ class NewFiring:
 
 def record(conn: Connection, trigger_id: str, firings: Sequence[NewFiring]) -> int:
     """Insert ``firings`` of a trigger, skipping keys recorded before; how many were new."""
+    return record_many(conn, [(trigger_id, f) for f in firings])
+
+
+_FIRING_COLUMNS = ("id", "trigger_id", "key", "status", "due_at", "params", "detail", "created_at")
+
+
+def record_many(conn: Connection, firings: Sequence[tuple[str, NewFiring]]) -> int:
+    """Insert (trigger id, firing) pairs, skipping keys recorded before; how many were new.
+
+    Straight through the driver's ``executemany`` (a tick records thousands at once)."""
+    if not firings:
+        return 0
     at = now_ms()
     rows = [
-        {
-            "id": new_id(),
-            "trigger_id": trigger_id,
-            "key": f"{trigger_id}/{f.key}"[:400],
-            "status": f.status.value,
-            "due_at": f.due_at,
-            "params": dict(f.params),
-            "detail": dict(f.detail),
-            "run_id": None,
-            "error": None,
-            "claimed_by": None,
-            "claimed_at": None,
-            "created_at": at,
-            "submitted_at": None,
-        }
-        for f in firings
+        (
+            new_id(),
+            trigger_id,
+            f"{trigger_id}/{f.key}"[:400],
+            f.status.value,
+            f.due_at,
+            json.dumps(dict(f.params), default=str),
+            json.dumps(dict(f.detail), default=str),
+            at,
+        )
+        for trigger_id, f in firings
     ]
-    return insert_ignore(conn, firings_t, rows)
+    mark = "?" if conn.dialect.paramstyle == "qmark" else "%s"
+    quote = conn.dialect.identifier_preparer.quote
+    conn.exec_driver_sql(
+        f"INSERT INTO {quote(firings_t.name)} ({', '.join(quote(c) for c in _FIRING_COLUMNS)}) "
+        f"VALUES ({', '.join([mark] * len(_FIRING_COLUMNS))}) ON CONFLICT ({quote('key')}) DO NOTHING",
+        rows,
+    )
+    ids = [r[0] for r in rows]
+    inserted = 0
+    for start in range(0, len(ids), 500):
+        chunk = ids[start : start + 500]
+        inserted += conn.execute(select(func.count()).where(firings_t.c.id.in_(chunk))).scalar_one()
+    return inserted
 
 
 def _claim(db: Database, claimer: str, lease_s: float, only: Sequence[str] | None) -> list[Any]:
@@ -91,16 +111,40 @@ def _claim(db: Database, claimer: str, lease_s: float, only: Sequence[str] | Non
                 .where(firings_t.c.id.in_([r.id for r in rows]))
                 .values(status=FiringStatus.SUBMITTING.value, claimed_by=claimer, claimed_at=now)
             )
-    return rows
+    return [SimpleNamespace(**{**r._mapping, "claimed_by": claimer, "claimed_at": now}) for r in rows]
 
 
-def _finish(db: Database, firing_id: str, claimer: str, **values: Any) -> None:
+def _finish(db: Database, claimer: str, outcomes: Sequence[dict[str, Any]]) -> None:
+    """Mark a claimed batch in one statement (rows another scheduler re-claimed are left alone)."""
+    if not outcomes:
+        return
     with db.write() as conn:
         conn.execute(
             update(firings_t)
-            .where(firings_t.c.id == firing_id, firings_t.c.claimed_by == claimer)
-            .values(**values)
+            .where(firings_t.c.id == bindparam("b_id"), firings_t.c.claimed_by == claimer)
+            .values(
+                status=bindparam("b_status"),
+                run_id=bindparam("b_run"),
+                error=bindparam("b_error"),
+                submitted_at=bindparam("b_at", type_=BigInteger),
+                claimed_by=bindparam("b_claimer"),
+                claimed_at=bindparam("b_claimed", type_=BigInteger),
+            ),
+            list(outcomes),
         )
+
+
+def _outcome(row: Any, status: FiringStatus, **values: Any) -> dict[str, Any]:
+    keep = status is not FiringStatus.PENDING  # a released firing is claimable again at once
+    return {
+        "b_id": row.id,
+        "b_status": status.value,
+        "b_run": values.get("run_id"),
+        "b_error": values.get("error"),
+        "b_at": values.get("submitted_at"),
+        "b_claimer": row.claimed_by if keep else None,
+        "b_claimed": row.claimed_at if keep else None,
+    }
 
 
 def submit_pending(
@@ -115,18 +159,18 @@ def submit_pending(
     claimer = new_id()
     done: list[Firing] = []
     active: dict[str, int] = {}
+    outcomes: list[dict[str, Any]] = []
     for row in _claim(db, claimer, lease_s, only):
         if row.max_concurrent is not None:
             running = active.get(row.trigger_id)
             if running is None:
                 running = launcher.active_runs(row.trigger_id)
+            active[row.trigger_id] = running
             if running >= row.max_concurrent:
-                _finish(
-                    db, row.id, claimer, status=FiringStatus.PENDING.value, claimed_by=None, claimed_at=None
-                )
-                active[row.trigger_id] = running
+                outcomes.append(_outcome(row, FiringStatus.PENDING))
                 continue
             active[row.trigger_id] = running + 1
+        values: dict[str, Any]
         try:
             run_id = launcher.submit(
                 row.pipeline,
@@ -137,14 +181,14 @@ def submit_pending(
             )
         except (BackendUnavailable, ConfigError) as exc:  # try again on the next tick
             log.warning("cannot submit firing %s: %s", row.key, exc)
-            _finish(db, row.id, claimer, status=FiringStatus.PENDING.value, claimed_by=None, claimed_at=None)
+            outcomes.append(_outcome(row, FiringStatus.PENDING))
             continue
         except ShipyardError as exc:  # the launcher refused it: retrying will not help
-            _finish(db, row.id, claimer, status=FiringStatus.FAILED.value, error=str(exc)[:2000])
+            values = {"status": FiringStatus.FAILED, "error": str(exc)[:2000]}
         else:
-            _finish(
-                db, row.id, claimer, status=FiringStatus.SUBMITTED.value, run_id=run_id, submitted_at=now_ms()
-            )
-        with db.read() as conn:
-            done.append(firing_of(conn.execute(select(firings_t).where(firings_t.c.id == row.id)).one()))
+            values = {"status": FiringStatus.SUBMITTED, "run_id": run_id, "submitted_at": now_ms()}
+        at = values.pop("submitted_at", None)
+        outcomes.append(_outcome(row, submitted_at=at, **values))
+        done.append(replace(firing_of(row), **values, submitted_at=None if at is None else to_datetime(at)))
+    _finish(db, claimer, outcomes)
     return done

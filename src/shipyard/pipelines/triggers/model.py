@@ -26,6 +26,8 @@ from enum import StrEnum
 from typing import Any, TypeAlias
 
 from shipyard.errors import InvalidInput
+from shipyard.pipelines.triggers import schedules
+from shipyard.pipelines.triggers.schedules import CatchUp as CatchUp
 
 _NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_.-]{0,127}$")
 _EVENT_TYPE = re.compile(r"^[a-z][a-z0-9_]*(\.[a-z][a-z0-9_]*)*$")
@@ -57,12 +59,6 @@ class TriggerKind(StrEnum):
     SCHEDULE = "schedule"
     NEW_DATA = "new_data"
     EVENT = "event"
-
-
-class CatchUp(StrEnum):
-    LATEST = "latest"
-    ALL = "all"
-    NONE = "none"
 
 
 class FiringStatus(StrEnum):
@@ -105,8 +101,6 @@ class ScheduleSpec:
     slot_param: str | None = None
 
     def __post_init__(self) -> None:
-        from shipyard.pipelines.triggers import schedules
-
         schedules.check_cron(self.cron)
         schedules.zone(self.timezone)
         try:

@@ -107,6 +107,7 @@ class MemoryLauncher:
     pipelines: set[str] = field(default_factory=set)
     runs: list[LaunchedRun] = field(default_factory=list)
     calls: int = 0
+    _by_key: dict[str, LaunchedRun] = field(default_factory=dict, repr=False)
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
     def submit(
@@ -122,11 +123,12 @@ class MemoryLauncher:
             self.calls += 1
             if name not in self.pipelines:
                 raise NotFound(f"no pipeline named {name!r}", field="pipeline")
-            for run in self.runs:
-                if firing_key is not None and run.firing_key == firing_key:
-                    return run.run_id
+            if firing_key is not None and firing_key in self._by_key:
+                return self._by_key[firing_key].run_id
             run = LaunchedRun(new_id(), name, dict(params), started_by, trigger_id, firing_key)
             self.runs.append(run)
+            if firing_key is not None:
+                self._by_key[firing_key] = run
             return run.run_id
 
     def active_runs(self, trigger_id: str) -> int:

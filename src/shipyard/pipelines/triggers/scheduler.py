@@ -21,13 +21,14 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import Engine, select, update
+from sqlalchemy import Engine, select
 
 from shipyard.core.clock import now_ms, to_datetime, to_ms
 from shipyard.errors import BackendUnavailable, ShipyardError
 from shipyard.pipelines.triggers import schedules, sources
-from shipyard.pipelines.triggers.dispatch import DEFAULT_LEASE_S, NewFiring, record, submit_pending
+from shipyard.pipelines.triggers.dispatch import DEFAULT_LEASE_S, NewFiring, record_many, submit_pending
 from shipyard.pipelines.triggers.model import (
+    CatchUp,
     EventSpec,
     Firing,
     FiringStatus,
@@ -109,6 +110,7 @@ class Scheduler:
         self.grace_s = grace_s
         self.clock = clock or (lambda: datetime.now(UTC))
         self._engines: dict[str, Engine] = {}
+        self._memo: dict[tuple[str, str, datetime], datetime | None] = {}
 
     # -- one tick ---------------------------------------------------------------------------------
 
@@ -116,6 +118,7 @@ class Scheduler:
         """Evaluate the due triggers, record their firings, submit what is pending."""
         now = now or self.clock()
         report = TickReport()
+        self._memo.clear()
         due = self._due(to_ms(now))
         for start in range(0, len(due), BATCH):
             evaluations = []
@@ -143,29 +146,35 @@ class Scheduler:
             ).all()
 
     def _apply(self, evaluations: list[Evaluation]) -> int:
-        recorded = 0
+        """Record a batch: lock the triggers' rows (on PostgreSQL ``FOR UPDATE SKIP LOCKED``, so a
+        row another scheduler is recording is left to it; SQLite's write transaction is exclusive),
+        keep the evaluations whose trigger is still enabled and still where it was evaluated from,
+        move those cursors and insert their firings under their unique keys."""
         if not evaluations:
             return 0
+        by_id = {e.trigger_id: e for e in evaluations}
         with self.db.write() as conn:
-            for e in evaluations:
-                cursor_col = triggers_t.c.cursor
-                cas = cursor_col.is_(None) if e.old_cursor is None else cursor_col == e.old_cursor
-                values: dict[str, Any] = {"cursor": e.cursor, "next_check_at": e.next_check_at}
-                if e.last_fired_at is not None:
-                    values["last_fired_at"] = e.last_fired_at
-                moved = conn.execute(
-                    update(triggers_t)
-                    .where(
-                        triggers_t.c.id == e.trigger_id,
-                        triggers_t.c.enabled.is_(True),
-                        cas,
-                        triggers_t.c.next_check_at == e.old_next,
-                    )
-                    .values(**values)
-                ).rowcount
-                if moved == 1 and e.firings:
-                    recorded += record(conn, e.trigger_id, e.firings)
-        return recorded
+            query = select(triggers_t.c.id, triggers_t.c.cursor, triggers_t.c.next_check_at).where(
+                triggers_t.c.id.in_(list(by_id)), triggers_t.c.enabled.is_(True)
+            )
+            if conn.dialect.name == "postgresql":
+                query = query.order_by(triggers_t.c.id).with_for_update(skip_locked=True)
+            current = conn.execute(query).all()
+            fresh = [
+                by_id[r.id]
+                for r in current
+                if r.cursor == by_id[r.id].old_cursor and r.next_check_at == by_id[r.id].old_next
+            ]
+            if not fresh:
+                return 0
+            mark = "?" if conn.dialect.paramstyle == "qmark" else "%s"
+            quote = conn.dialect.identifier_preparer.quote
+            conn.exec_driver_sql(  # straight through the driver: a tick moves thousands of cursors
+                f"UPDATE {quote(triggers_t.name)} SET {quote('cursor')} = {mark}, next_check_at = {mark}, "
+                f"last_fired_at = COALESCE({mark}, last_fired_at) WHERE id = {mark}",
+                [(e.cursor, e.next_check_at, e.last_fired_at, e.trigger_id) for e in fresh],
+            )
+            return record_many(conn, [(e.trigger_id, f) for e in fresh for f in e.firings])
 
     # -- evaluating one trigger -------------------------------------------------------------------
 
@@ -184,14 +193,29 @@ class Scheduler:
         fired = last if last != row.last_fired_at else None
         return Evaluation(row.id, row.cursor, row.next_check_at, cursor, next_check, firings, fired)
 
+    def _next_slot(self, spec: ScheduleSpec, after: datetime) -> datetime | None:
+        """The slot after ``after``, memoized per tick: many triggers share a schedule."""
+        key = (spec.cron, spec.timezone, after)
+        if key not in self._memo:
+            self._memo[key] = schedules.next_slot(spec.cron, spec.timezone, after)
+        return self._memo[key]
+
     def _schedule(
         self, row: Any, spec: ScheduleSpec, now: datetime
     ) -> tuple[list[NewFiring], str | None, int | None]:
         after = to_datetime(int(row.cursor) if row.cursor else row.created_at)
+        due = to_datetime(row.next_check_at)
+        following = self._next_slot(spec, due) if due > after else None
+        on_time = spec.catchup is not CatchUp.NONE or (now - due).total_seconds() <= self.grace_s
+        if following is not None and following > now and on_time:
+            # The usual tick: exactly the slot the trigger was waiting for has come.
+            slot = due.astimezone(schedules.zone(spec.timezone))
+            return [slot_firing(row.params or {}, spec, slot)], str(row.next_check_at), to_ms(following)
         slots, last = schedules.due_slots(spec.cron, spec.timezone, after, now, spec.catchup, self.grace_s)
         firings = [slot_firing(row.params or {}, spec, s) for s in slots]
         cursor = str(to_ms(last)) if last is not None else row.cursor
-        nxt = schedules.next_slot(spec.cron, spec.timezone, max(now, last or now))
+        # From the last slot seen, so a wall time repeated in a fall-back hour is not due again.
+        nxt = self._next_slot(spec, last if last is not None else now)
         return firings, cursor, None if nxt is None else to_ms(nxt)
 
     def _new_data(

@@ -11,12 +11,22 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
+from enum import StrEnum
+from functools import lru_cache
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from croniter import CroniterBadDateError, CroniterError, croniter
 
 from shipyard.errors import InvalidInput
-from shipyard.pipelines.triggers.model import CatchUp
+
+
+class CatchUp(StrEnum):
+    """Which of the slots missed while no scheduler ran to fire."""
+
+    LATEST = "latest"
+    ALL = "all"
+    NONE = "none"
+
 
 _SECOND = timedelta(seconds=1)
 
@@ -27,6 +37,11 @@ MAX_SLOTS_PER_TICK = 1000
 def check_cron(expression: object) -> str:
     if not isinstance(expression, str) or not expression.strip() or len(expression) > 200:
         raise InvalidInput(f"cron must be a cron expression, got {expression!r}", field="cron")
+    return _check_cron(expression)
+
+
+@lru_cache(maxsize=4096)  # a scheduler reads the same few expressions back on every tick
+def _check_cron(expression: str) -> str:
     try:
         valid = croniter.is_valid(expression)
     except (CroniterError, ValueError):
@@ -43,6 +58,11 @@ def check_cron(expression: object) -> str:
 def zone(name: object) -> ZoneInfo:
     if not isinstance(name, str) or not name or len(name) > 100:
         raise InvalidInput(f"timezone must be an IANA time zone name, got {name!r}", field="timezone")
+    return _zone(name)
+
+
+@lru_cache(maxsize=1024)
+def _zone(name: str) -> ZoneInfo:
     try:
         return ZoneInfo(name)
     except (ZoneInfoNotFoundError, ValueError):
