@@ -8,6 +8,7 @@ import os
 import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -156,3 +157,37 @@ def test_scheduler_loop_stops_cleanly_on_sigterm(home: Path) -> None:
     assert proc.returncode == 0, err
     assert "Scheduler stopped." in out and "Traceback" not in err
     assert "error: " in fails("scheduler", "--interval", "0")
+
+
+def test_server_with_scheduler_records_firings_and_stops_on_sigterm(home: Path) -> None:
+    """``shipyard server --scheduler``: the scheduler thread fires a schedule of every second (no
+    pipeline engine here, so the firings wait as pending) and stops with the server."""
+    import socket
+
+    from shipyard.pipelines.triggers.service import TriggerService
+
+    ok("pipelines", "triggers", "create", "tick", "-p", "train", "--cron", "* * * * * *")
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    env = dict(os.environ, SHIPYARD_HOME=str(home))
+    args = ["server", "--port", str(port), "--scheduler", "--scheduler-interval", "0.2"]
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "shipyard.cli.main", *args], env=env, stderr=subprocess.PIPE, text=True
+    )
+    app = build_app(load_settings(home=home))
+    try:
+        service = TriggerService(app.db, app.pipeline_launcher)
+        deadline = time.monotonic() + 60
+        while not service.firings("tick"):
+            assert proc.poll() is None, proc.communicate()[1]
+            assert time.monotonic() < deadline, "the server's scheduler recorded no firing"
+            time.sleep(0.1)
+        assert service.firings("tick")[0].status.value == "pending"
+    finally:
+        app.close()
+        proc.send_signal(signal.SIGTERM)
+        _, err = proc.communicate(timeout=30)
+    # uvicorn re-raises SIGTERM once it has shut down: the exit status says which signal stopped it.
+    assert proc.returncode in (0, -signal.SIGTERM), err
+    assert "Finished server process" in err and "Traceback" not in err
