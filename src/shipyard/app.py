@@ -17,6 +17,7 @@ from shipyard.accounts.service import AccountsService
 from shipyard.audit.service import AuditService
 from shipyard.config import Settings
 from shipyard.errors import InvalidInput, NotFound
+from shipyard.events.service import EventLog
 from shipyard.migrations import runner
 from shipyard.pipelines.triggers.model import NewDataSpec, SourceKind
 from shipyard.pipelines.triggers.ports import PipelineLauncher, UnavailableLauncher
@@ -42,6 +43,7 @@ class App:
     tracking: TrackingService
     accounts: AccountsService
     audit: AuditService
+    events: EventLog
     #: What starts pipeline runs for triggers and knows which pipelines exist.
     pipeline_launcher: PipelineLauncher = field(default_factory=UnavailableLauncher)
 
@@ -168,6 +170,7 @@ def build_app(settings: Settings, *, migrate: bool = True) -> App:
         tracking=TrackingService(db, content),
         accounts=AccountsService(db),
         audit=AuditService(db),
+        events=EventLog(db),
     )
 
 

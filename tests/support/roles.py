@@ -10,6 +10,7 @@ VIEWER = frozenset(
         "models.read",
         "features.read",
         "pipelines.read",
+        "events.read",
         "system.metrics",
         "account.self",
     }

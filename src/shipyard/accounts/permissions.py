@@ -12,7 +12,15 @@ from __future__ import annotations
 from shipyard.errors import InvalidInput
 
 READ_ACTIONS = frozenset(
-    {"tracking.read", "artifacts.read", "models.read", "features.read", "pipelines.read", "audit.read"}
+    {
+        "tracking.read",
+        "artifacts.read",
+        "models.read",
+        "features.read",
+        "pipelines.read",
+        "audit.read",
+        "events.read",
+    }
 )
 
 #: Every action a route may declare.

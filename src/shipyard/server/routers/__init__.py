@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from shipyard.server.routers import admin, artifacts, features, models, system, tracking, triggers
+from shipyard.server.routers import admin, artifacts, events, features, models, system, tracking, triggers
 
 ROUTERS = (
     system.router,
@@ -11,6 +11,7 @@ ROUTERS = (
     admin.router,
     models.router,
     features.router,
+    events.router,
     triggers.router,
 )
 
