@@ -61,6 +61,7 @@ class App:
 
     @cached_property
     def triggers(self) -> TriggerService:
+        from shipyard.pipelines.triggers.event_feed import EventLogFeed
         from shipyard.pipelines.triggers.service import TriggerService
 
         launcher = self.pipeline_launcher
@@ -68,17 +69,20 @@ class App:
             self.db,
             launcher,
             pipelines=launcher if hasattr(launcher, "exists") else None,  # type: ignore[arg-type]
+            events=EventLogFeed(self.events),
             views=FeatureViewSourceLookup(self),
         )
 
     def scheduler(self, *, lease_s: float | None = None) -> Scheduler:
         """A scheduler over this installation's triggers (see :mod:`shipyard.pipelines.triggers.scheduler`)."""
         from shipyard.pipelines.triggers import dispatch
+        from shipyard.pipelines.triggers.event_feed import EventLogFeed
         from shipyard.pipelines.triggers.scheduler import Scheduler
 
         return Scheduler(
             self.db,
             self.pipeline_launcher,
+            events=EventLogFeed(self.events),
             views=FeatureViewSourceLookup(self),
             lease_s=dispatch.DEFAULT_LEASE_S if lease_s is None else lease_s,
         )

@@ -13,6 +13,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from shipyard.events.service import EventLog
+from shipyard.pipelines.triggers.event_feed import EventLogFeed
 from shipyard.pipelines.triggers.scheduler import Evaluation, Scheduler
 from shipyard.storage.metadata.database import Database
 from support.launcher import FileLauncher
@@ -29,7 +31,8 @@ class DyingScheduler(Scheduler):
 def main() -> None:
     db_url, launcher_path = sys.argv[1], Path(sys.argv[2])
     cls = DyingScheduler if "--die-after-record" in sys.argv else Scheduler
-    scheduler = cls(Database(db_url), FileLauncher(launcher_path), lease_s=5)
+    db = Database(db_url)
+    scheduler = cls(db, FileLauncher(launcher_path), events=EventLogFeed(EventLog(db)), lease_s=5)
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     print("ready", flush=True)

@@ -4,6 +4,7 @@ implementation; real pipeline runs are the pipelines domain's business)."""
 from __future__ import annotations
 
 import sqlite3
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -12,12 +13,16 @@ from sqlalchemy import update
 
 from shipyard.app import App
 from shipyard.core.clock import to_ms
+from shipyard.core.events import Event
 from shipyard.errors import AlreadyExists, Conflict, InvalidInput, NotFound
+from shipyard.events import log
+from shipyard.pipelines.triggers.event_feed import EventLogFeed
 from shipyard.pipelines.triggers.model import FiringStatus
-from shipyard.pipelines.triggers.ports import MemoryEventFeed, MemoryLauncher
+from shipyard.pipelines.triggers.ports import MemoryLauncher
 from shipyard.pipelines.triggers.records import firings_t, triggers_t
-from shipyard.pipelines.triggers.scheduler import Scheduler
+from shipyard.pipelines.triggers.scheduler import Scheduler, consumer_name
 from shipyard.pipelines.triggers.service import TriggerService
+from shipyard.registry.events import ModelPromoted
 
 T0 = datetime(2024, 5, 1, 12, 0, tzinfo=UTC)
 
@@ -27,18 +32,44 @@ def launcher() -> MemoryLauncher:
     return MemoryLauncher(pipelines={"train", "score"})
 
 
-@pytest.fixture
-def feed() -> MemoryEventFeed:
-    return MemoryEventFeed()
+@dataclass(frozen=True)
+class DriftDetected(Event):
+    """What monitoring will publish (declared here: monitoring is not part of Shipyard yet)."""
+
+    TYPE = "drift.detected"
+    model: str
+    share: float = 0.5
+
+
+@dataclass
+class Publisher:
+    """Publishes real events into the app's event log."""
+
+    app: App
+
+    def publish(self, event: Event) -> int:
+        with self.app.db.write() as conn:
+            log.publish(conn, event, actor="monitor")
+        return self.app.events.latest_seq()
 
 
 @pytest.fixture
-def triggers(app: App, launcher: MemoryLauncher, feed: MemoryEventFeed) -> TriggerService:
+def feed(app: App) -> EventLogFeed:
+    return EventLogFeed(app.events)
+
+
+@pytest.fixture
+def events(app: App) -> Publisher:
+    return Publisher(app)
+
+
+@pytest.fixture
+def triggers(app: App, launcher: MemoryLauncher, feed: EventLogFeed) -> TriggerService:
     return TriggerService(app.db, launcher, pipelines=launcher, events=feed)
 
 
 @pytest.fixture
-def scheduler(app: App, launcher: MemoryLauncher, feed: MemoryEventFeed) -> Scheduler:
+def scheduler(app: App, launcher: MemoryLauncher, feed: EventLogFeed) -> Scheduler:
     return Scheduler(app.db, launcher, events=feed, grace_s=120)
 
 
@@ -289,7 +320,7 @@ def test_a_pending_firing_left_by_a_crash_is_submitted_once(
 
 
 def test_a_claimed_firing_whose_scheduler_died_is_resubmitted_after_its_lease(
-    app: App, triggers: TriggerService, launcher: MemoryLauncher, feed: MemoryEventFeed
+    app: App, triggers: TriggerService, launcher: MemoryLauncher, feed: EventLogFeed
 ) -> None:
     triggers.create("by-hand", "train", "manual", actor="ana")
     triggers.fire("by-hand", actor="ana")
@@ -387,10 +418,10 @@ def test_new_rows_in_a_table_fire_past_the_watermark(
 
 
 def test_event_trigger_fires_once_per_matching_event(
-    triggers: TriggerService, scheduler: Scheduler, launcher: MemoryLauncher, feed: MemoryEventFeed
+    app: App, triggers: TriggerService, scheduler: Scheduler, launcher: MemoryLauncher, events: Publisher
 ) -> None:
-    feed.publish("drift.detected", {"model": "churn"})  # before the trigger: not fired
-    triggers.create(
+    events.publish(DriftDetected("churn"))  # before the trigger: not fired
+    trigger = triggers.create(
         "retrain",
         "train",
         "event",
@@ -398,28 +429,31 @@ def test_event_trigger_fires_once_per_matching_event(
         params={"reason": "drift"},
         actor="ana",
     )
-    feed.publish("drift.detected", {"model": "churn", "share": 0.6})
-    feed.publish("drift.detected", {"model": "fraud"})
-    feed.publish("model.promoted", {"model": "churn"})
+    first = events.publish(DriftDetected("churn", 0.6))
+    events.publish(DriftDetected("fraud"))
+    events.publish(ModelPromoted("churn", 3, "production", 2))
     scheduler.tick()
     scheduler.tick()
-    seq = feed.publish("drift.detected", {"model": "churn"})
+    last = events.publish(DriftDetected("churn"))
     scheduler.tick()
-    assert [f.detail["event_seq"] for f in reversed(triggers.firings("retrain"))] == [2, seq]
+    assert [f.detail["event_seq"] for f in reversed(triggers.firings("retrain"))] == [first, last]
     assert len(launcher.runs) == 2 and launcher.runs[0].params == {"reason": "drift"}
     assert launcher.runs[0].started_by == "trigger:retrain"
+    # The trigger's durable consumer cursor in the event log moved with its firings.
+    assert app.events.cursor(consumer_name(trigger.id)) == app.events.latest_seq()
 
 
-def test_disabled_triggers_do_not_fire_and_restart_from_now(
-    app: App, triggers: TriggerService, scheduler: Scheduler, launcher: MemoryLauncher, feed: MemoryEventFeed
+def test_event_patterns_and_disabled_triggers(
+    triggers: TriggerService, scheduler: Scheduler, launcher: MemoryLauncher, events: Publisher
 ) -> None:
-    triggers.create("retrain", "train", "event", {"event_type": "model.*"}, actor="ana")
-    triggers.set_enabled("retrain", False, actor="ana")
-    feed.publish("model.promoted", {"model": "churn"})
+    triggers.create("on-model", "train", "event", {"event_type": "model.*"}, actor="ana")
+    triggers.set_enabled("on-model", False, actor="ana")
+    events.publish(ModelPromoted("churn", 1, "production", None))
     scheduler.tick()
-    triggers.set_enabled("retrain", True, actor="ana")
+    triggers.set_enabled("on-model", True, actor="ana")  # starts from now
     scheduler.tick()
     assert launcher.runs == []
-    feed.publish("model.promoted", {"model": "churn"})
+    events.publish(ModelPromoted("churn", 2, "production", 1))
+    events.publish(DriftDetected("churn"))  # another domain: not matched
     scheduler.tick()
     assert len(launcher.runs) == 1

@@ -32,20 +32,8 @@ from shipyard.pipelines.triggers.schedules import CatchUp as CatchUp
 _NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_.-]{0,127}$")
 _EVENT_TYPE = re.compile(r"^[a-z][a-z0-9_]*(\.[a-z][a-z0-9_]*)*$")
 
-#: Event types published by Shipyard's domains (monitoring publishes the first two).
-WELL_KNOWN_EVENTS = frozenset(
-    {
-        "drift.detected",
-        "performance.degraded",
-        "model.promoted",
-        "model.registered",
-        "model.stage_changed",
-        "pipeline.finished",
-        "pipeline.failed",
-        "deployment.changed",
-        "alert.fired",
-    }
-)
+#: Event types monitoring publishes (the domains' own types come from their ``events`` modules).
+WELL_KNOWN_EVENTS = frozenset({"drift.detected", "performance.degraded"})
 
 #: Limits on what a trigger may hold (a trigger is small; big inputs are mistakes).
 MAX_PARAMS = 100

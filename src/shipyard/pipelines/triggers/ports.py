@@ -10,6 +10,8 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Protocol
 
+from sqlalchemy import Connection
+
 from shipyard.core.ids import new_id
 from shipyard.errors import BackendUnavailable, NotFound
 from shipyard.pipelines.triggers.model import NewDataSpec
@@ -56,8 +58,9 @@ class PublishedEvent:
 
 
 class EventFeed(Protocol):
-    def after(self, position: int, types: Sequence[str], limit: int) -> list[PublishedEvent]:
-        """Events after ``position`` of ``types`` (exact or ``domain.*``), oldest first."""
+    def after(self, position: int, types: Sequence[str], limit: int) -> tuple[list[PublishedEvent], int]:
+        """Events after ``position`` of ``types`` (exact or ``domain.*``), oldest first, and the
+        position to continue from (past events of other types too)."""
         ...
 
     def latest(self) -> int:
@@ -66,6 +69,10 @@ class EventFeed(Protocol):
 
     def known_types(self) -> frozenset[str]:
         """The event types a trigger may name."""
+        ...
+
+    def advance(self, conn: Connection, consumer: str, position: int) -> None:
+        """Move ``consumer``'s durable cursor inside the caller's transaction."""
         ...
 
 
@@ -151,20 +158,25 @@ class MemoryEventFeed:
 
     events: list[PublishedEvent] = field(default_factory=list)
     types: frozenset[str] = frozenset()
+    cursors: dict[str, int] = field(default_factory=dict)
 
     def publish(self, type: str, payload: Mapping[str, object]) -> int:
         seq = len(self.events) + 1
         self.events.append(PublishedEvent(seq, type, dict(payload)))
         return seq
 
-    def after(self, position: int, types: Sequence[str], limit: int) -> list[PublishedEvent]:
+    def after(self, position: int, types: Sequence[str], limit: int) -> tuple[list[PublishedEvent], int]:
         def wanted(t: str) -> bool:
             return any(t == p or (p.endswith(".*") and t.startswith(p[:-1])) for p in types)
 
-        return [e for e in self.events if e.seq > position and wanted(e.type)][:limit]
+        found = [e for e in self.events if e.seq > position and wanted(e.type)][:limit]
+        return found, (found[-1].seq if len(found) == limit else max(position, len(self.events)))
 
     def latest(self) -> int:
         return len(self.events)
 
     def known_types(self) -> frozenset[str]:
         return self.types
+
+    def advance(self, conn: Connection, consumer: str, position: int) -> None:
+        self.cursors[consumer] = position

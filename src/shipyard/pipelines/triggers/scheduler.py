@@ -62,6 +62,8 @@ class Evaluation:
     next_check_at: int | None
     firings: list[NewFiring]
     last_fired_at: int | None
+    #: An event trigger's new position in the event log (its consumer cursor there moves with it).
+    event_position: int | None = None
 
 
 @dataclass
@@ -174,6 +176,9 @@ class Scheduler:
                 f"last_fired_at = COALESCE({mark}, last_fired_at) WHERE id = {mark}",
                 [(e.cursor, e.next_check_at, e.last_fired_at, e.trigger_id) for e in fresh],
             )
+            for e in fresh:
+                if e.event_position is not None and self.events is not None:
+                    self.events.advance(conn, consumer_name(e.trigger_id), e.event_position)
             return record_many(conn, [(e.trigger_id, f) for e in fresh for f in e.firings])
 
     # -- evaluating one trigger -------------------------------------------------------------------
@@ -191,7 +196,8 @@ class Scheduler:
             firings, cursor, next_check = [], row.cursor, None
         firings, last = _with_cooldown(firings, row.last_fired_at, row.cooldown_s)
         fired = last if last != row.last_fired_at else None
-        return Evaluation(row.id, row.cursor, row.next_check_at, cursor, next_check, firings, fired)
+        moved = int(cursor) if kind is TriggerKind.EVENT and cursor and cursor != row.cursor else None
+        return Evaluation(row.id, row.cursor, row.next_check_at, cursor, next_check, firings, fired, moved)
 
     def _next_slot(self, spec: ScheduleSpec, after: datetime) -> datetime | None:
         """The slot after ``after``, memoized per tick: many triggers share a schedule."""
@@ -238,7 +244,7 @@ class Scheduler:
         if self.events is None:
             raise BackendUnavailable("the event log cannot be read by this scheduler")
         position = int(row.cursor) if row.cursor else 0
-        batch = self.events.after(position, [spec.event_type], EVENT_BATCH)
+        batch, next_position = self.events.after(position, [spec.event_type], EVENT_BATCH)
         at = to_ms(now)
         firings = [
             NewFiring(
@@ -250,7 +256,7 @@ class Scheduler:
             for e in batch
             if all(e.payload.get(k) == v for k, v in spec.where.items())
         ]
-        cursor = str(batch[-1].seq) if batch else row.cursor
+        cursor = str(next_position) if next_position > position else row.cursor
         return firings, cursor, at  # looked at again on every tick
 
     def _engine(self, url: str) -> Engine:
@@ -283,6 +289,11 @@ class Scheduler:
     def close(self) -> None:
         for engine in self._engines.values():
             engine.dispose()
+
+
+def consumer_name(trigger_id: str) -> str:
+    """The event-log consumer an event trigger reads as."""
+    return f"trigger:{trigger_id}"
 
 
 def slot_firing(params: dict[str, Any], spec: ScheduleSpec, slot: datetime) -> NewFiring:
