@@ -20,10 +20,12 @@ from shipyard.audit.service import AuditService
 from shipyard.config import Settings
 from shipyard.core.clock import now_ms
 from shipyard.core.limits import Limits
-from shipyard.errors import NotFound
+from shipyard.errors import InvalidInput, NotFound
 from shipyard.events.service import EventLog
 from shipyard.migrations import runner
 from shipyard.pipelines.ports import InputRef
+from shipyard.pipelines.triggers.model import NewDataSpec, SourceKind
+from shipyard.pipelines.triggers.ports import PipelineLauncher
 from shipyard.registry.entities import TrainingData
 from shipyard.registry.ports import RunFacts
 from shipyard.storage.artifacts import ContentStore, open_store
@@ -37,6 +39,8 @@ if TYPE_CHECKING:
 
     from shipyard.features.service import FeatureStore
     from shipyard.pipelines.service import PipelineService
+    from shipyard.pipelines.triggers.scheduler import Scheduler
+    from shipyard.pipelines.triggers.service import TriggerService
     from shipyard.registry.service import RegistryService
 
 
@@ -49,6 +53,12 @@ class App:
     accounts: AccountsService
     audit: AuditService
     events: EventLog
+
+    @cached_property
+    def pipeline_launcher(self) -> PipelineLauncher:
+        """What starts pipeline runs for triggers and knows which pipelines exist: the pipelines
+        service (tests may assign another launcher before the triggers are first used)."""
+        return self.pipelines
 
     @cached_property
     def registry(self) -> RegistryService:
@@ -74,6 +84,34 @@ class App:
             executor=self.settings.executor,
             executor_options={"ray_address": self.settings.ray_address},
             experiment=self.settings.pipelines_experiment,
+        )
+
+    @cached_property
+    def triggers(self) -> TriggerService:
+        from shipyard.pipelines.triggers.event_feed import EventLogFeed
+        from shipyard.pipelines.triggers.service import TriggerService
+
+        launcher = self.pipeline_launcher
+        return TriggerService(
+            self.db,
+            launcher,
+            pipelines=launcher if hasattr(launcher, "exists") else None,  # type: ignore[arg-type]
+            events=EventLogFeed(self.events),
+            views=FeatureViewSourceLookup(self),
+        )
+
+    def scheduler(self, *, lease_s: float | None = None) -> Scheduler:
+        """A scheduler over this installation's triggers (see :mod:`shipyard.pipelines.triggers.scheduler`)."""
+        from shipyard.pipelines.triggers import dispatch
+        from shipyard.pipelines.triggers.event_feed import EventLogFeed
+        from shipyard.pipelines.triggers.scheduler import Scheduler
+
+        return Scheduler(
+            self.db,
+            self.pipeline_launcher,
+            events=EventLogFeed(self.events),
+            views=FeatureViewSourceLookup(self),
+            lease_s=dispatch.DEFAULT_LEASE_S if lease_s is None else lease_s,
         )
 
     def close(self) -> None:
@@ -197,6 +235,33 @@ class PackageModelPackager:
 
         loaded = load_model(data, trust_pickle=self.trust_pickle)
         return loaded.raw, loaded.manifest.example_frame(), loaded.manifest.flavor
+
+
+class FeatureViewSourceLookup:
+    """The triggers' view of feature views (:class:`~shipyard.pipelines.triggers.ports.FeatureViewSources`):
+    the local files or PostgreSQL table a view reads, as a new-data source."""
+
+    def __init__(self, app: App) -> None:
+        self.app = app
+
+    def source_of(self, view: str) -> NewDataSpec:
+        from shipyard.features.model import FileSource, SqlSource
+
+        fv = self.app.features.get_view(view)
+        source = fv.source
+        if isinstance(source, FileSource) and "://" not in source.path:
+            path = Path(source.path)
+            pattern = str(path / "**" / "*") if path.is_dir() else source.path
+            return NewDataSpec(SourceKind.FILES, path=pattern)
+        if isinstance(source, SqlSource) and source.table and source.url.startswith("postgresql"):
+            return NewDataSpec(
+                SourceKind.TABLE, url=source.url, table=source.table, column=fv.timestamp_field
+            )
+        raise InvalidInput(
+            f"feature view {view!r} reads a source a trigger cannot watch (local files and PostgreSQL "
+            "tables can be watched)",
+            field="view",
+        )
 
 
 def open_database(settings: Settings) -> Database:

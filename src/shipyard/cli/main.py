@@ -15,7 +15,20 @@ from typing import Annotated, Any
 import typer
 from typer.core import TyperGroup
 
-from shipyard.cli import accounts, artifacts, config, db, demo, experiments, init, lineage, runs, server
+from shipyard.cli import (
+    accounts,
+    artifacts,
+    config,
+    db,
+    demo,
+    experiments,
+    init,
+    lineage,
+    pipeline_triggers,
+    runs,
+    scheduler,
+    server,
+)
 from shipyard.cli import audit as audit_commands
 from shipyard.cli import events as event_commands
 from shipyard.cli import features as feature_commands
@@ -67,7 +80,9 @@ app.add_typer(audit_commands.app, name="audit")
 app.add_typer(event_commands.app, name="events")
 app.add_typer(feature_commands.app, name="features")
 app.add_typer(model_commands.app, name="models")
+pipeline_triggers.register(pipeline_commands.app)
 app.add_typer(pipeline_commands.app, name="pipelines")
+app.add_typer(scheduler.app, name="scheduler")
 app.command("lineage")(lineage.lineage)
 app.command("init")(init.init)
 app.command("demo")(demo.demo)

@@ -19,6 +19,13 @@ def server(
     port: Annotated[
         int, typer.Option("--port", "-p", min=1, max=65535, help="TCP port to listen on.")
     ] = 8080,
+    scheduler: Annotated[
+        bool, typer.Option("--scheduler", help="Also fire pipeline triggers (see `shipyard scheduler`).")
+    ] = False,
+    interval: Annotated[
+        float,
+        typer.Option("--scheduler-interval", min=0.05, max=3600, help="Seconds between scheduler ticks."),
+    ] = 10.0,
 ) -> None:
     """Start the Shipyard server: REST API (OpenAPI at /docs), web UI and /metrics."""
     from shipyard.server import serve  # the server stack is imported only when it is used
@@ -27,4 +34,4 @@ def server(
     err_console.print(
         f"Shipyard server on http://{escape(host)}:{port} (API docs at /docs). Stop it with Ctrl+C."
     )
-    serve(settings, host, port)
+    serve(settings, host, port, scheduler_interval=interval if scheduler else None)

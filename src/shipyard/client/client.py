@@ -28,6 +28,8 @@ if TYPE_CHECKING:
     from shipyard.features.api import FeatureServing
     from shipyard.features.service import FeatureStore
     from shipyard.pipelines.api import PipelineAPI
+    from shipyard.pipelines.triggers.api import TriggersAPI
+    from shipyard.pipelines.triggers.scheduler import Scheduler
     from shipyard.registry.api import RegistryAPI
     from shipyard.storage.metadata.database import Database
 
@@ -200,6 +202,19 @@ class Client:
 
             self._feature_serving = RemoteFeatures(self._connection)
         return self._feature_serving
+
+    @property
+    def triggers(self) -> TriggersAPI:
+        """Pipeline triggers: in process, or over HTTP in remote mode (acting as the token's user)."""
+        if self._connection is None:
+            return self._local_app("pipeline triggers").triggers
+        from shipyard.client.remote_triggers import RemoteTriggers
+
+        return RemoteTriggers(self._connection)
+
+    def scheduler(self) -> Scheduler:
+        """The trigger scheduler; it works on the database directly (embedded mode)."""
+        return self._local_app("the scheduler").scheduler()
 
     def database_revision(self) -> tuple[str | None, str]:
         """(current, head) revision of the metadata database schema."""

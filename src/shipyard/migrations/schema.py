@@ -9,6 +9,7 @@ import shipyard.audit.tables
 import shipyard.events.tables
 import shipyard.features.tables
 import shipyard.pipelines.tables
+import shipyard.pipelines.triggers.tables
 import shipyard.registry.tables
 import shipyard.tracking.tables
 from shipyard.storage.metadata.base import Base

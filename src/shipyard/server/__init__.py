@@ -8,6 +8,8 @@ are JSON envelopes (see :mod:`shipyard.server.errors`).
 
 from __future__ import annotations
 
+import threading
+
 from fastapi import FastAPI
 
 from shipyard.app import App, build_app
@@ -51,8 +53,15 @@ def create_app(app: App) -> FastAPI:
     return api
 
 
-def serve(settings: Settings, host: str = DEFAULT_HOST, port: int = DEFAULT_PORT) -> None:
-    """Build the App once and serve it with uvicorn until interrupted."""
+def serve(
+    settings: Settings,
+    host: str = DEFAULT_HOST,
+    port: int = DEFAULT_PORT,
+    *,
+    scheduler_interval: float | None = None,
+) -> None:
+    """Build the App once and serve it with uvicorn until interrupted; with ``scheduler_interval``
+    also run the trigger scheduler in a thread (stopped after the server, once its tick ends)."""
     if settings.remote:
         raise ConfigError(
             f"the server serves this machine's stores, but a server URL is configured ({settings.url}); "
@@ -62,9 +71,21 @@ def serve(settings: Settings, host: str = DEFAULT_HOST, port: int = DEFAULT_PORT
     import uvicorn
 
     app = build_app(settings)
+    stop = threading.Event()
+    ticking: threading.Thread | None = None
+    if scheduler_interval is not None:
+        scheduler = app.scheduler()
+        ticking = threading.Thread(
+            target=scheduler.run, args=(stop,), kwargs={"interval": scheduler_interval}, name="scheduler"
+        )
+        ticking.start()
     try:
         uvicorn.run(create_app(app), host=host, port=port, log_level="info")
     finally:
+        stop.set()
+        if ticking is not None:
+            ticking.join()
+            scheduler.close()
         app.close()
 
 

@@ -2,7 +2,17 @@
 
 from __future__ import annotations
 
-from shipyard.server.routers import admin, artifacts, events, features, models, pipelines, system, tracking
+from shipyard.server.routers import (
+    admin,
+    artifacts,
+    events,
+    features,
+    models,
+    pipelines,
+    system,
+    tracking,
+    triggers,
+)
 
 ROUTERS = (
     system.router,
@@ -13,6 +23,7 @@ ROUTERS = (
     features.router,
     events.router,
     pipelines.router,
+    triggers.router,
 )
 
 __all__ = ["ROUTERS"]

@@ -12,7 +12,15 @@ from fastapi import APIRouter, FastAPI
 from fastapi.responses import RedirectResponse
 from fastapi.staticfiles import StaticFiles
 
-from shipyard.server.ui import charts, features_views, models_views, pipelines_views, session, tracking_pages
+from shipyard.server.ui import (
+    charts,
+    features_views,
+    models_views,
+    pipelines_views,
+    session,
+    tracking_pages,
+    triggers_views,
+)
 from shipyard.server.ui.rendering import STATIC
 from shipyard.server.ui.routing import UI_PREFIX
 
@@ -24,6 +32,7 @@ router.include_router(tracking_pages.router)
 router.include_router(models_views.router)
 router.include_router(features_views.router)
 router.include_router(pipelines_views.router)
+router.include_router(triggers_views.router)
 
 root = APIRouter(include_in_schema=False)
 

@@ -1,0 +1,193 @@
+"""``shipyard pipelines triggers|backfill`` and ``shipyard scheduler`` as a user runs them: define,
+list, show, enable, disable, delete triggers; one-line errors naming the field; the scheduler loop
+started as a real process and stopped cleanly by SIGTERM."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from shipyard.app import build_app
+from shipyard.config import load_settings
+from support.cli import fails, isolate, ok, ok_json
+
+
+@pytest.fixture(autouse=True)
+def home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    isolate(monkeypatch, tmp_path, home=tmp_path / "home", user="ops")
+    return tmp_path / "home"
+
+
+def test_define_list_show_enable_disable_delete(home: Path) -> None:
+    out = ok(
+        "pipelines",
+        "triggers",
+        "create",
+        "nightly",
+        "-p",
+        "train",
+        "--cron",
+        "0 2 * * *",
+        "--timezone",
+        "Europe/Paris",
+        "--catchup",
+        "all",
+        "--param",
+        "lr=0.1",
+        "--param",
+        "tag=v1",
+    )
+    assert "Created schedule trigger 'nightly'" in out
+    ok(
+        "pipelines",
+        "triggers",
+        "create",
+        "on-drift",
+        "-p",
+        "train",
+        "--event",
+        "drift.detected",
+        "--where",
+        "model=churn",
+        "--cooldown",
+        "3600",
+        "--max-concurrent",
+        "1",
+    )
+    ok(
+        "pipelines",
+        "triggers",
+        "create",
+        "fresh",
+        "-p",
+        "train",
+        "--partitions",
+        str(home / "data"),
+        "--poll",
+        "30",
+    )
+    listed = {t["name"]: t for t in ok_json("pipelines", "triggers", "list")}
+    assert listed["nightly"]["kind"] == "schedule" and listed["nightly"]["params"] == {"lr": 0.1, "tag": "v1"}
+    assert listed["nightly"]["spec"]["catchup"] == "all" and listed["nightly"]["next_check_at"]
+    assert listed["on-drift"]["spec"] == {"event_type": "drift.detected", "where": {"model": "churn"}}
+    assert listed["on-drift"]["cooldown_s"] == 3600 and listed["on-drift"]["max_concurrent"] == 1
+    assert listed["fresh"]["spec"]["source"] == "partitions"
+    assert "nightly" in ok("pipelines", "triggers", "list")
+    ok("pipelines", "triggers", "disable", "nightly")
+    shown = ok_json("pipelines", "triggers", "show", "nightly")
+    assert shown["enabled"] is False and shown["firings"] == []
+    ok("pipelines", "triggers", "enable", "nightly")
+    status = {s["trigger"]: s for s in ok_json("scheduler", "status")}
+    assert status["nightly"]["enabled"] and status["nightly"]["last_firing"] is None
+    assert status["on-drift"]["next"] == "on the next matching event"
+    ok("pipelines", "triggers", "delete", "fresh")
+    assert fails("pipelines", "triggers", "show", "fresh") == "error: no trigger named 'fresh'"
+    app = build_app(load_settings(home=home))
+    actions = [r.action for r in app.audit.list(object_type="trigger")]
+    app.close()
+    assert actions == ["trigger.create"] * 3 + ["trigger.disable", "trigger.enable", "trigger.delete"]
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--cron", "0 25 * * *"], "error: invalid cron expression '0 25 * * *'"),
+        (["--cron", "0 2 * * *", "--timezone", "Mars/Olympus"], "error: unknown time zone 'Mars/Olympus'"),
+        (["--cron", "0 2 * * *", "--catchup", "some"], "error: catchup must be one of latest, all, none"),
+        (["--cooldown", "-5"], "error: cooldown must be a whole number of seconds"),
+        (["--event", "model.exploded"], "error: unknown event type 'model.exploded'"),
+        (["--files", "*.csv", "--table", "t"], "error: give one of --files, --partitions, --table, --view"),
+        (["--param", "novalue"], "error: --param takes KEY=VALUE, got 'novalue'"),
+    ],
+)
+def test_bad_input_is_one_line_naming_the_problem(args: list[str], message: str) -> None:
+    assert fails("pipelines", "triggers", "create", "t", "-p", "train", *args).startswith(message)
+    assert ok_json("pipelines", "triggers", "list") == []
+
+
+def test_firing_without_a_pipeline_engine_says_so_and_records_nothing() -> None:
+    ok("pipelines", "triggers", "create", "hand", "-p", "train")
+    assert "no pipeline engine is configured" in fails("pipelines", "triggers", "fire", "hand")
+    assert ok_json("pipelines", "triggers", "show", "hand")["firings"] == []
+    ok("pipelines", "triggers", "create", "nightly", "-p", "train", "--cron", "0 2 * * *")
+    backfill = (
+        "pipelines",
+        "backfill",
+        "train",
+        "--start",
+        "2024-05-01T00:00+00:00",
+        "--end",
+        "2024-05-03T00:00+00:00",
+    )
+    assert "no pipeline engine is configured" in fails(*backfill)
+    assert ok_json("pipelines", "triggers", "show", "nightly")["firings"] == []
+
+
+def test_backfill_needs_zoned_times() -> None:
+    ok("pipelines", "triggers", "create", "nightly", "-p", "train", "--cron", "0 2 * * *")
+    assert fails(
+        "pipelines", "backfill", "train", "--start", "yesterday", "--end", "2024-05-02T00:00+00:00"
+    ).startswith("error: --start must be an ISO 8601 time")
+    assert "needs a time zone offset" in fails(
+        "pipelines", "backfill", "train", "--start", "2024-05-01T00:00", "--end", "2024-05-02T00:00+00:00"
+    )
+
+
+def test_scheduler_loop_stops_cleanly_on_sigterm(home: Path) -> None:
+    ok("pipelines", "triggers", "create", "nightly", "-p", "train", "--cron", "0 2 * * *")
+    env = dict(os.environ, SHIPYARD_HOME=str(home))
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "shipyard.cli.main", "scheduler", "--interval", "0.2"],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    assert proc.stdout is not None
+    first = proc.stdout.readline()  # printed once the loop has started
+    assert "Scheduler running" in first, proc.stderr.read() if proc.poll() is not None else first
+    proc.send_signal(signal.SIGTERM)
+    out, err = proc.communicate(timeout=30)
+    assert proc.returncode == 0, err
+    assert "Scheduler stopped." in out and "Traceback" not in err
+    assert "error: " in fails("scheduler", "--interval", "0")
+
+
+def test_server_with_scheduler_records_firings_and_stops_on_sigterm(home: Path) -> None:
+    """``shipyard server --scheduler``: the scheduler thread fires a schedule of every second (no
+    pipeline engine here, so the firings wait as pending) and stops with the server."""
+    import socket
+
+    from shipyard.pipelines.triggers.service import TriggerService
+
+    ok("pipelines", "triggers", "create", "tick", "-p", "train", "--cron", "* * * * * *")
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    env = dict(os.environ, SHIPYARD_HOME=str(home))
+    args = ["server", "--port", str(port), "--scheduler", "--scheduler-interval", "0.2"]
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "shipyard.cli.main", *args], env=env, stderr=subprocess.PIPE, text=True
+    )
+    app = build_app(load_settings(home=home))
+    try:
+        service = TriggerService(app.db, app.pipeline_launcher)
+        deadline = time.monotonic() + 60
+        while not service.firings("tick"):
+            assert proc.poll() is None, proc.communicate()[1]
+            assert time.monotonic() < deadline, "the server's scheduler recorded no firing"
+            time.sleep(0.1)
+        assert service.firings("tick")[0].status.value == "pending"
+    finally:
+        app.close()
+        proc.send_signal(signal.SIGTERM)
+        _, err = proc.communicate(timeout=30)
+    # uvicorn re-raises SIGTERM once it has shut down: the exit status says which signal stopped it.
+    assert proc.returncode in (0, -signal.SIGTERM), err
+    assert "Finished server process" in err and "Traceback" not in err
