@@ -1,0 +1,46 @@
+"""What serving needs from outside its domain. :mod:`shipyard.app` wires the registry and the
+deployment store in; tests may pass anything with these methods."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Protocol
+
+from shipyard.serving.model import Deployment, VersionWindow
+
+if TYPE_CHECKING:
+    from shipyard.registry.packaging import LoadedModel  # moves to shipyard.packaging
+
+
+class ModelSource(Protocol):
+    """Registered model versions, as the prediction server loads them."""
+
+    def resolve(self, model: str, ref: str) -> int:
+        """The version ``ref`` names (``"3"`` or an alias such as ``"champion"``); NotFound otherwise."""
+        ...
+
+    def load(self, model: str, version: int) -> LoadedModel:
+        """The version's package, digest-checked and loaded with the registry's safe-loading rules."""
+        ...
+
+
+class DeploymentSource(Protocol):
+    """The deployments a prediction server follows."""
+
+    def revision(self) -> int:
+        """The highest revision of any deployment: cheap, polled to notice a change."""
+        ...
+
+    def active(self) -> list[Deployment]:
+        """Every deployment that is not deleted (paused ones included)."""
+        ...
+
+    def get(self, name: str) -> Deployment:
+        """One deployment; NotFound (field ``deployment``) if there is none by that name."""
+        ...
+
+
+class WindowSink(Protocol):
+    """Where replicas report their live figures per version (see :class:`VersionWindow`)."""
+
+    def record(self, windows: Sequence[VersionWindow]) -> None: ...
