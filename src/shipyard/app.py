@@ -27,6 +27,7 @@ from shipyard.tracking.service import TrackingService
 if TYPE_CHECKING:
     from shipyard.features.service import FeatureStore
     from shipyard.registry.service import RegistryService
+    from shipyard.serving.deployments import DeploymentService
 
 
 @dataclass
@@ -45,6 +46,12 @@ class App:
         return RegistryService(
             self.db, self.content, TrackingRunLookup(self.tracking), trust_pickle=self.settings.trust_pickle
         )
+
+    @cached_property
+    def deployments(self) -> DeploymentService:
+        from shipyard.serving.deployments import DeploymentService
+
+        return DeploymentService(self.db, RegistryCatalog(self))
 
     @cached_property
     def features(self) -> FeatureStore:
@@ -83,6 +90,20 @@ class TrackingRunLookup:
             return self.tracking.artifact(run_id, path).digest
         except NotFound as exc:
             raise NotFound(str(exc), field="artifact_path" if exc.field == "path" else exc.field) from None
+
+
+class RegistryCatalog:
+    """The deployments' view of the registry (:class:`shipyard.serving.ports.ModelCatalog`)."""
+
+    def __init__(self, app: App) -> None:
+        self.app = app
+
+    def resolve(self, model: str, ref: str) -> int:
+        target = f"{model}/{ref}" if ref.isdigit() else f"{model}@{ref}"
+        return self.app.registry.resolve(target).version
+
+    def set_alias(self, model: str, alias: str, version: int, *, actor: str) -> None:
+        self.app.registry.set_alias(model, alias, version, actor=actor)
 
 
 def open_database(settings: Settings) -> Database:

@@ -4,11 +4,20 @@ the contract with users that the permissions module and every route are checked 
 from __future__ import annotations
 
 VIEWER = frozenset(
-    {"tracking.read", "artifacts.read", "models.read", "features.read", "system.metrics", "account.self"}
+    {
+        "tracking.read",
+        "artifacts.read",
+        "models.read",
+        "features.read",
+        "deployments.read",
+        "deployments.predict",
+        "system.metrics",
+        "account.self",
+    }
 )
 CONTRIBUTOR = VIEWER | {"tracking.write", "artifacts.write", "models.write", "features.write"}
 REVIEWER = VIEWER | {"models.approve", "audit.read"}
-DEPLOYER = VIEWER | {"models.deploy"}
+DEPLOYER = VIEWER | {"models.deploy", "deployments.write"}
 ADMIN = CONTRIBUTOR | REVIEWER | DEPLOYER | {"admin"}
 
 #: role -> the actions its (global) grant allows.

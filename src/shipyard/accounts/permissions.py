@@ -11,7 +11,17 @@ from __future__ import annotations
 
 from shipyard.errors import InvalidInput
 
-READ_ACTIONS = frozenset({"tracking.read", "artifacts.read", "models.read", "features.read", "audit.read"})
+READ_ACTIONS = frozenset(
+    {
+        "tracking.read",
+        "artifacts.read",
+        "models.read",
+        "features.read",
+        "audit.read",
+        "deployments.read",
+        "deployments.predict",
+    }
+)
 
 #: Every action a route may declare.
 ACTIONS = READ_ACTIONS | {
@@ -22,6 +32,7 @@ ACTIONS = READ_ACTIONS | {
     "models.approve",
     "models.deploy",
     "features.write",
+    "deployments.write",
     "admin",
     # Your own account: who you are, your grants, your tokens. Every role includes it.
     "account.self",
@@ -36,7 +47,7 @@ ROLES: dict[str, frozenset[str]] = {
         _VIEWER | {"tracking.write", "artifacts.write", "models.write", "features.write"}
     ),
     "reviewer": frozenset(_VIEWER | {"models.approve", "audit.read"}),
-    "deployer": frozenset(_VIEWER | {"models.deploy"}),
+    "deployer": frozenset(_VIEWER | {"models.deploy", "deployments.write"}),
     "admin": frozenset(ACTIONS),
 }
 

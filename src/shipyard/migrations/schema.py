@@ -8,6 +8,7 @@ import shipyard.accounts.tables
 import shipyard.audit.tables
 import shipyard.features.tables
 import shipyard.registry.tables
+import shipyard.serving.tables
 import shipyard.tracking.tables
 from shipyard.storage.metadata.base import Base
 

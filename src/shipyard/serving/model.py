@@ -49,6 +49,10 @@ class CanaryPolicy:
     max_p99_ratio: float = 1.5  # challenger p99 latency / primary p99 latency
     min_agreement: float = 0.95  # share of requests where challenger and primary agree
     max_metric_drop: float | None = None  # label metric: primary - challenger, once labels are known
+    #: A step whose checks still lack samples after this long fails: no traffic is never a pass.
+    progress_deadline_seconds: int = 600
+    #: On promotion, point this registry alias at the new primary (None: the registry is untouched).
+    promote_alias: str | None = None
 
 
 @dataclass(frozen=True)

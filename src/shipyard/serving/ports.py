@@ -44,3 +44,15 @@ class WindowSink(Protocol):
     """Where replicas report their live figures per version (see :class:`VersionWindow`)."""
 
     def record(self, windows: Sequence[VersionWindow]) -> None: ...
+
+
+class ModelCatalog(Protocol):
+    """The registry as the deployment service sees it (wired in :mod:`shipyard.app`)."""
+
+    def resolve(self, model: str, ref: str) -> int:
+        """The version ``ref`` names (``"3"`` or an alias); NotFound naming the model, version or alias."""
+        ...
+
+    def set_alias(self, model: str, alias: str, version: int, *, actor: str) -> None:
+        """Point ``alias`` at ``version`` (only when a canary policy sets ``promote_alias``)."""
+        ...
