@@ -21,10 +21,12 @@ if TYPE_CHECKING:
     from shipyard.app import App
     from shipyard.audit.service import AuditService
     from shipyard.client.http import ServerConnection
+    from shipyard.client.remote_deployments import RemoteDeployments
     from shipyard.client.remote_features import FeatureServing, RemoteFeatures
     from shipyard.client.remote_registry import RemoteRegistry
     from shipyard.features.service import FeatureStore
     from shipyard.registry.api import RegistryAPI
+    from shipyard.serving.api import DeploymentsAPI
     from shipyard.storage.metadata.database import Database
 
 
@@ -47,6 +49,7 @@ class Client:
         self._experiment_ids: dict[str, str] = {}  # experiments are never renamed or deleted
         self._feature_serving: RemoteFeatures | None = None
         self._registry: RemoteRegistry | None = None
+        self._deployments: RemoteDeployments | None = None
 
     @property
     def remote(self) -> bool:
@@ -153,6 +156,17 @@ class Client:
 
             self._registry = RemoteRegistry(self._connection, trust_pickle=self.settings.trust_pickle)
         return self._registry
+
+    @property
+    def deployments(self) -> DeploymentsAPI:
+        """Deployments: in process, or over HTTP in remote mode (acting as the token's user)."""
+        if self._connection is None:
+            return self._local_app("the deployments SDK").deployments
+        if self._deployments is None:
+            from shipyard.client.remote_deployments import RemoteDeployments
+
+            self._deployments = RemoteDeployments(self._connection)
+        return self._deployments
 
     @property
     def features(self) -> FeatureStore:
