@@ -173,5 +173,5 @@ def test_the_remote_sdk_is_refused_what_the_role_forbids(setup: Setup) -> None:
     _, server, tokens = setup
     with RemoteDeployments(server.url, tokens["vic"]) as viewer:
         assert isinstance(viewer.list_deployments(), list)
-        with pytest.raises(PermissionDenied, match="deployments.write"):
+        with pytest.raises(PermissionDenied, match=r"deployments\.write"):
             viewer.deploy("churn-vic", "churn@1", actor="")
