@@ -17,6 +17,7 @@ from typer.core import TyperGroup
 
 from shipyard.cli import accounts, artifacts, config, db, demo, experiments, init, lineage, runs, server
 from shipyard.cli import audit as audit_commands
+from shipyard.cli import deployments as deployment_commands
 from shipyard.cli import features as feature_commands
 from shipyard.cli import models as model_commands
 from shipyard.cli.state import State
@@ -64,6 +65,8 @@ app.add_typer(accounts.roles_app, name="roles")
 app.add_typer(audit_commands.app, name="audit")
 app.add_typer(feature_commands.app, name="features")
 app.add_typer(model_commands.app, name="models")
+app.add_typer(deployment_commands.app, name="deployments")
+app.command("deploy")(deployment_commands.deploy)
 app.command("lineage")(lineage.lineage)
 app.command("init")(init.init)
 app.command("demo")(demo.demo)

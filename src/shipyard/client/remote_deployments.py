@@ -135,7 +135,9 @@ class RemoteDeployments(RemoteClient, DeploymentsAPI):
         found = self.connection.json("GET", f"{_d(name)}/decisions", params={"limit": min(limit, 1000)})
         return [_decision(d) for d in found["decisions"]]
 
-    def decide(self, name: str | None = None, *, holder: str = "", actor: str = "") -> list[DecisionRecord]:
-        """One decider round on the server (it holds the lease under its own name)."""
+    def decide(
+        self, name: str | None = None, *, holder: str = "", actor: str = "", keep_lease: bool = False
+    ) -> list[DecisionRecord]:
+        """One decider round on the server (it takes and gives back the lease under its own name)."""
         found = self.connection.json("POST", "/deployments/decide", json={"name": name})
         return [_decision(d) for d in found["decisions"]]

@@ -290,25 +290,39 @@ class DeploymentService:
         with self.db.write() as conn:
             conn.execute(delete(t).where(t.c.name == LEASE, t.c.holder == holder))
 
-    def decide(self, name: str | None = None, *, holder: str, actor: str = DECIDER) -> list[DecisionRecord]:
+    def decide(
+        self,
+        name: str | None = None,
+        *,
+        holder: str,
+        actor: str = DECIDER,
+        keep_lease: bool = False,
+        lease_seconds: float = 30.0,
+    ) -> list[DecisionRecord]:
         """One round of canary analysis over every active canary (or ``name``), if ``holder`` gets
-        the lease; the decisions taken (waits included, though only actions are stored)."""
-        if not self.acquire_lease(holder):
+        the lease; the decisions taken (waits included, though only actions are stored). A loop
+        passes ``keep_lease`` and rounds more often than ``lease_seconds``; a single round gives
+        the lease back at its end."""
+        if not self.acquire_lease(holder, ttl_seconds=lease_seconds):
             return []
-        found = [d for d in self.list_deployments() if d.strategy == "canary" and d.status == "active"]
-        if name is not None:
-            found = [d for d in found if d.name == name]
-        out = []
-        for deployment in found:
-            decision = self.analyse(deployment)
-            if decision.action == "wait":
-                out.append(_record(deployment, decision, deployment.revision, actor, self.clock()))
-                continue
-            try:
-                out.append(self.apply(deployment.name, deployment.revision, decision, actor=actor))
-            except Conflict:
-                continue  # changed meanwhile: the next round decides on the new state
-        return out
+        try:
+            found = [d for d in self.list_deployments() if d.strategy == "canary" and d.status == "active"]
+            if name is not None:
+                found = [d for d in found if d.name == name]
+            out = []
+            for deployment in found:
+                decision = self.analyse(deployment)
+                if decision.action == "wait":
+                    out.append(_record(deployment, decision, deployment.revision, actor, self.clock()))
+                    continue
+                try:
+                    out.append(self.apply(deployment.name, deployment.revision, decision, actor=actor))
+                except Conflict:
+                    continue  # changed meanwhile: the next round decides on the new state
+            return out
+        finally:
+            if not keep_lease:
+                self.release_lease(holder)
 
     def analyse(self, deployment: Deployment) -> Decision:
         """The decision the canary's figures since its step began call for (nothing is written)."""
