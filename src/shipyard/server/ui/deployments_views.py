@@ -2,8 +2,8 @@
 versions, a traffic-split chart, live figures per version (requests/s, p99, errors, from the
 windows replicas report), canary progress and the history of decisions.
 
-Charts are drawn by plotly.js, served from the installed ``plotly`` package at
-``/ui/vendor/plotly.min.js`` (no CDN). Each route declares ``authorize("deployments.read")``.
+Charts are drawn by plotly.js as :mod:`shipyard.server.ui.charts` serves it (no CDN). Each route
+declares ``authorize("deployments.read")``.
 """
 
 from __future__ import annotations
@@ -11,13 +11,10 @@ from __future__ import annotations
 import json
 from collections import defaultdict
 from dataclasses import dataclass
-from functools import cache
-from importlib.resources import files
-from pathlib import Path
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Request
-from fastapi.responses import FileResponse, HTMLResponse
+from fastapi.responses import HTMLResponse
 
 from shipyard.core.clock import now_ms, to_datetime
 from shipyard.server.deps import Shipyard, authorize
@@ -41,12 +38,6 @@ def get_deployments(app: Shipyard) -> DeploymentService:
 
 
 Deployments = Annotated[DeploymentService, Depends(get_deployments)]
-
-
-@cache
-def plotly_js() -> Path:
-    """The plotly.js bundle the installed ``plotly`` package ships."""
-    return Path(str(files("plotly") / "package_data" / "plotly.min.js"))
 
 
 @dataclass(frozen=True)
@@ -133,13 +124,6 @@ def deployment_page(service: DeploymentService, name: str) -> DeploymentPage:
         decisions=service.decisions(name, limit=50),
         steps=_steps(deployment),
         chart_data=json.dumps(data).replace("</", "<\\/"),
-    )
-
-
-@router.get("/vendor/plotly.min.js", dependencies=_READ)
-def plotly_bundle() -> FileResponse:
-    return FileResponse(
-        plotly_js(), media_type="text/javascript", headers={"Cache-Control": "private, max-age=86400"}
     )
 
 

@@ -83,7 +83,9 @@ def templates() -> Jinja2Templates:
         size=size,
         url_path=url_path,
     )
-    tpl.env.globals.update(ident=identifier, per_page_default=PER_PAGE)
+    from shipyard.server.ui.charts import plotly_js_url  # charts routes import this module
+
+    tpl.env.globals.update(ident=identifier, per_page_default=PER_PAGE, plotly_js=plotly_js_url())
     return tpl
 
 
