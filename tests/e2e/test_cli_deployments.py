@@ -100,3 +100,34 @@ def test_a_canary_is_rolled_back_by_the_decider() -> None:
 )
 def test_bad_input_is_one_line(args: tuple[str, ...], message: str) -> None:
     assert message in fails(*args)
+
+
+def test_against_a_server_the_roles_decide(
+    home: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from support.live_server import start_live_server
+
+    app = build_app(load_settings(home=home))
+    for user, role in (("dave", "deployer"), ("vic", "viewer")):
+        app.accounts.create_user(user, role=role)
+    tokens = {user: app.accounts.create_token(user).secret for user in ("dave", "vic")}
+    server = start_live_server(app)
+    try:
+        isolate(monkeypatch, tmp_path, home=tmp_path / "client-home")
+        monkeypatch.setenv("SHIPYARD_URL", server.url)
+        monkeypatch.setenv("SHIPYARD_TOKEN", tokens["vic"])
+        assert "may not perform deployments.write" in fails("deploy", "churn-api", "churn@champion")
+        monkeypatch.setenv("SHIPYARD_TOKEN", tokens["dave"])
+        deployed = ok_json(
+            "deploy", "churn-api", "churn@champion", "--strategy", "shadow", "--shadow", "churn@2"
+        )
+        assert [t["role"] for t in deployed["targets"]] == ["primary", "shadow"]
+        assert ok_json("deployments", "promote", "churn-api")["targets"][0]["version"] == 2
+        assert "unknown strategy" in fails("deploy", "churn-api", "churn@1", "--strategy", "rainbow")
+        monkeypatch.setenv("SHIPYARD_TOKEN", tokens["vic"])
+        assert "churn@2 primary 100%" in ok("deployments", "list")
+        [record] = app.audit.list(object_id="churn-api", action="deployment.promote")
+        assert record.actor == "dave"
+    finally:
+        server.stop()
+        app.close()
