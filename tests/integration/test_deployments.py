@@ -350,3 +350,18 @@ def test_create_and_update_are_explicit_when_asked(service: DeploymentService, n
         service.rollback(name, actor="dana")
     with pytest.raises(Conflict, match="no challenger or shadow to promote"):
         service.promote(name, actor="dana")
+
+
+def test_old_windows_are_pruned_and_decisions_keep_their_figures(
+    service: DeploymentService, clock: Clock, name: str
+) -> None:
+    _canary(service, name)
+    _traffic(service, name, clock.now, errors=100)
+    [decision] = service.decide(name, holder="decider")
+    clock.advance(8 * 86_400)
+    _traffic(service, name, clock.now)
+    assert service.prune_windows(older_than_seconds=7 * 86_400) >= 2
+    assert [w.start for w in service.windows(name)] == [clock.now, clock.now]
+    assert service.decisions(name)[0].figures == decision.figures
+    with pytest.raises(InvalidInput, match="at least an hour"):
+        service.prune_windows(older_than_seconds=60)

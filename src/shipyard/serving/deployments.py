@@ -258,6 +258,15 @@ class DeploymentService:
         with self.db.read() as conn:
             return [records.to_window(r) for r in conn.execute(query)]
 
+    def prune_windows(self, *, older_than_seconds: float = 7 * 86_400) -> int:
+        """Delete windows that ended more than ``older_than_seconds`` ago; how many went. Decisions
+        keep the figures they rested on, so pruning loses no evidence."""
+        if older_than_seconds < 3600:
+            raise InvalidInput("keep at least an hour of windows", field="older_than_seconds")
+        cutoff = self.clock() - int(older_than_seconds * 1000)
+        with self.db.write() as conn:
+            return int(conn.execute(delete(windows_t).where(windows_t.c.end < cutoff)).rowcount)
+
     def decisions(self, name: str, *, limit: int = 100) -> list[DecisionRecord]:
         """The deployment's decisions, newest first."""
         query = (
