@@ -365,3 +365,29 @@ def test_old_windows_are_pruned_and_decisions_keep_their_figures(
     assert service.decisions(name)[0].figures == decision.figures
     with pytest.raises(InvalidInput, match="at least an hour"):
         service.prune_windows(older_than_seconds=60)
+
+
+def test_concurrent_changes_queue_instead_of_failing(service: DeploymentService, name: str) -> None:
+    """Eight threads create the same deployment and switch it: one creates, the rest change it;
+    every change has its own revision."""
+    barrier = threading.Barrier(8)
+    errors: list[BaseException] = []
+
+    def run(version: int) -> None:
+        barrier.wait()
+        try:
+            service.deploy(name, f"churn@{version}", strategy="blue_green", actor="dana")
+            service.rollback(name, actor="dana")
+        except BaseException as exc:  # collected: the assertion below names it
+            errors.append(exc)
+
+    threads = [threading.Thread(target=run, args=(1 + i % 3,)) for i in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert [type(e).__name__ for e in errors if not isinstance(e, Conflict)] == []
+    actions = [a for a, _ in _audit(service.db, name)]
+    assert actions.count("deployment.create") == 1 and actions.count("deployment.update") == 7
+    revisions = [r.after["revision"] for r in AuditService(service.db).list(object_id=name)]  # type: ignore[index]
+    assert len(set(revisions)) == len(revisions)

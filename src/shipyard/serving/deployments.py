@@ -118,6 +118,7 @@ class DeploymentService:
         primary = resolved[[t.role for t in resolved].index("primary")]
         now = self.clock()
         with self.db.write() as conn:
+            records.lock_head(conn)
             row = conn.execute(
                 select(deployments_t).where(deployments_t.c.name == name).with_for_update()
             ).first()

@@ -81,7 +81,18 @@ def to_deployment(row: Any) -> Deployment:
     )
 
 
+def lock_head(conn: Connection) -> None:
+    """Take the head row's lock first in every change, so writers queue in one order (no deadlock
+    between two changes of one deployment, no race between two creations of one name)."""
+    found = conn.execute(select(head_t.c.revision).where(head_t.c.id == HEAD_ID).with_for_update()).first()
+    if found is None:
+        conn.execute(insert(head_t).values(id=HEAD_ID, revision=0))
+
+
 def deployment_row(conn: Connection, name: str, *, lock: bool = False, deleted: bool = False) -> Any:
+    """The deployment's row; with ``lock``, the head's lock and then the row's (see :func:`lock_head`)."""
+    if lock:
+        lock_head(conn)
     query = select(deployments_t).where(deployments_t.c.name == name)
     row = conn.execute(query.with_for_update() if lock else query).first()
     if row is None or (row.deleted and not deleted):

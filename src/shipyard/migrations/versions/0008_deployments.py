@@ -43,12 +43,13 @@ def upgrade() -> None:
     with op.batch_alter_table("deployments", schema=None) as batch_op:
         batch_op.create_index(batch_op.f("ix_deployments_revision"), ["revision"], unique=False)
 
-    op.create_table(
+    head = op.create_table(
         "deployment_head",
         sa.Column("id", sa.Integer(), nullable=False),
         sa.Column("revision", sa.BigInteger(), nullable=False),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_deployment_head")),
     )
+    op.bulk_insert(head, [{"id": 1, "revision": 0}])  # the one row every change locks first
     op.create_table(
         "deployment_windows",
         sa.Column("id", SERIAL, autoincrement=True, nullable=False),
