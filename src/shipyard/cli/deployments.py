@@ -115,14 +115,20 @@ def deploy(
     steps: Annotated[str | None, typer.Option("--steps", help="Canary weights, e.g. 10,25,50,100.")] = None,
     step_seconds: Annotated[int | None, typer.Option("--step-seconds", help="Least time per step.")] = None,
     min_requests: Annotated[int | None, typer.Option("--min-requests", help="Samples per check.")] = None,
-    max_error_rate: Annotated[float | None, typer.Option("--max-error-rate")] = None,
-    max_p99_ratio: Annotated[float | None, typer.Option("--max-p99-ratio")] = None,
+    max_error_rate: Annotated[
+        float | None, typer.Option("--max-error-rate", help="Most challenger errors per request.")
+    ] = None,
+    max_p99_ratio: Annotated[
+        float | None, typer.Option("--max-p99-ratio", help="Most challenger p99 / primary p99.")
+    ] = None,
     min_agreement: Annotated[float | None, typer.Option("--min-agreement", help="0 turns it off.")] = None,
     promote_alias: Annotated[
         str | None,
         typer.Option("--promote-alias", help="Point this registry alias at a promoted challenger."),
     ] = None,
-    feature_service: Annotated[str | None, typer.Option("--feature-service")] = None,
+    feature_service: Annotated[
+        str | None, typer.Option("--feature-service", help="Online features fetched by entity key.")
+    ] = None,
     json: JsonOption = False,
 ) -> None:
     """Create or change deployment NAME (a blue-green one keeps its old primary as standby)."""
