@@ -14,7 +14,7 @@ from fastapi.responses import HTMLResponse
 from fastapi.templating import Jinja2Templates
 
 from shipyard.accounts.model import Principal
-from shipyard.server.ui.views import PER_PAGE, identifier
+from shipyard.server.ui.tracking_views import PER_PAGE, identifier
 
 TEMPLATES = Path(__file__).parent / "templates"
 STATIC = Path(__file__).parent / "static"
