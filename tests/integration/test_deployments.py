@@ -51,7 +51,7 @@ def catalog() -> MemoryCatalog:
 def service(database: Database, catalog: MemoryCatalog, clock: Clock) -> DeploymentService:
     svc = DeploymentService(database, catalog, clock=clock)
     for holder in ("a", "b", "decider"):
-        svc.release_lease(holder)
+        svc.decider.release_lease(holder)
     return svc
 
 
@@ -216,7 +216,7 @@ def test_label_metrics_count_once_known(
             return LabelFigure(0.90 if version == 1 else 0.80, 500)
 
     service = DeploymentService(database, catalog, clock=clock, labels=Labels())
-    service.release_lease("decider")
+    service.decider.release_lease("decider")
     _canary(service, name, CanaryPolicy(steps=(10, 50), min_requests=100, max_metric_drop=0.02))
     _traffic(service, name, clock.now)
     [decision] = service.decide(name, holder="decider")
@@ -255,19 +255,19 @@ def test_a_stale_decision_is_refused(service: DeploymentService, clock: Clock, n
     _canary(service, name)
     _traffic(service, name, clock.now, errors=100)
     stale = service.get(name)
-    decision = service.analyse(stale)
+    decision = service.decider.analyse(stale)
     service.pause(name, actor="dana")  # the deployment changes after the figures were read
     with pytest.raises(Conflict, match="changed since the decision"):
-        service.apply(name, stale.revision, decision, actor="decider")
+        service.decider.apply(name, stale.revision, decision, actor="decider")
     assert service.decisions(name) == []
 
 
 def test_the_lease_passes_on_only_when_it_expires(service: DeploymentService, clock: Clock) -> None:
-    assert service.acquire_lease("a", ttl_seconds=30)
-    assert not service.acquire_lease("b", ttl_seconds=30)
-    assert service.acquire_lease("a", ttl_seconds=30)  # renewing
+    assert service.decider.acquire_lease("a", ttl_seconds=30)
+    assert not service.decider.acquire_lease("b", ttl_seconds=30)
+    assert service.decider.acquire_lease("a", ttl_seconds=30)  # renewing
     clock.advance(31)
-    assert service.acquire_lease("b", ttl_seconds=30)
+    assert service.decider.acquire_lease("b", ttl_seconds=30)
 
 
 def test_promotion_points_the_configured_alias(

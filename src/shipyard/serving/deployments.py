@@ -1,40 +1,35 @@
 """Deployment use cases: deploy, list, pause, resume, promote, roll back, delete; the live figures
-replicas report; the canary decider. One transaction per call; every change appends an audit
+replicas report. One transaction per call; every change appends an audit
 record (with the figures of a decision) in that transaction.
 
 The service is also what prediction servers follow (:class:`~shipyard.serving.ports.DeploymentSource`:
 :meth:`revision` is one primary-key read, so polling it every few hundred milliseconds is how a
 replica notices a change within 2 s) and where they report (:class:`~shipyard.serving.ports.WindowSink`).
-
-Exactly one canary decider acts at a time: a round first takes (or renews) the ``canary`` lease row,
-and each change it makes is a compare-and-set on the deployment's revision, so a decision computed
-from a deployment that changed meanwhile is refused (:class:`~shipyard.errors.Conflict`).
+The canary decider is :mod:`.decider`'s (:meth:`decide` runs one round).
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from functools import cached_property
 
-from sqlalchemy import Connection, and_, delete, or_, select, update
+from sqlalchemy import delete, select, update
 
 from shipyard.audit import log as audit
 from shipyard.core.clock import now_ms
 from shipyard.core.ids import new_id
-from shipyard.errors import AlreadyExists, Conflict, InvalidInput, NotFound
-from shipyard.serving import canary, records, strategies
-from shipyard.serving.canary import Decision, LabelMetrics, NoLabels
-from shipyard.serving.events import DeploymentChanged, DeploymentPromoted, DeploymentRolledBack
-from shipyard.serving.model import CanaryPolicy, Deployment, Status, Strategy, Target, VersionWindow
+from shipyard.errors import AlreadyExists, InvalidInput, NotFound
+from shipyard.serving import records, strategies
+from shipyard.serving.canary import LabelMetrics, NoLabels
+from shipyard.serving.changes import Changes, Publish, point_alias, summary
+from shipyard.serving.decider import DECIDER, CanaryDecider
+from shipyard.serving.events import DeploymentChanged
+from shipyard.serving.model import CanaryPolicy, Deployment, Status, Target, VersionWindow
 from shipyard.serving.ports import ModelCatalog
 from shipyard.serving.records import DecisionRecord, deployments_t, windows_t
 from shipyard.serving.strategies import TargetSpec
 from shipyard.serving.validation import check_policy, check_windows
 from shipyard.storage.metadata.database import Database
-from shipyard.storage.metadata.upsert import insert_ignore
-
-Event = DeploymentChanged | DeploymentPromoted | DeploymentRolledBack
-LEASE = "canary"
-DECIDER = "canary-decider"
 
 
 class DeploymentService:
@@ -45,13 +40,13 @@ class DeploymentService:
         *,
         labels: LabelMetrics | None = None,
         clock: Callable[[], int] = now_ms,
-        publish: Callable[[Connection, Event, str], None] | None = None,
+        publish: Publish | None = None,
     ) -> None:
         self.db = db
         self.catalog = catalog
         self.labels = labels if labels is not None else NoLabels()
         self.clock = clock
-        self._publish = publish
+        self.changes = Changes(clock, publish)
 
     # -- what prediction servers follow -------------------------------------------------------------
     def revision(self) -> int:
@@ -158,15 +153,15 @@ class DeploymentService:
                 )
             after = records.to_deployment(records.deployment_row(conn, name))
             change = "update" if previous is not None else "create"
-            self._emit(conn, DeploymentChanged(name, revision, change, kind), actor)
+            self.changes.emit(conn, DeploymentChanged(name, revision, change, kind), actor)
             audit.append(
                 conn,
                 actor=actor,
                 action=f"deployment.{change}",
                 object_type="deployment",
                 object_id=name,
-                before=None if previous is None else _summary(previous),
-                after=_summary(after),
+                before=None if previous is None else summary(previous),
+                after=summary(after),
             )
             return after
 
@@ -192,7 +187,7 @@ class DeploymentService:
             if current.status == status:
                 return current
             state = {"step_started_at": self.clock()} if current.strategy == "canary" else None
-            after = self._change(
+            after = self.changes.change(
                 conn,
                 current,
                 actor,
@@ -211,15 +206,15 @@ class DeploymentService:
     def promote(self, name: str, *, actor: str, reason: str = "promoted by hand") -> Deployment:
         with self.db.write() as conn:
             current = records.to_deployment(records.deployment_row(conn, name, lock=True))
-            after = self._promote(conn, current, actor, reason, None, automatic=False)
-        self._point_alias(current, after, actor)
+            after = self.changes.promote(conn, current, actor, reason, None, automatic=False)
+        point_alias(self.catalog, current, after, actor)
         return after
 
     def rollback(self, name: str, *, actor: str, reason: str = "rolled back by hand") -> Deployment:
         """Drop a canary's challenger or a shadow; switch a blue-green deployment back to its standby."""
         with self.db.write() as conn:
             current = records.to_deployment(records.deployment_row(conn, name, lock=True))
-            return self._rollback(conn, current, actor, reason, None, automatic=False)
+            return self.changes.rollback(conn, current, actor, reason, None, automatic=False)
 
     def delete(self, name: str, *, actor: str) -> None:
         with self.db.write() as conn:
@@ -230,14 +225,14 @@ class DeploymentService:
                 .where(deployments_t.c.name == name)
                 .values(deleted=True, revision=revision, updated_at=self.clock())
             )
-            self._emit(conn, DeploymentChanged(name, revision, "delete", current.strategy), actor)
+            self.changes.emit(conn, DeploymentChanged(name, revision, "delete", current.strategy), actor)
             audit.append(
                 conn,
                 actor=actor,
                 action="deployment.delete",
                 object_type="deployment",
                 object_id=name,
-                before=_summary(current),
+                before=summary(current),
                 after=None,
             )
 
@@ -280,25 +275,9 @@ class DeploymentService:
             return [records.to_decision(r) for r in conn.execute(query)]
 
     # -- the canary decider ---------------------------------------------------------------------
-    def acquire_lease(self, holder: str, *, ttl_seconds: float = 30.0) -> bool:
-        """Take or renew the decider's lease; False while another holder's lease runs."""
-        now = self.clock()
-        expires = now + int(ttl_seconds * 1000)
-        t = records.leases_t
-        with self.db.write() as conn:
-            if insert_ignore(conn, t, [{"name": LEASE, "holder": holder, "expires_at": expires}]):
-                return True
-            taken = conn.execute(
-                update(t)
-                .where(and_(t.c.name == LEASE, or_(t.c.holder == holder, t.c.expires_at < now)))
-                .values(holder=holder, expires_at=expires)
-            ).rowcount
-            return bool(taken)
-
-    def release_lease(self, holder: str) -> None:
-        t = records.leases_t
-        with self.db.write() as conn:
-            conn.execute(delete(t).where(t.c.name == LEASE, t.c.holder == holder))
+    @cached_property
+    def decider(self) -> CanaryDecider:
+        return CanaryDecider(self)
 
     def decide(
         self,
@@ -309,262 +288,10 @@ class DeploymentService:
         keep_lease: bool = False,
         lease_seconds: float = 30.0,
     ) -> list[DecisionRecord]:
-        """One round of canary analysis over every active canary (or ``name``), if ``holder`` gets
-        the lease; the decisions taken (waits included, though only actions are stored). A loop
-        passes ``keep_lease`` and rounds more often than ``lease_seconds``; a single round gives
-        the lease back at its end."""
-        if not self.acquire_lease(holder, ttl_seconds=lease_seconds):
-            return []
-        try:
-            found = [d for d in self.list_deployments() if d.strategy == "canary" and d.status == "active"]
-            if name is not None:
-                found = [d for d in found if d.name == name]
-            out = []
-            for deployment in found:
-                decision = self.analyse(deployment)
-                if decision.action == "wait":
-                    out.append(_record(deployment, decision, deployment.revision, actor, self.clock()))
-                    continue
-                try:
-                    out.append(self.apply(deployment.name, deployment.revision, decision, actor=actor))
-                except Conflict:
-                    continue  # changed meanwhile: the next round decides on the new state
-            return out
-        finally:
-            if not keep_lease:
-                self.release_lease(holder)
-
-    def analyse(self, deployment: Deployment) -> Decision:
-        """The decision the canary's figures since its step began call for (nothing is written)."""
-        primary, challenger = deployment.role("primary"), deployment.role("challenger")
-        if (
-            deployment.strategy != "canary"
-            or primary is None
-            or challenger is None
-            or deployment.canary is None
-        ):
-            raise Conflict(f"deployment {deployment.name!r} is not a canary", field="deployment")
-        with self.db.read() as conn:
-            state = records.deployment_row(conn, deployment.name).canary_state or {}
-        started = int(state.get("step_started_at", deployment.updated_at))
-        windows = self.windows(deployment.name, since=started)
-        figures = [
-            canary.summed(w for w in windows if (w.model, w.version) == (t.model, t.version))
-            for t in (primary, challenger)
-        ]
-        labels = (
-            self.labels.metric(deployment.name, primary.model, primary.version, started),
-            self.labels.metric(deployment.name, challenger.model, challenger.version, started),
+        """One round of canary analysis (see :meth:`CanaryDecider.decide`)."""
+        return self.decider.decide(
+            name, holder=holder, actor=actor, keep_lease=keep_lease, lease_seconds=lease_seconds
         )
-        now = self.clock()
-        return canary.decide(
-            deployment.canary, challenger.weight, started, now, figures[0], figures[1], labels
-        )
-
-    def apply(self, name: str, revision: int, decision: Decision, *, actor: str) -> DecisionRecord:
-        """Carry out ``decision`` if the deployment is still at ``revision``; Conflict otherwise."""
-        with self.db.write() as conn:
-            row = records.deployment_row(conn, name, lock=True)
-            if row.revision != revision:
-                raise Conflict(
-                    f"deployment {name!r} changed since the decision (revision {revision} -> {row.revision})",
-                    field="revision",
-                )
-            current = records.to_deployment(row)
-            if decision.action == "promote":
-                after = self._promote(conn, current, actor, decision.reason, decision, automatic=True)
-            elif decision.action == "rollback":
-                after = self._rollback(conn, current, actor, decision.reason, decision, automatic=True)
-            elif decision.action == "advance":
-                after = self._change(
-                    conn,
-                    current,
-                    actor,
-                    change="advance",
-                    targets=strategies.advanced(current, decision.weight),
-                    canary_state={"step_started_at": self.clock()},
-                    decision=decision,
-                )
-            else:
-                raise InvalidInput(f"nothing to apply for a {decision.action!r} decision", field="action")
-            stored = conn.execute(
-                select(records.decisions_t).where(records.decisions_t.c.revision == after.revision)
-            ).one()
-        if decision.action == "promote":
-            self._point_alias(current, after, actor)
-        return records.to_decision(stored)
-
-    # -- helpers (inside the caller's transaction) ----------------------------------------------
-    def _change(
-        self,
-        conn: Connection,
-        current: Deployment,
-        actor: str,
-        *,
-        change: str,
-        strategy: Strategy | None = None,
-        targets: tuple[Target, ...] | None = None,
-        status: Status | None = None,
-        canary_state: dict[str, int] | None = None,
-        decision: Decision | None = None,
-        action: str | None = None,
-        reason: str = "",
-    ) -> Deployment:
-        revision = records.next_revision(conn)
-        kind = strategy or current.strategy
-        values: dict[str, object] = {"revision": revision, "updated_at": self.clock(), "strategy": kind}
-        if targets is not None:
-            values["targets"] = records.targets_json(targets)
-        if status is not None:
-            values["status"] = status
-        values["canary_state"] = canary_state if kind == "canary" else None
-        if kind != "canary":
-            values["canary"] = None
-        conn.execute(update(deployments_t).where(deployments_t.c.name == current.name).values(**values))
-        after = records.to_deployment(records.deployment_row(conn, current.name))
-        figures: dict[str, object] = {}
-        checks: list[dict[str, object]] = []
-        if decision is not None:
-            figures = {"primary": decision.primary.to_dict(), "challenger": decision.challenger.to_dict()}
-            checks = [c.to_dict() for c in decision.checks]
-            reason = reason or decision.reason
-        if decision is not None or action is not None:
-            challenger = after.role("challenger")
-            conn.execute(
-                records.decisions_t.insert().values(
-                    id=new_id(),
-                    deployment=current.name,
-                    at=self.clock(),
-                    action=action or change,
-                    revision=revision,
-                    weight=challenger.weight if challenger else 0,
-                    reason=reason[:1000],
-                    checks=checks,
-                    figures=figures,
-                    actor=actor,
-                )
-            )
-        if change not in ("promote", "rollback"):
-            self._emit(conn, DeploymentChanged(current.name, revision, change, kind), actor)
-        audit.append(
-            conn,
-            actor=actor,
-            action=f"deployment.{change}",
-            object_type="deployment",
-            object_id=current.name,
-            before=_summary(current),
-            after={
-                **_summary(after),
-                **({"reason": reason} if reason else {}),
-                **({"checks": checks, "figures": figures} if decision is not None else {}),
-            },
-        )
-        return after
-
-    def _promote(
-        self,
-        conn: Connection,
-        current: Deployment,
-        actor: str,
-        reason: str,
-        decision: Decision | None,
-        *,
-        automatic: bool,
-    ) -> Deployment:
-        kind, targets = strategies.promoted(current)
-        old = current.role("primary")
-        after = self._change(
-            conn,
-            current,
-            actor,
-            change="promote",
-            strategy=kind,
-            targets=targets,
-            decision=decision,
-            action="promote",
-            reason=reason,
-        )
-        new = targets[0]
-        self._emit(
-            conn,
-            DeploymentPromoted(
-                current.name, after.revision, new.model, new.version, old.version if old else None, automatic
-            ),
-            actor,
-        )
-        return after
-
-    def _point_alias(self, before: Deployment, after: Deployment, actor: str) -> None:
-        """After a promotion commits: point the canary policy's ``promote_alias`` at the new
-        primary (the registry writes its own transaction and audit record)."""
-        alias = before.canary.promote_alias if before.canary else None
-        primary = after.role("primary")
-        if alias is not None and primary is not None:
-            self.catalog.set_alias(primary.model, alias, primary.version, actor=actor)
-
-    def _rollback(
-        self,
-        conn: Connection,
-        current: Deployment,
-        actor: str,
-        reason: str,
-        decision: Decision | None,
-        *,
-        automatic: bool,
-    ) -> Deployment:
-        kind, targets = strategies.rolled_back(current)
-        after = self._change(
-            conn,
-            current,
-            actor,
-            change="rollback",
-            strategy=kind,
-            targets=targets,
-            decision=decision,
-            action="rollback",
-            reason=reason,
-        )
-        primary = targets[0]
-        self._emit(
-            conn,
-            DeploymentRolledBack(
-                current.name, after.revision, primary.model, primary.version, reason, automatic
-            ),
-            actor,
-        )
-        return after
-
-    def _emit(self, conn: Connection, event: Event, actor: str) -> None:
-        if self._publish is not None:
-            self._publish(conn, event, actor)
-
-
-def _summary(d: Deployment) -> dict[str, object]:
-    return {
-        "strategy": d.strategy,
-        "status": d.status,
-        "public": d.public,
-        "revision": d.revision,
-        "targets": [
-            {"model": t.model, "version": t.version, "role": t.role, "weight": t.weight, "alias": t.alias}
-            for t in d.targets
-        ],
-    }
-
-
-def _record(d: Deployment, decision: Decision, revision: int, actor: str, at: int) -> DecisionRecord:
-    return DecisionRecord(
-        id="",
-        deployment=d.name,
-        at=at,
-        action=decision.action,
-        revision=revision,
-        weight=decision.weight,
-        reason=decision.reason,
-        checks=decision.checks,
-        figures={"primary": decision.primary.to_dict(), "challenger": decision.challenger.to_dict()},
-        actor=actor,
-    )
 
 
 __all__ = ["DeploymentService"]
