@@ -133,6 +133,16 @@ def test_bad_input_gets_a_clear_4xx(
     _error(http["dave"].get("/deployments/churn-bad"), 404)
 
 
+def test_a_body_over_the_limit_is_refused_before_it_is_parsed(http: dict[str, httpx.Client]) -> None:
+    huge = b'{"model": "churn@1", "strategy": "single"' + b" " * 70_000 + b"}"
+    response = http["dave"].put(
+        "/deployments/churn-big", content=huge, headers={"Content-Type": "application/json"}
+    )
+    error = _error(response, 422)
+    assert error["field"] == "body" and "at most 65536" in (error["message"] or "")
+    _error(http["dave"].get("/deployments/churn-big"), 404)
+
+
 def test_the_remote_sdk_drives_a_canary_to_an_automatic_rollback(
     setup: Setup, remote: RemoteDeployments
 ) -> None:

@@ -3,18 +3,19 @@ roll back, delete, live figures, decisions, and one round of the canary decider.
 
 Reads need ``deployments.read``; every change ``deployments.write``. Deploying also needs
 ``models.read`` on every model the deployment names (checked in the handler once the body is
-valid), and so do promote and roll back on the models of the deployment they change. Handlers
-are thin: validate -> service -> schema.
+valid), and so do promote and roll back on the models of the deployment they change. Bodies over
+64 KiB are refused before they are parsed. Handlers are thin: validate -> service -> schema.
 """
 
 from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Query, Response
+from fastapi import APIRouter, Depends, Query, Request, Response
 
 from shipyard.accounts.model import Principal
 from shipyard.core.ids import new_id
+from shipyard.errors import InvalidInput
 from shipyard.server import deployment_schemas as s
 from shipyard.server.deployment_schemas import errors
 from shipyard.server.deps import Shipyard, authorize, ensure_allowed
@@ -22,7 +23,20 @@ from shipyard.serving.deployments import DeploymentService
 from shipyard.serving.model import Deployment
 from shipyard.serving.strategies import parse_ref
 
-router = APIRouter(prefix="/api/v1/deployments", tags=["deployments"])
+#: The largest request body a deployment route reads (a deployment spec is well under 2 KiB).
+MAX_BODY = 64 * 1024
+
+
+async def bounded_body(request: Request) -> None:
+    """Refuse a body over :data:`MAX_BODY` before it is parsed (422 naming ``body``)."""
+    declared = request.headers.get("content-length")
+    if declared is not None and declared.isdigit() and int(declared) > MAX_BODY:
+        raise InvalidInput(f"the request body is {declared} bytes; at most {MAX_BODY} are read", field="body")
+    if declared is None and request.method in ("POST", "PUT") and len(await request.body()) > MAX_BODY:
+        raise InvalidInput(f"the request body is over {MAX_BODY} bytes", field="body")
+
+
+router = APIRouter(prefix="/api/v1/deployments", tags=["deployments"], dependencies=[Depends(bounded_body)])
 
 
 def get_deployments(app: Shipyard) -> DeploymentService:
