@@ -17,6 +17,7 @@ from shipyard.accounts.service import AccountsService
 from shipyard.audit.service import AuditService
 from shipyard.config import Settings
 from shipyard.errors import NotFound
+from shipyard.events.service import EventLog
 from shipyard.migrations import runner
 from shipyard.registry.entities import TrainingData
 from shipyard.registry.ports import RunFacts
@@ -39,6 +40,7 @@ class App:
     tracking: TrackingService
     accounts: AccountsService
     audit: AuditService
+    events: EventLog
 
     @cached_property
     def registry(self) -> RegistryService:
@@ -132,6 +134,7 @@ def build_app(settings: Settings, *, migrate: bool = True) -> App:
         tracking=TrackingService(db, content),
         accounts=AccountsService(db),
         audit=AuditService(db),
+        events=EventLog(db),
     )
 
 

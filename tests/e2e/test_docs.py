@@ -22,6 +22,7 @@ BLOCK = re.compile(r"```python\n(.*?)```", re.DOTALL)
         ("features.md", ("dataset",)),
         ("registry.md", ()),
         ("deployments.md", ()),
+        ("events.md", ()),
     ],
 )
 def test_examples_run(

@@ -391,3 +391,32 @@ def test_concurrent_changes_queue_instead_of_failing(service: DeploymentService,
     assert actions.count("deployment.create") == 1 and actions.count("deployment.update") == 7
     revisions = [r.after["revision"] for r in AuditService(service.db).list(object_id=name)]  # type: ignore[index]
     assert len(set(revisions)) == len(revisions)
+
+
+def test_changes_and_decisions_are_published_as_events(
+    service: DeploymentService, clock: Clock, name: str
+) -> None:
+    from shipyard.events.service import EventLog
+
+    _canary(service, name)
+    _traffic(service, name, clock.now, errors=100)
+    service.decide(name, holder="decider")
+    service.deploy(name, "churn@1", strategy="shadow", shadow="churn@3", actor="dana")
+    service.promote(name, actor="dana")
+    found = EventLog(service.db).list(types=["deployment.*"], where={"deployment": name})
+    assert [(e.type, e.actor) for e in found] == [
+        ("deployment.changed", "dana"),
+        ("deployment.rolled_back", "canary-decider"),
+        ("deployment.changed", "dana"),
+        ("deployment.promoted", "dana"),
+    ]
+    assert found[1].payload == {
+        "deployment": name,
+        "revision": found[1].payload["revision"],
+        "model": "churn",
+        "version": 1,
+        "reason": "check failed: error_rate",
+        "automatic": True,
+    }
+    assert found[3].payload["version"] == 3 and found[3].payload["previous"] == 1
+    assert found[0].payload["change"] == "create" and found[2].payload["change"] == "update"

@@ -11,6 +11,7 @@ VIEWER = frozenset(
         "features.read",
         "deployments.read",
         "deployments.predict",
+        "events.read",
         "system.metrics",
         "account.self",
     }

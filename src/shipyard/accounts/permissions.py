@@ -18,6 +18,7 @@ READ_ACTIONS = frozenset(
         "models.read",
         "features.read",
         "audit.read",
+        "events.read",
         "deployments.read",
         "deployments.predict",
     }

@@ -20,6 +20,7 @@ if TYPE_CHECKING:
     from shipyard.accounts.service import AccountsService
     from shipyard.app import App
     from shipyard.audit.service import AuditService
+    from shipyard.client.events import EventFeed
     from shipyard.client.http import ServerConnection
     from shipyard.client.remote_deployments import RemoteDeployments
     from shipyard.client.remote_features import RemoteFeatures
@@ -51,6 +52,7 @@ class Client:
         self._feature_serving: RemoteFeatures | None = None
         self._registry: RemoteRegistry | None = None
         self._deployments: RemoteDeployments | None = None
+        self._events: EventFeed | None = None
 
     @property
     def remote(self) -> bool:
@@ -146,6 +148,20 @@ class Client:
     @property
     def audit(self) -> AuditService:
         return self._local_app("reading the audit trail").audit
+
+    @property
+    def events(self) -> EventFeed:
+        """The event log (list, tail): in process, or over HTTP in remote mode (needs events.read)."""
+        if self._events is None:
+            from shipyard.client.events import EventFeed
+
+            if self._connection is None:
+                self._events = EventFeed(self._local_app("the event log").events)
+            else:
+                from shipyard.client.remote_events import RemoteEvents
+
+                self._events = EventFeed(RemoteEvents(self._connection))
+        return self._events
 
     @property
     def registry(self) -> RegistryAPI:

@@ -1,6 +1,6 @@
 """The writes every deployment change shares, inside the caller's transaction: the next revision,
-the row, the decision record (for promote, roll back and canary steps), the event and, last, the
-audit record with the figures of a decision."""
+the row, the decision record (for promote, roll back and canary steps), the audit record with the
+figures of a decision and, last, the event (``deployment.changed``, ``.promoted``, ``.rolled_back``)."""
 
 from __future__ import annotations
 
@@ -10,6 +10,7 @@ from sqlalchemy import Connection, update
 
 from shipyard.audit import log as audit
 from shipyard.core.ids import new_id
+from shipyard.events import log as event_log
 from shipyard.serving import records, strategies
 from shipyard.serving.canary import Decision
 from shipyard.serving.events import DeploymentChanged, DeploymentPromoted, DeploymentRolledBack
@@ -18,13 +19,11 @@ from shipyard.serving.ports import ModelCatalog
 from shipyard.serving.records import DecisionRecord, deployments_t
 
 Event = DeploymentChanged | DeploymentPromoted | DeploymentRolledBack
-Publish = Callable[[Connection, Event, str], None]
 
 
 class Changes:
-    def __init__(self, clock: Callable[[], int], publish: Publish | None = None) -> None:
+    def __init__(self, clock: Callable[[], int]) -> None:
         self.clock = clock
-        self.publish = publish
 
     def change(
         self,
@@ -75,8 +74,6 @@ class Changes:
                     actor=actor,
                 )
             )
-        if change not in ("promote", "rollback"):
-            self.emit(conn, DeploymentChanged(current.name, revision, change, kind), actor)
         audit.append(
             conn,
             actor=actor,
@@ -90,6 +87,8 @@ class Changes:
                 **({"checks": checks, "figures": figures} if decision is not None else {}),
             },
         )
+        if change not in ("promote", "rollback"):
+            self.emit(conn, DeploymentChanged(current.name, revision, change, kind), actor)
         return after
 
     def promote(
@@ -158,8 +157,8 @@ class Changes:
         return after
 
     def emit(self, conn: Connection, event: Event, actor: str) -> None:
-        if self.publish is not None:
-            self.publish(conn, event, actor)
+        """Publish to the event log, after the audit append (see :mod:`shipyard.events.log`)."""
+        event_log.publish(conn, event, actor=actor)
 
 
 def summary(d: Deployment) -> dict[str, object]:

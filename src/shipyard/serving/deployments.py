@@ -21,7 +21,7 @@ from shipyard.core.ids import new_id
 from shipyard.errors import AlreadyExists, InvalidInput, NotFound
 from shipyard.serving import records, strategies
 from shipyard.serving.canary import LabelMetrics, NoLabels
-from shipyard.serving.changes import Changes, Publish, point_alias, summary
+from shipyard.serving.changes import Changes, point_alias, summary
 from shipyard.serving.decider import DECIDER, CanaryDecider
 from shipyard.serving.events import DeploymentChanged
 from shipyard.serving.model import CanaryPolicy, Deployment, Status, Target, VersionWindow
@@ -40,13 +40,12 @@ class DeploymentService:
         *,
         labels: LabelMetrics | None = None,
         clock: Callable[[], int] = now_ms,
-        publish: Publish | None = None,
     ) -> None:
         self.db = db
         self.catalog = catalog
         self.labels = labels if labels is not None else NoLabels()
         self.clock = clock
-        self.changes = Changes(clock, publish)
+        self.changes = Changes(clock)
 
     # -- what prediction servers follow -------------------------------------------------------------
     def revision(self) -> int:
@@ -153,7 +152,6 @@ class DeploymentService:
                 )
             after = records.to_deployment(records.deployment_row(conn, name))
             change = "update" if previous is not None else "create"
-            self.changes.emit(conn, DeploymentChanged(name, revision, change, kind), actor)
             audit.append(
                 conn,
                 actor=actor,
@@ -163,6 +161,7 @@ class DeploymentService:
                 before=None if previous is None else summary(previous),
                 after=summary(after),
             )
+            self.changes.emit(conn, DeploymentChanged(name, revision, change, kind), actor)
             return after
 
     def _resolve(self, spec: TargetSpec, weight: int, index: int) -> Target:
@@ -225,7 +224,6 @@ class DeploymentService:
                 .where(deployments_t.c.name == name)
                 .values(deleted=True, revision=revision, updated_at=self.clock())
             )
-            self.changes.emit(conn, DeploymentChanged(name, revision, "delete", current.strategy), actor)
             audit.append(
                 conn,
                 actor=actor,
@@ -235,6 +233,7 @@ class DeploymentService:
                 before=summary(current),
                 after=None,
             )
+            self.changes.emit(conn, DeploymentChanged(name, revision, "delete", current.strategy), actor)
 
     # -- live figures ---------------------------------------------------------------------------
     def record(self, windows: Sequence[VersionWindow]) -> None:

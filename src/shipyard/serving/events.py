@@ -3,29 +3,27 @@ module: primitives only, nothing but :mod:`shipyard.core` imported."""
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
-from typing import ClassVar
+from dataclasses import dataclass
+
+from shipyard.core.events import Event
 
 
 @dataclass(frozen=True)
-class DeploymentChanged:
+class DeploymentChanged(Event):
     """A deployment was created, changed, paused, resumed, advanced or deleted."""
 
-    TYPE: ClassVar[str] = "deployment.changed"
+    TYPE = "deployment.changed"
     deployment: str
     revision: int
     change: str  # create | update | pause | resume | advance | delete
     strategy: str
 
-    def payload(self) -> dict[str, object]:
-        return asdict(self)
-
 
 @dataclass(frozen=True)
-class DeploymentPromoted:
+class DeploymentPromoted(Event):
     """A challenger (or shadow) became the primary, by hand or by the canary decider."""
 
-    TYPE: ClassVar[str] = "deployment.promoted"
+    TYPE = "deployment.promoted"
     deployment: str
     revision: int
     model: str
@@ -33,21 +31,15 @@ class DeploymentPromoted:
     previous: int | None
     automatic: bool
 
-    def payload(self) -> dict[str, object]:
-        return asdict(self)
-
 
 @dataclass(frozen=True)
-class DeploymentRolledBack:
+class DeploymentRolledBack(Event):
     """A challenger was dropped, or a blue-green deployment switched back to its standby."""
 
-    TYPE: ClassVar[str] = "deployment.rolled_back"
+    TYPE = "deployment.rolled_back"
     deployment: str
     revision: int
     model: str
     version: int  # the primary after the rollback
     reason: str
     automatic: bool
-
-    def payload(self) -> dict[str, object]:
-        return asdict(self)

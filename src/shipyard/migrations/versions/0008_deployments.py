@@ -1,7 +1,7 @@
 """deployments
 
 Revision ID: 0008_deployments
-Revises: 0004
+Revises: 0005_event_log
 """
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = "0008_deployments"
-down_revision: str | None = "0004"
+down_revision: str | None = "0005_event_log"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

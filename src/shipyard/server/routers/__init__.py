@@ -2,7 +2,16 @@
 
 from __future__ import annotations
 
-from shipyard.server.routers import admin, artifacts, deployments, features, models, system, tracking
+from shipyard.server.routers import (
+    admin,
+    artifacts,
+    deployments,
+    events,
+    features,
+    models,
+    system,
+    tracking,
+)
 
 ROUTERS = (
     system.router,
@@ -12,6 +21,7 @@ ROUTERS = (
     models.router,
     features.router,
     deployments.router,
+    events.router,
 )
 
 __all__ = ["ROUTERS"]
