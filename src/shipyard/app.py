@@ -42,6 +42,7 @@ if TYPE_CHECKING:
     from shipyard.pipelines.triggers.scheduler import Scheduler
     from shipyard.pipelines.triggers.service import TriggerService
     from shipyard.registry.service import RegistryService
+    from shipyard.serving.deployments import DeploymentService
 
 
 @dataclass
@@ -67,6 +68,12 @@ class App:
         return RegistryService(
             self.db, self.content, TrackingRunLookup(self.tracking), trust_pickle=self.settings.trust_pickle
         )
+
+    @cached_property
+    def deployments(self) -> DeploymentService:
+        from shipyard.serving.deployments import DeploymentService
+
+        return DeploymentService(self.db, RegistryCatalog(self))
 
     @cached_property
     def features(self) -> FeatureStore:
@@ -262,6 +269,20 @@ class FeatureViewSourceLookup:
             "tables can be watched)",
             field="view",
         )
+
+
+class RegistryCatalog:
+    """The deployments' view of the registry (:class:`shipyard.serving.ports.ModelCatalog`)."""
+
+    def __init__(self, app: App) -> None:
+        self.app = app
+
+    def resolve(self, model: str, ref: str) -> int:
+        target = f"{model}/{ref}" if ref.isdigit() else f"{model}@{ref}"
+        return self.app.registry.resolve(target).version
+
+    def set_alias(self, model: str, alias: str, version: int, *, actor: str) -> None:
+        self.app.registry.set_alias(model, alias, version, actor=actor)
 
 
 def open_database(settings: Settings) -> Database:

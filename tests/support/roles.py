@@ -10,6 +10,8 @@ VIEWER = frozenset(
         "models.read",
         "features.read",
         "pipelines.read",
+        "deployments.read",
+        "deployments.predict",
         "events.read",
         "system.metrics",
         "account.self",
@@ -24,7 +26,7 @@ CONTRIBUTOR = VIEWER | {
     "pipelines.run",
 }
 REVIEWER = VIEWER | {"models.approve", "audit.read"}
-DEPLOYER = VIEWER | {"models.deploy"}
+DEPLOYER = VIEWER | {"models.deploy", "deployments.write"}
 ADMIN = CONTRIBUTOR | REVIEWER | DEPLOYER | {"admin"}
 
 #: role -> the actions its (global) grant allows.

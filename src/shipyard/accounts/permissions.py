@@ -20,6 +20,8 @@ READ_ACTIONS = frozenset(
         "pipelines.read",
         "audit.read",
         "events.read",
+        "deployments.read",
+        "deployments.predict",
     }
 )
 
@@ -34,6 +36,7 @@ ACTIONS = READ_ACTIONS | {
     "features.write",
     "pipelines.write",
     "pipelines.run",
+    "deployments.write",
     "admin",
     # Your own account: who you are, your grants, your tokens. Every role includes it.
     "account.self",
@@ -56,7 +59,7 @@ ROLES: dict[str, frozenset[str]] = {
         }
     ),
     "reviewer": frozenset(_VIEWER | {"models.approve", "audit.read"}),
-    "deployer": frozenset(_VIEWER | {"models.deploy"}),
+    "deployer": frozenset(_VIEWER | {"models.deploy", "deployments.write"}),
     "admin": frozenset(ACTIONS),
 }
 

@@ -30,6 +30,7 @@ from shipyard.cli import (
     server,
 )
 from shipyard.cli import audit as audit_commands
+from shipyard.cli import deployments as deployment_commands
 from shipyard.cli import events as event_commands
 from shipyard.cli import features as feature_commands
 from shipyard.cli import models as model_commands
@@ -83,6 +84,8 @@ app.add_typer(model_commands.app, name="models")
 pipeline_triggers.register(pipeline_commands.app)
 app.add_typer(pipeline_commands.app, name="pipelines")
 app.add_typer(scheduler.app, name="scheduler")
+app.add_typer(deployment_commands.app, name="deployments")
+app.command("deploy")(deployment_commands.deploy)
 app.command("lineage")(lineage.lineage)
 app.command("init")(init.init)
 app.command("demo")(demo.demo)

@@ -22,6 +22,7 @@ if TYPE_CHECKING:
     from shipyard.audit.service import AuditService
     from shipyard.client.events import EventFeed
     from shipyard.client.http import ServerConnection
+    from shipyard.client.remote_deployments import RemoteDeployments
     from shipyard.client.remote_features import RemoteFeatures
     from shipyard.client.remote_pipelines import RemotePipelines
     from shipyard.client.remote_registry import RemoteRegistry
@@ -31,6 +32,7 @@ if TYPE_CHECKING:
     from shipyard.pipelines.triggers.api import TriggersAPI
     from shipyard.pipelines.triggers.scheduler import Scheduler
     from shipyard.registry.api import RegistryAPI
+    from shipyard.serving.api import DeploymentsAPI
     from shipyard.storage.metadata.database import Database
 
 
@@ -54,6 +56,7 @@ class Client:
         self._feature_serving: RemoteFeatures | None = None
         self._registry: RemoteRegistry | None = None
         self._pipelines: RemotePipelines | None = None
+        self._deployments: RemoteDeployments | None = None
         self._events: EventFeed | None = None
 
     @property
@@ -186,6 +189,17 @@ class Client:
 
             self._pipelines = RemotePipelines(self._connection)
         return self._pipelines
+
+    @property
+    def deployments(self) -> DeploymentsAPI:
+        """Deployments: in process, or over HTTP in remote mode (acting as the token's user)."""
+        if self._connection is None:
+            return self._local_app("the deployments SDK").deployments
+        if self._deployments is None:
+            from shipyard.client.remote_deployments import RemoteDeployments
+
+            self._deployments = RemoteDeployments(self._connection)
+        return self._deployments
 
     @property
     def features(self) -> FeatureStore:

@@ -11,6 +11,7 @@ import shipyard.features.tables
 import shipyard.pipelines.tables
 import shipyard.pipelines.triggers.tables
 import shipyard.registry.tables
+import shipyard.serving.tables
 import shipyard.tracking.tables
 from shipyard.storage.metadata.base import Base
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from shipyard.server.routers import (
     admin,
     artifacts,
+    deployments,
     events,
     features,
     models,
@@ -21,6 +22,7 @@ ROUTERS = (
     admin.router,
     models.router,
     features.router,
+    deployments.router,
     events.router,
     pipelines.router,
     triggers.router,

@@ -14,6 +14,7 @@ from fastapi.staticfiles import StaticFiles
 
 from shipyard.server.ui import (
     charts,
+    deployments_views,
     features_views,
     models_views,
     pipelines_views,
@@ -33,6 +34,7 @@ router.include_router(models_views.router)
 router.include_router(features_views.router)
 router.include_router(pipelines_views.router)
 router.include_router(triggers_views.router)
+router.include_router(deployments_views.router)
 
 root = APIRouter(include_in_schema=False)
 

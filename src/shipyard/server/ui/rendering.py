@@ -5,7 +5,7 @@ from __future__ import annotations
 import functools
 import math
 from collections.abc import Mapping
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import Path
 from urllib.parse import quote
 
@@ -23,6 +23,11 @@ DASH = "—"
 
 def when(value: datetime | None) -> str:
     return DASH if value is None else value.strftime("%Y-%m-%d %H:%M:%S")
+
+
+def when_ms(value: int | None) -> str:
+    """An epoch-milliseconds time, as :func:`when` shows a datetime."""
+    return DASH if not value else when(datetime.fromtimestamp(value / 1000, tz=UTC))
 
 
 def duration(seconds: float | None) -> str:
@@ -70,7 +75,13 @@ def templates() -> Jinja2Templates:
     """Built on first use, not at import (importing the server reads no files)."""
     tpl = Jinja2Templates(directory=TEMPLATES)
     tpl.env.filters.update(
-        when=when, duration=duration, number=number, short=short_digest, size=size, url_path=url_path
+        when=when,
+        when_ms=when_ms,
+        duration=duration,
+        number=number,
+        short=short_digest,
+        size=size,
+        url_path=url_path,
     )
     from shipyard.server.ui.charts import plotly_js_url  # charts routes import this module
 
