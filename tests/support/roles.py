@@ -4,7 +4,15 @@ the contract with users that the permissions module and every route are checked 
 from __future__ import annotations
 
 VIEWER = frozenset(
-    {"tracking.read", "artifacts.read", "models.read", "features.read", "system.metrics", "account.self"}
+    {
+        "tracking.read",
+        "artifacts.read",
+        "models.read",
+        "features.read",
+        "system.metrics",
+        "account.self",
+        "deployments.predict",
+    }
 )
 CONTRIBUTOR = VIEWER | {"tracking.write", "artifacts.write", "models.write", "features.write"}
 REVIEWER = VIEWER | {"models.approve", "audit.read"}

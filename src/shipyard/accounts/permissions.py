@@ -21,13 +21,15 @@ ACTIONS = READ_ACTIONS | {
     "models.write",
     "models.approve",
     "models.deploy",
+    # Calling a deployment's model on the prediction server (``shipyard serve``).
+    "deployments.predict",
     "features.write",
     "admin",
     # Your own account: who you are, your grants, your tokens. Every role includes it.
     "account.self",
 }
 
-_VIEWER = (READ_ACTIONS - {"audit.read"}) | {"system.metrics", "account.self"}
+_VIEWER = (READ_ACTIONS - {"audit.read"}) | {"system.metrics", "account.self", "deployments.predict"}
 
 #: What each role allows. ``admin`` allows everything.
 ROLES: dict[str, frozenset[str]] = {

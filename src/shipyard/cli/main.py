@@ -15,7 +15,19 @@ from typing import Annotated, Any
 import typer
 from typer.core import TyperGroup
 
-from shipyard.cli import accounts, artifacts, config, db, demo, experiments, init, lineage, runs, server
+from shipyard.cli import (
+    accounts,
+    artifacts,
+    config,
+    db,
+    demo,
+    experiments,
+    init,
+    lineage,
+    runs,
+    serve,
+    server,
+)
 from shipyard.cli import audit as audit_commands
 from shipyard.cli import features as feature_commands
 from shipyard.cli import models as model_commands
@@ -68,6 +80,7 @@ app.command("lineage")(lineage.lineage)
 app.command("init")(init.init)
 app.command("demo")(demo.demo)
 app.command("server")(server.server)
+app.command("serve")(serve.serve)
 
 
 def _print_version(value: bool) -> None:
