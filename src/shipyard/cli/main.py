@@ -81,6 +81,8 @@ app.command("init")(init.init)
 app.command("demo")(demo.demo)
 app.command("server")(server.server)
 app.command("serve")(serve.serve)
+app.command("predict")(serve.predict)
+app.command("stream")(serve.stream)
 
 
 def _print_version(value: bool) -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
@@ -121,3 +122,147 @@ def worker_app() -> Starlette:
         inference_log=options["inference_log"],
     )
     return build_http_app(server)
+
+
+def _load(settings: Settings, ref: str) -> tuple[Any, Any, str, int]:
+    """(app, loaded model, model name, version) for ``NAME@ALIAS`` or ``NAME/VERSION``."""
+    from shipyard.app import RegistryModelSource, build_app
+    from shipyard.serving.sources import parse_model_ref
+
+    if settings.remote:
+        raise InvalidInput(
+            "batch and stream scoring read the registry directly: unset SHIPYARD_URL and run on a host "
+            "that reaches the metadata database and artifact store",
+            field="model",
+        )
+    name, ref_text = parse_model_ref(ref)
+    app = build_app(settings)
+    try:
+        source = RegistryModelSource(app)
+        version = source.resolve(name, ref_text)
+        return app, source.load(name, version), name, version
+    except BaseException:
+        app.close()
+        raise
+
+
+def predict(
+    ctx: typer.Context,
+    model: Annotated[str, typer.Argument(help="The version to score with: NAME@ALIAS or NAME/VERSION.")],
+    input: Annotated[Path, typer.Option("--input", "-i", help="Parquet file of rows to score.")],
+    output: Annotated[
+        Path, typer.Option("--output", "-o", help="Parquet file to write (rows + predictions).")
+    ],
+    chunk_rows: Annotated[int, typer.Option(min=1, max=10_000_000, help="Rows per chunk.")] = 65_536,
+    executor: Annotated[
+        str, typer.Option(help="local (chunked Arrow in this process) or ray (Ray Data).")
+    ] = "local",
+    no_record: Annotated[bool, typer.Option("--no-record", help="Do not record the job as a run.")] = False,
+) -> None:
+    """Score a Parquet file with a registered model version, chunk by chunk; records a run with
+    lineage (input digest -> version -> output digest)."""
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+    from shipyard.app import TrackingScoringRecorder
+    from shipyard.serving import batch
+
+    if executor not in ("local", "ray"):
+        raise InvalidInput(f"--executor must be local or ray, got {executor!r}", field="executor")
+    if input.resolve() == output.resolve():
+        raise InvalidInput("--output must differ from --input", field="output")
+    batch.open_input(input)
+    app, loaded, name, version = _load(get_state(ctx).settings, model)
+    try:
+        runner = batch.score_file
+        if executor == "ray":
+            from shipyard.serving.ray_batch import score_file_ray
+
+            runner = score_file_ray
+        with Progress(
+            TextColumn(f"[bold]{escape(name)} v{version}"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TextColumn("rows"),
+            TimeElapsedColumn(),
+            console=err_console,
+            transient=True,  # the summary line follows; a failure leaves only its error line
+        ) as bar:
+            task = bar.add_task("score", total=None)
+            result = batch.score(
+                loaded,
+                name,
+                version,
+                input,
+                output,
+                recorder=None if no_record else TrackingScoringRecorder(app.tracking),
+                chunk_rows=chunk_rows,
+                progress=lambda done, total: bar.update(task, completed=done, total=total),
+                runner=runner,
+            )
+    finally:
+        app.close()
+    rate = result.rows / result.seconds if result.seconds > 0 else 0.0
+    typer.echo(
+        f"scored {result.rows} rows with {name} v{version} in {result.seconds:.1f} s ({rate:,.0f} rows/s) "
+        f"-> {output} {result.output_digest}" + (f" (run {result.run_id})" if result.run_id else "")
+    )
+
+
+def stream(
+    ctx: typer.Context,
+    model: Annotated[str, typer.Option("--model", "-m", help="NAME@ALIAS or NAME/VERSION to score with.")],
+    input_stream: Annotated[str, typer.Option("--input-stream", help="Redis stream to read rows from.")],
+    output_stream: Annotated[str, typer.Option("--output-stream", help="Redis stream to write scores to.")],
+    group: Annotated[str, typer.Option(help="Consumer group.")],
+    consumer: Annotated[str, typer.Option(help="This consumer's name within the group.")],
+    redis_url: Annotated[
+        str | None, typer.Option("--redis-url", help="Redis URL (default: the online store, if it is Redis).")
+    ] = None,
+    batch_size: Annotated[int, typer.Option("--batch", min=1, max=10_000, help="Entries per read.")] = 100,
+    claim_idle_ms: Annotated[
+        int, typer.Option(min=1, help="Claim entries another consumer left pending this long (ms).")
+    ] = 30_000,
+    metrics_port: Annotated[
+        int | None, typer.Option(min=1, max=65535, help="Serve lag and throughput on /metrics here.")
+    ] = None,
+    until_idle: Annotated[bool, typer.Option(help="Stop once nothing is left to score.")] = False,
+) -> None:
+    """Score a Redis stream in a consumer group, at least once and without duplicate outputs."""
+    import signal
+    import threading
+
+    import redis
+
+    from shipyard.serving.stream import StreamScorer, stream_metrics
+
+    settings = get_state(ctx).settings
+    url = redis_url or settings.online_store
+    if not url or not url.startswith(("redis://", "rediss://", "unix://")):
+        raise InvalidInput(
+            "give --redis-url redis://host:port/db (the online store is not Redis)", field="redis_url"
+        )
+    app, loaded, name, version = _load(settings, model)
+    app.close()
+    client = redis.Redis.from_url(url)
+    try:
+        client.ping()
+    except redis.RedisError as exc:
+        raise InvalidInput(f"cannot reach Redis at {url}: {exc}", field="redis_url") from None
+    scorer = StreamScorer(
+        client, loaded, name, version, input_stream, output_stream, group, consumer,
+        batch=batch_size, claim_idle_ms=claim_idle_ms, block_ms=500,
+    )  # fmt: skip
+    if metrics_port is not None:
+        from prometheus_client import start_http_server
+
+        start_http_server(metrics_port, addr="127.0.0.1", registry=stream_metrics(scorer.stats, input_stream))
+    stop = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    err_console.print(
+        f"scoring {escape(input_stream)} -> {escape(output_stream)} as {escape(group)}/{escape(consumer)}"
+    )
+    try:
+        stats = scorer.run(stop, idle_exit=until_idle)
+    except KeyboardInterrupt:
+        stats = scorer.stats
+    typer.echo(f"scored {stats.scored} entries ({stats.duplicates} redelivered, {stats.dead} dead-lettered)")
