@@ -56,6 +56,7 @@ class ServeConfig:
     window_seconds: float = 5.0
     token_ttl_seconds: float = 10.0
     threads: int = 2
+    preload: int = 16  # with at most this many deployments, load their versions before ready
     log_flush_seconds: float = 2.0
     log_flush_rows: int = 5_000
     spill_dir: Path = Path(".shipyard/spill/inference-log")
@@ -157,6 +158,11 @@ class PredictionServer:
         await asyncio.get_running_loop().run_in_executor(None, self.refresh)
         if self.log is not None:
             self.log.start()
+        if len(self.table.routes) <= self.config.preload:
+            for route in list(self.table.routes.values()):
+                for target in route.deployment.targets:
+                    if target.weight > 0 or target.role == "shadow":
+                        await self.fleet.get(target.model, target.version)
         self.ready = True
         self._spawn(self._poll())
         if self.sink is not None:
