@@ -46,7 +46,7 @@ def score_file_ray(
     if not ray.is_initialized():
         ray.init(include_dashboard=False, log_to_driver=False)
     if concurrency is None:  # leave one CPU to the read tasks, or the scorers starve them
-        concurrency = max(1, int(ray.cluster_resources().get("CPU", 2)) - 1)
+        concurrency = max(1, int(ray.cluster_resources().get("CPU", 2)) - 1)  # type: ignore[no-untyped-call]
     began = time.perf_counter()
     context = ray.data.DataContext.get_current()
     context.execution_options.preserve_order = True
