@@ -44,6 +44,11 @@ $(FEAST_VENV)/.installed:
 bench-feast: $(VENV)/.installed-dev $(FEAST_VENV)/.installed
 	$(BIN)/python benchmarks/run.py
 
+## services: install (from Debian's packages) and start PostgreSQL with a `test` database, Redis and
+## Chromium, as the suite expects them; needs root. `make test` does not run it: CI does, first.
+services:
+	bash .ci/services
+
 lint: $(VENV)/.installed-dev
 	$(BIN)/ruff check src tests benchmarks
 	$(BIN)/ruff format --check src tests benchmarks

@@ -24,6 +24,7 @@ from shipyard.registry.entities import TrainingData
 from shipyard.registry.ports import RunFacts
 from shipyard.storage.artifacts import ContentStore, open_store
 from shipyard.storage.metadata.database import Database
+from shipyard.tracking import tags
 from shipyard.tracking.service import TrackingService
 
 if TYPE_CHECKING:
@@ -76,11 +77,14 @@ class TrackingRunLookup:
             run_id=run.id,
             params=dict(run.params),
             metrics={k: m.value for k, m in run.metrics.items()},
-            tags=dict(run.tags),
             git_commit=run.environment.git_commit if run.environment else None,
             training_data=None
             if training is None
             else TrainingData(training.name, training.digest, training.location, training.num_rows),
+            feature_service=run.tags.get(tags.FEATURE_SERVICE),
+            validated_by=f"run tag {tags.VALIDATION}={tags.VALIDATION_PASSED}"
+            if run.tags.get(tags.VALIDATION) == tags.VALIDATION_PASSED
+            else None,
         )
 
     def artifact_digest(self, run_id: str, path: str) -> str:

@@ -41,7 +41,7 @@ def postgres_app(tmp_path_factory: pytest.TempPathFactory) -> Iterator[App]:
 
 @pytest.fixture(scope="session")
 def remote_tracking(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[App, TrackingAPI]]:
-    from shipyard.client.remote import RemoteTracking
+    from shipyard.client.remote_tracking import RemoteTracking
     from support.live_server import start_live_server
 
     app = _app(tmp_path_factory.mktemp("remote"))

@@ -316,3 +316,18 @@ def test_compare_two_selected_runs_highlights_differing_params(page: Page, site:
     expect(model).to_contain_text("logreg")
     expect(page.locator("table.compare tr[data-key=seed]")).not_to_have_class(re.compile(r"\bdiff\b"))
     expect(page.locator("table.compare tr.metric[data-key=auc]")).to_contain_text("0.91")
+
+
+def test_the_charting_library_is_served_by_our_server_and_draws(page: Page, site: Site) -> None:
+    import httpx
+
+    from shipyard.server.ui.charts import plotly_js_url
+
+    login(page, site)
+    page.set_content('<div id="c" style="width:400px;height:300px"></div>')
+    page.add_script_tag(url=site.url + plotly_js_url())
+    page.evaluate("Plotly.newPlot('c', [{x: [1, 2, 3], y: [3, 1, 2], type: 'scatter'}])")
+    expect(page.locator("#c .scatterlayer .trace")).to_have_count(1)
+    cached = httpx.get(site.url + plotly_js_url())
+    assert cached.status_code == 200 and "immutable" in cached.headers["cache-control"]
+    assert httpx.get(site.url + "/ui/vendor/plotly-0.0.0.min.js").status_code == 404

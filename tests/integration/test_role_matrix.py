@@ -35,6 +35,7 @@ PUBLIC = {
     ("POST", "/ui/login"),
     ("POST", "/ui/logout"),
     ("GET", "/"),
+    ("GET", "/ui/vendor/plotly-{requested}.min.js"),  # the charting library, like /ui/static
 }
 #: Non-GET routes a viewer may call: they read (a search in a body) or manage the caller's own tokens.
 VIEWER_MAY_POST = {

@@ -14,7 +14,7 @@ import httpx
 import pytest
 
 from shipyard.app import App, build_app
-from shipyard.client.remote import RemoteTracking
+from shipyard.client.remote_tracking import RemoteTracking
 from shipyard.config import load_settings
 from shipyard.errors import (
     AlreadyExists,

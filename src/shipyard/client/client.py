@@ -21,8 +21,9 @@ if TYPE_CHECKING:
     from shipyard.app import App
     from shipyard.audit.service import AuditService
     from shipyard.client.http import ServerConnection
-    from shipyard.client.remote_features import FeatureServing, RemoteFeatures
+    from shipyard.client.remote_features import RemoteFeatures
     from shipyard.client.remote_registry import RemoteRegistry
+    from shipyard.features.api import FeatureServing
     from shipyard.features.service import FeatureStore
     from shipyard.registry.api import RegistryAPI
     from shipyard.storage.metadata.database import Database
@@ -37,7 +38,7 @@ class Client:
         self._connection: ServerConnection | None = None
         if self.settings.url:
             from shipyard.client.http import ServerConnection
-            from shipyard.client.remote import RemoteTracking
+            from shipyard.client.remote_tracking import RemoteTracking
 
             token = self.settings.token.get_secret_value() if self.settings.token else None
             self._connection = ServerConnection(self.settings.url, token)

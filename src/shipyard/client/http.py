@@ -1,7 +1,7 @@
 """One connection to a Shipyard server (``/api/v1``), shared by the remote clients of the SDK.
 
-Error responses are raised again as the :mod:`shipyard.errors` class the server named; a server that
-cannot be reached is :class:`~shipyard.errors.BackendUnavailable`.
+Error envelopes (``{"error": {"type", "message", "field"}}``) are raised again as the
+:mod:`shipyard.errors` class named by ``type``; a server that cannot be reached is :class:`~shipyard.errors.BackendUnavailable`.
 
 Connection failures are retried a few times with a short backoff for idempotent requests (GET, and
 writes the caller marks idempotent, such as metric batches that carry a ``batch_id``); other writes
@@ -16,13 +16,22 @@ import tempfile
 import time
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
-from typing import Self, TypedDict, TypeVar, Unpack
+from typing import Any, Self, TypedDict, TypeVar, Unpack
 from urllib.parse import quote
 
 import httpx
 
-from shipyard.client import wire
-from shipyard.errors import BackendUnavailable, CorruptArtifact
+from shipyard.errors import (
+    BackendUnavailable,
+    Conflict,
+    CorruptArtifact,
+    InvalidInput,
+    NotFound,
+    PermissionDenied,
+    ShipyardError,
+    Unauthenticated,
+    error_class,
+)
 from shipyard.storage.artifacts.content import file_digest, write_atomically
 
 T = TypeVar("T")
@@ -34,6 +43,34 @@ ATTEMPTS = 3
 BACKOFF = 0.1  # seconds before the 2nd attempt; multiplied by 4 for each further one
 
 Params = Mapping[str, str | int | Sequence[str | int]]
+
+#: A decoded JSON object.
+Json = dict[str, Any]
+
+
+_BY_STATUS: dict[int, type[ShipyardError]] = {
+    400: InvalidInput,
+    401: Unauthenticated,
+    403: PermissionDenied,
+    404: NotFound,
+    409: Conflict,
+    413: InvalidInput,
+    422: InvalidInput,
+    502: BackendUnavailable,
+    503: BackendUnavailable,
+    504: BackendUnavailable,
+}
+
+
+def error(status: int, body: object, where: str) -> ShipyardError:
+    """The exception an error response stands for; ``where`` (method and URL) names a bare failure."""
+    detail = body.get("error") if isinstance(body, dict) else None
+    if isinstance(detail, dict) and isinstance(detail.get("message"), str):
+        cls = error_class(str(detail.get("type"))) or _BY_STATUS.get(status, ShipyardError)
+        field = detail.get("field")
+        return cls(detail["message"], field=field if isinstance(field, str) else None)
+    cls = _BY_STATUS.get(status, ShipyardError)
+    return cls(f"{where} answered HTTP {status}")
 
 
 class Request(TypedDict, total=False):
@@ -80,9 +117,9 @@ class ServerConnection:
     def __repr__(self) -> str:
         return f"ServerConnection({self.url!r})"
 
-    def json(self, method: str, path: str, **request: Unpack[Request]) -> wire.Json:
+    def json(self, method: str, path: str, **request: Unpack[Request]) -> Json:
         """The JSON body of the successful response to a request (as :meth:`send`)."""
-        body: wire.Json = self.send(method, path, **request).json()
+        body: Json = self.send(method, path, **request).json()
         return body
 
     def send(
@@ -144,7 +181,7 @@ class ServerConnection:
             body: object = response.json()
         except ValueError:
             body = None
-        raise wire.error(response.status_code, body, f"{response.request.method} {response.request.url}")
+        raise error(response.status_code, body, f"{response.request.method} {response.request.url}")
 
     def _retrying(self, method: str, path: str, call: Callable[[], T], *, idempotent: bool) -> T:
         """Run ``call``, retrying transport failures (all of them if ``idempotent``, else only

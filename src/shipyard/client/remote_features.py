@@ -1,46 +1,20 @@
 """Serving-side feature store calls over HTTP, for programs that talk to a Shipyard server:
-online reads, pushes and catalog lookups (``/api/v1/features``). Definitions are applied, training
-sets built and views materialized where the stores are (embedded mode, or on the server host).
-
-:class:`FeatureServing` is what both the in-process :class:`~shipyard.features.service.FeatureStore`
-and :class:`RemoteFeatures` offer, so serving code does not change between them.
+:class:`~shipyard.features.api.FeatureServing` (online reads, pushes and catalog lookups) on
+``/api/v1/features``. Definitions are applied, training sets built and views materialized where the
+stores are (embedded mode, or on the server host).
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from datetime import date, datetime
-from typing import Any, Protocol
+from typing import Any
 
 from shipyard.client.http import RemoteClient
 from shipyard.errors import InvalidInput
+from shipyard.features.api import FeatureServing
 from shipyard.features.model import DefinitionSummary
 from shipyard.features.online import OnlineResponse
-
-
-class FeatureServing(Protocol):
-    def get_online_features(
-        self,
-        features: Sequence[str] | None = None,
-        service: str | None = None,
-        *,
-        entity_rows: Sequence[Mapping[str, object]],
-        request_data: Mapping[str, Sequence[object]] | None = None,
-        full_feature_names: bool = False,
-    ) -> OnlineResponse: ...
-
-    def push_records(self, source: str, records: Sequence[Mapping[str, object]]) -> int: ...
-
-    def list_definitions(
-        self,
-        *,
-        kind: str | None = None,
-        entity: str | None = None,
-        tags: Mapping[str, str] | None = None,
-        owner: str | None = None,
-    ) -> list[DefinitionSummary]: ...
-
-    def search(self, text: str, *, kind: str | None = None) -> list[DefinitionSummary]: ...
 
 
 def _json(value: object) -> object:
@@ -63,8 +37,8 @@ def _summary(d: Mapping[str, Any]) -> DefinitionSummary:
     )
 
 
-class RemoteFeatures(RemoteClient):
-    """:class:`FeatureServing` over a :class:`~shipyard.client.http.ServerConnection`
+class RemoteFeatures(RemoteClient, FeatureServing):
+    """:class:`~shipyard.features.api.FeatureServing` over a :class:`~shipyard.client.http.ServerConnection`
     (``RemoteFeatures(url, token)`` opens its own; ``RemoteFeatures(connection)`` shares one)."""
 
     def get_online_features(

@@ -18,6 +18,7 @@ from shipyard.client.buffer import MetricBuffer
 from shipyard.errors import InvalidInput
 from shipyard.features.model import TrainingDataset
 from shipyard.storage.artifacts.base import check_key
+from shipyard.tracking import tags as system_tags
 from shipyard.tracking import validation
 from shipyard.tracking.datasets import describe
 from shipyard.tracking.model import Artifact, Column, DatasetInfo, Direction, Run, RunDataset, RunStatus
@@ -123,7 +124,7 @@ class ActiveRun:
         if isinstance(data, TrainingDataset):
             info = _training_dataset_info(data, name)
             if data.feature_service and not output:
-                self.set_tag("shipyard.feature_service", data.feature_service)
+                self.set_tag(system_tags.FEATURE_SERVICE, data.feature_service)
         else:
             info = describe(data, name, s3_endpoint_url=self._client.settings.s3_endpoint_url)
         direction = Direction.OUTPUT if output else Direction.INPUT

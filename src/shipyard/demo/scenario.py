@@ -55,6 +55,8 @@ if TYPE_CHECKING:
     from shipyard.tracking.model import Run
 
 EXPERIMENT = "churn"
+#: The candidate runs' tag naming their model family (the boosted run is found by it).
+FAMILY_TAG = "model_family"
 VALIDATION_MONTHS = 3
 SHOWN_METRICS = ("roc_auc", "log_loss", "precision", "recall", "f1")
 
@@ -91,7 +93,7 @@ def train_candidate(
     seed: int,
 ) -> tuple[str, float]:
     """Fit one candidate as a child run of the sweep; returns the run id and validation ROC AUC."""
-    tags = {"model_family": candidate.family, "demo": "churn"}
+    tags = {FAMILY_TAG: candidate.family, "demo": "churn"}
     with client.start_run(experiment=EXPERIMENT, name=candidate.name, parent=sweep_id, tags=tags) as run:
         run.log_params(
             {"model": candidate.family, **candidate.params, "decision_threshold": THRESHOLD, "seed": seed}
@@ -147,7 +149,7 @@ def next_steps(
     """(why, shell command) pairs with the demo's real ids."""
     best = runs[0].id
     top = " ".join(r.id for r in runs[:3])
-    boosted = next((r.id for r in runs if r.tags.get("model_family") == "gradient_boosting"), best)
+    boosted = next((r.id for r in runs if r.tags.get(FAMILY_TAG) == "gradient_boosting"), best)
     steps = [("first, in this shell", first_step)] if first_step else []
     return [
         *steps,

@@ -25,6 +25,7 @@ from shipyard.core.clock import now_ms
 from shipyard.errors import Conflict, InvalidInput, NotFound
 from shipyard.features import catalog, pushing, resolver, stored_statistics
 from shipyard.features import materialize as materialization
+from shipyard.features.api import FeatureServing
 from shipyard.features.datasets import TrainingDatasets, as_arrow
 from shipyard.features.materialize import MaterializationResult
 from shipyard.features.model import (
@@ -73,8 +74,9 @@ class Description:
         return redacted(self.versions[-1].spec)
 
 
-class FeatureStore:
-    """Definitions, retrieval (offline and online), materialization and the catalog."""
+class FeatureStore(FeatureServing):
+    """Definitions, retrieval (offline and online), materialization and the catalog; in process,
+    the :class:`~shipyard.features.api.FeatureServing` a server's remote client also offers."""
 
     RESOLVE_CACHE_SECONDS = 5.0
 

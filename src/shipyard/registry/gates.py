@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -127,7 +127,7 @@ def evaluate(
     signature: Signature,
     champion: Any | None = None,
     champion_ref: str | None = None,
-    run_tags: Mapping[str, str] | None = None,
+    validated_by: str | None = None,
 ) -> list[GateResult]:
     """Every data gate of ``policy`` (not the approval) for ``candidate`` on ``frame``."""
     if label not in frame.columns:
@@ -139,7 +139,7 @@ def evaluate(
         raise InvalidInput("the evaluation data has no rows", field="data")
     results: list[GateResult] = []
     if policy.require_validation:
-        results.append(_validation(frame, signature, run_tags or {}))
+        results.append(_validation(frame, signature, validated_by))
     y = frame[label].to_numpy()
     features = frame.drop(columns=[label])
     try:
@@ -189,9 +189,9 @@ def _bound(name: str, value: float, bound: float, margin: float, ok: str, bad: s
     return GateResult(name, passed, value, bound, margin, detail)
 
 
-def _validation(frame: pd.DataFrame, signature: Signature, tags: Mapping[str, str]) -> GateResult:
-    if tags.get("shipyard.validation") == "passed":
-        return GateResult("data validation", True, detail="run tag shipyard.validation=passed")
+def _validation(frame: pd.DataFrame, signature: Signature, validated_by: str | None) -> GateResult:
+    if validated_by is not None:
+        return GateResult("data validation", True, detail=validated_by)
     required = [c.name for c in signature.inputs if c.name in frame.columns]
     nulls = [c for c in required if frame[c].isna().any()]
     if nulls:

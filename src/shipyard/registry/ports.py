@@ -9,11 +9,6 @@ from typing import Protocol
 
 from shipyard.registry.entities import TrainingData
 
-#: Run tag naming the feature service a model was trained from.
-FEATURE_SERVICE_TAG = "shipyard.feature_service"
-#: Run tag a pipeline sets once its data validation step passed.
-VALIDATION_TAG = "shipyard.validation"
-
 
 @dataclass(frozen=True)
 class RunFacts:
@@ -22,9 +17,11 @@ class RunFacts:
     run_id: str
     params: Mapping[str, str] = field(default_factory=dict)
     metrics: Mapping[str, float] = field(default_factory=dict)  # latest value per key
-    tags: Mapping[str, str] = field(default_factory=dict)
     git_commit: str | None = None
     training_data: TrainingData | None = None  # the input dataset with context "training"
+    feature_service: str | None = None  # the feature service the training data was built from
+    #: What vouches that the run's data passed validation (shown as the gate's detail), or None.
+    validated_by: str | None = None
 
 
 class RunLookup(Protocol):

@@ -358,7 +358,7 @@ class RegistryService(RegistryAPI):
                 signature=Signature.from_dict(row.signature),
                 champion=None if champion is None else self._load_digest(champion.artifact_digest),
                 champion_ref=None if champion is None else f"{model.name}/{champion.version}",
-                run_tags=self._run_tags(row.run_id),
+                validated_by=self._validated_by(row.run_id),
             )
         if policy.require_approval:
             results.append(gates.approval_result(approver, pending))
@@ -379,11 +379,11 @@ class RegistryService(RegistryAPI):
             model = records.model_row(conn, model_name(name))
             return records.gate_reports(conn, model, None if version is None else version_number(version))
 
-    def _run_tags(self, run_id: str) -> Mapping[str, str]:
+    def _validated_by(self, run_id: str) -> str | None:
         try:
-            return self.runs.run_facts(run_id).tags
+            return self.runs.run_facts(run_id).validated_by
         except NotFound:
-            return {}
+            return None
 
     # -- approvals ---------------------------------------------------------------------------------
     def request_approval(

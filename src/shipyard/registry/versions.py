@@ -14,7 +14,7 @@ from shipyard.core.clock import now_ms
 from shipyard.core.ids import new_id
 from shipyard.registry.entities import Stage
 from shipyard.registry.packaging import PackageManifest
-from shipyard.registry.ports import FEATURE_SERVICE_TAG, RunFacts
+from shipyard.registry.ports import RunFacts
 from shipyard.registry.records import models_t, transitions_t, versions_t
 from shipyard.storage.metadata.upsert import insert_ignore
 
@@ -84,7 +84,7 @@ def insert_version(
             "dataset_digest": training.digest if training else None,
             "dataset_location": training.location if training else None,
             "dataset_rows": training.num_rows if training else None,
-            "feature_service": facts.tags.get(FEATURE_SERVICE_TAG),
+            "feature_service": facts.feature_service,
             "code_version": facts.git_commit,
             # JSON has no NaN or infinity; such a metric is left out of the snapshot.
             "metrics": {k: v for k, v in facts.metrics.items() if math.isfinite(v)},

@@ -12,17 +12,20 @@ model or experiment, where that object is named::
 
 ``model=``/``experiment=``/``run=`` name *path parameters*; ``experiment_field=`` names a top-level
 field of the JSON body (an experiment name or id). Experiment ids and run ids are resolved to the
-experiment's name through the tracking service; an experiment or run that does not exist leaves the
-raw value as the experiment's name (the route then answers 404, or creates it by that name). A
-grant on ``model:<name>`` or ``experiment:<name>`` counts only for requests scoped that way; every
-other request needs a global grant (see :mod:`shipyard.accounts.permissions` for roles).
+experiment's name through the tracking service (a run by
+:meth:`~shipyard.tracking.service.TrackingService.run_experiment`, which reads none of its params or
+metrics); the token, that lookup and the grants are read in one transaction
+(:meth:`~shipyard.storage.metadata.database.Database.shared_read`). An experiment or run that does
+not exist leaves the raw value as the experiment's name (the route then answers 404, or creates it
+by that name). A grant on ``model:<name>`` or ``experiment:<name>`` counts only for requests scoped
+that way; every other request needs a global grant (see :mod:`shipyard.accounts.permissions`).
 
 The token comes from the ``Authorization: Bearer`` header, else from the ``shipyard_token`` cookie
 the web UI's login sets (HttpOnly, SameSite=Strict). No or a bad token raises
 :class:`~shipyard.errors.Unauthenticated` (401; the web UI redirects to its login page); a valid
 token whose user's roles do not allow the action raises
-:class:`~shipyard.errors.PermissionDenied` (403 naming the action and the roles that allow it). A handler whose action depends on its body calls
-:func:`ensure_allowed` after validating it.
+:class:`~shipyard.errors.PermissionDenied` (403 naming the action and the roles that allow it). A
+handler whose action depends on its body calls :func:`ensure_allowed` after validating it.
 """
 
 from __future__ import annotations
@@ -81,7 +84,7 @@ def get_telemetry(request: Request) -> Telemetry:
 def _experiment_name(app: App, *, name_or_id: str | None = None, run_id: str | None = None) -> str | None:
     try:
         if run_id is not None:
-            return app.tracking.get_experiment(app.tracking.get_run(run_id).experiment_id).name
+            return app.tracking.run_experiment(run_id).name
         if name_or_id is not None:
             return app.tracking.get_experiment(name_or_id).name
     except (NotFound, InvalidInput):
@@ -136,18 +139,20 @@ def authorize(
         raise ValueError("authorize takes at most one of model=, experiment=, run=, experiment_field=")
 
     def check(app: App, secret: str, path: dict[str, str], body_value: str | None) -> Principal:
-        principal = app.accounts.authenticate(secret)
-        model_name = path.get(model) if model is not None else None
-        experiment_name = None
-        if experiment is not None:
-            experiment_name = _experiment_name(app, name_or_id=path.get(experiment))
-        elif run is not None and path.get(run):
-            experiment_name = _experiment_name(app, run_id=path[run])
-        elif body_value is not None:
-            experiment_name = _experiment_name(app, name_or_id=body_value)
-        if not app.accounts.allowed(
-            principal.user.name, action, model=model_name, experiment=experiment_name
-        ):
+        with app.db.shared_read():  # the token, the scope and the grants: one transaction
+            principal = app.accounts.authenticate(secret)
+            model_name = path.get(model) if model is not None else None
+            experiment_name = None
+            if experiment is not None:
+                experiment_name = _experiment_name(app, name_or_id=path.get(experiment))
+            elif run is not None and path.get(run):
+                experiment_name = _experiment_name(app, run_id=path[run])
+            elif body_value is not None:
+                experiment_name = _experiment_name(app, name_or_id=body_value)
+            allowed = app.accounts.allowed(
+                principal.user.name, action, model=model_name, experiment=experiment_name
+            )
+        if not allowed:
             raise _denied(principal, action, model_name, experiment_name)
         return principal
 

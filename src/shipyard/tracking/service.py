@@ -74,6 +74,9 @@ METRIC_COLUMNS = ("key", "value", "step", "timestamp")
 _RUN_STATUS = select(runs_t.c.id, runs_t.c.status).where(runs_t.c.id == bindparam("run_id"))
 _EXPERIMENT_BY_NAME = select(exp_t).where(exp_t.c.name == bindparam("name"))
 _EXPERIMENT_BY_ID = select(exp_t).where(exp_t.c.id == bindparam("id"))
+_EXPERIMENT_OF_RUN = (
+    select(exp_t).join(runs_t, runs_t.c.experiment_id == exp_t.c.id).where(runs_t.c.id == bindparam("run_id"))
+)
 
 
 def _number(text: str) -> float | None:
@@ -205,6 +208,15 @@ class TrackingService(TrackingAPI):
     def get_run(self, run_id: str) -> Run:
         with self.db.read() as conn:
             return records.load_run(conn, run_id)
+
+    def run_experiment(self, run_id: str) -> Experiment:
+        """The experiment ``run_id`` belongs to, in one small query (what authorization asks; the
+        run's params, metrics and tags are not read). NotFound (field ``run_id``) if no such run."""
+        with self.db.read() as conn:
+            row = conn.execute(_EXPERIMENT_OF_RUN, {"run_id": run_id}).first()
+        if row is None:
+            raise NotFound(f"run {run_id!r} does not exist", field="run_id")
+        return records.experiment(row)
 
     def end_run(self, run_id: str, status: RunStatus = RunStatus.FINISHED) -> Run:
         status = self._status(status)

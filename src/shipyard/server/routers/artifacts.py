@@ -22,7 +22,7 @@ from starlette.concurrency import run_in_threadpool
 
 from shipyard.app import App
 from shipyard.errors import CorruptArtifact, NotFound
-from shipyard.server import schemas as s
+from shipyard.server import tracking_schemas as s
 from shipyard.server.deps import Metrics, Shipyard, Tracking, authorize
 from shipyard.server.errors import error_response
 from shipyard.storage.artifacts.content import parse_digest

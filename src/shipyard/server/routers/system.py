@@ -8,16 +8,22 @@ from importlib.metadata import PackageNotFoundError, version
 
 from fastapi import APIRouter, Depends, Response
 from fastapi.responses import JSONResponse
+from pydantic import BaseModel
 from sqlalchemy import text
 
 from shipyard.app import App
-from shipyard.server import schemas as s
 from shipyard.server.deps import Metrics, Shipyard, authorize
 from shipyard.server.telemetry import METRICS_CONTENT_TYPE
 
 logger = logging.getLogger("shipyard.server")
 
 router = APIRouter(tags=["system"])
+
+
+class HealthOut(BaseModel):
+    status: str
+    version: str
+    database: str
 
 
 def server_version() -> str:
@@ -39,12 +45,12 @@ def _database_ok(app: App) -> bool:
 
 @router.get(
     "/health",
-    response_model=s.HealthOut,
-    responses={503: {"model": s.HealthOut, "description": "The metadata database is unavailable."}},
+    response_model=HealthOut,
+    responses={503: {"model": HealthOut, "description": "The metadata database is unavailable."}},
 )
 def health(app: Shipyard) -> JSONResponse:
     ok = _database_ok(app)
-    body = s.HealthOut(
+    body = HealthOut(
         status="ok" if ok else "unavailable", version=server_version(), database="ok" if ok else "unavailable"
     )
     return JSONResponse(body.model_dump(), status_code=200 if ok else 503)

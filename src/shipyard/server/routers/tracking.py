@@ -11,7 +11,7 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Query, Response
 
 from shipyard.accounts.model import Principal
-from shipyard.server import schemas as s
+from shipyard.server import tracking_schemas as s
 from shipyard.server.deps import Metrics, Tracking, authorize
 
 router = APIRouter(prefix="/api/v1", tags=["tracking"])

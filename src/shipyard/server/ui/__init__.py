@@ -12,14 +12,15 @@ from fastapi import APIRouter, FastAPI
 from fastapi.responses import RedirectResponse
 from fastapi.staticfiles import StaticFiles
 
-from shipyard.server.ui import features_views, models_views, pages, session
+from shipyard.server.ui import charts, features_views, models_views, session, tracking_pages
 from shipyard.server.ui.rendering import STATIC
 from shipyard.server.ui.routing import UI_PREFIX
 
 #: Every page of the UI, under ``/ui``.
 router = APIRouter(include_in_schema=False)
 router.include_router(session.router)
-router.include_router(pages.router)
+router.include_router(charts.router)
+router.include_router(tracking_pages.router)
 router.include_router(models_views.router)
 router.include_router(features_views.router)
 

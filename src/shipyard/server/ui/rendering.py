@@ -14,7 +14,7 @@ from fastapi.responses import HTMLResponse
 from fastapi.templating import Jinja2Templates
 
 from shipyard.accounts.model import Principal
-from shipyard.server.ui.views import PER_PAGE, identifier
+from shipyard.server.ui.tracking_views import PER_PAGE, identifier
 
 TEMPLATES = Path(__file__).parent / "templates"
 STATIC = Path(__file__).parent / "static"
@@ -72,7 +72,9 @@ def templates() -> Jinja2Templates:
     tpl.env.filters.update(
         when=when, duration=duration, number=number, short=short_digest, size=size, url_path=url_path
     )
-    tpl.env.globals.update(ident=identifier, per_page_default=PER_PAGE)
+    from shipyard.server.ui.charts import plotly_js_url  # charts routes import this module
+
+    tpl.env.globals.update(ident=identifier, per_page_default=PER_PAGE, plotly_js=plotly_js_url())
     return tpl
 
 

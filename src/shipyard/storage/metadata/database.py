@@ -1,6 +1,8 @@
 """The metadata database handle a service is given: an engine plus transaction scopes.
 
-A service method opens exactly one scope; helpers receive the connection and never commit.
+A service method opens exactly one scope; helpers receive the connection and never commit. A caller
+that composes several reads of several services (authorization: the token, the run's experiment,
+the grants) wraps them in :meth:`Database.shared_read`, so they run in one transaction.
 """
 
 from __future__ import annotations
@@ -9,6 +11,7 @@ import os
 import weakref
 from collections.abc import Iterator
 from contextlib import contextmanager
+from contextvars import ContextVar
 
 from sqlalchemy import Connection, Engine
 from sqlalchemy.exc import OperationalError
@@ -21,6 +24,10 @@ class Database:
     def __init__(self, url: str, engine: Engine | None = None) -> None:
         self.url = url
         self.engine = engine if engine is not None else make_engine(url)
+        # The read transaction shared_read() holds open in this thread or task, if any.
+        self._shared: ContextVar[Connection | None] = ContextVar(
+            f"shipyard_shared_read_{id(self)}", default=None
+        )
         _forget_in_forked_children(self)
 
     @property
@@ -39,7 +46,32 @@ class Database:
 
     @contextmanager
     def read(self) -> Iterator[Connection]:
-        """A read-only transaction (on SQLite it does not take the writer lock)."""
+        """A read-only transaction (on SQLite it does not take the writer lock); inside
+        :meth:`shared_read`, the shared one."""
+        shared = self._shared.get()
+        if shared is not None:
+            yield shared
+            return
+        with self._read() as conn:
+            yield conn
+
+    @contextmanager
+    def shared_read(self) -> Iterator[None]:
+        """One read transaction for every :meth:`read` inside the block (in this thread or task):
+        several service calls see one snapshot and cost one round of BEGIN/COMMIT. Writes inside
+        the block run in their own transactions, as always."""
+        if self._shared.get() is not None:
+            yield
+            return
+        with self._read() as conn:
+            token = self._shared.set(conn)
+            try:
+                yield
+            finally:
+                self._shared.reset(token)
+
+    @contextmanager
+    def _read(self) -> Iterator[Connection]:
         with self._connect() as conn:
             conn = conn.execution_options(shipyard_readonly=True)
             with conn.begin():

@@ -1,7 +1,7 @@
-"""The pages: experiments, an experiment's runs, one run, and runs compared.
+"""The tracking pages: experiments, an experiment's runs, one run, and runs compared.
 
 Thin handlers: each declares ``authorize("tracking.read")`` (the same gate as the API), asks
-:mod:`.views` for what the page shows, and renders its template.
+:mod:`.tracking_views` for what the page shows, and renders its template.
 """
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import HTMLResponse
 
 from shipyard.server.deps import Tracking, authorize
-from shipyard.server.ui import views
+from shipyard.server.ui import tracking_views as views
 from shipyard.server.ui.rendering import render
 from shipyard.server.ui.routing import UI_PREFIX, UIRoute
 

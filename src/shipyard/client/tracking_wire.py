@@ -1,9 +1,8 @@
-"""The REST API's JSON, decoded into the tracking model (and the few request bodies encoded).
+"""The tracking routes' JSON, decoded into the tracking model (and the few request bodies encoded).
 
 Decoding rebuilds the exact dataclasses the local service returns, so results compare equal
-whichever way the SDK talks to the stores. Error envelopes (``{"error": {"type", "message",
-"field"}}``) become the :mod:`shipyard.errors` class named by ``type``. Non-finite metric values
-travel as the strings ``"NaN"``, ``"Infinity"`` and ``"-Infinity"`` (see ``shipyard.server.schemas``).
+whichever way the SDK talks to the stores. Non-finite metric values travel as the strings
+``"NaN"``, ``"Infinity"`` and ``"-Infinity"`` (see :mod:`shipyard.server.tracking_schemas`).
 """
 
 from __future__ import annotations
@@ -11,19 +10,9 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 from datetime import datetime
-from typing import Any
 
+from shipyard.client.http import Json
 from shipyard.core.jsonfloat import encode_float, non_finite
-from shipyard.errors import (
-    BackendUnavailable,
-    Conflict,
-    InvalidInput,
-    NotFound,
-    PermissionDenied,
-    ShipyardError,
-    Unauthenticated,
-    error_class,
-)
 from shipyard.tracking.model import (
     Artifact,
     Column,
@@ -45,38 +34,6 @@ from shipyard.tracking.model import (
     RunId,
     RunStatus,
 )
-
-#: A decoded JSON object.
-Json = dict[str, Any]
-
-
-_BY_STATUS: dict[int, type[ShipyardError]] = {
-    400: InvalidInput,
-    401: Unauthenticated,
-    403: PermissionDenied,
-    404: NotFound,
-    409: Conflict,
-    413: InvalidInput,
-    422: InvalidInput,
-    502: BackendUnavailable,
-    503: BackendUnavailable,
-    504: BackendUnavailable,
-}
-
-
-# -- errors -------------------------------------------------------------------------------------
-
-
-def error(status: int, body: object, where: str) -> ShipyardError:
-    """The exception an error response stands for; ``where`` (method and URL) names a bare failure."""
-    detail = body.get("error") if isinstance(body, dict) else None
-    if isinstance(detail, dict) and isinstance(detail.get("message"), str):
-        cls = error_class(str(detail.get("type"))) or _BY_STATUS.get(status, ShipyardError)
-        field = detail.get("field")
-        return cls(detail["message"], field=field if isinstance(field, str) else None)
-    cls = _BY_STATUS.get(status, ShipyardError)
-    return cls(f"{where} answered HTTP {status}")
-
 
 # -- values -------------------------------------------------------------------------------------
 

@@ -13,7 +13,7 @@ import uuid
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
-from shipyard.client import wire
+from shipyard.client import tracking_wire as wire
 from shipyard.client.http import RemoteClient, path_of, segment
 from shipyard.errors import InvalidInput
 from shipyard.tracking import validation

@@ -1,4 +1,4 @@
-"""The JSON shapes of the REST API, mapped explicitly from and to the tracking model.
+"""The JSON shapes of the tracking and artifact routes, mapped from and to the tracking model.
 
 Non-finite floats (metric values): JSON has no NaN or infinity, so the API writes them as the
 strings ``"NaN"``, ``"Infinity"`` and ``"-Infinity"``. On input it accepts those strings (any case,
@@ -393,9 +393,3 @@ class LineageOut(BaseModel):
             nodes=[LineageNodeOut.of(n) for n in g.nodes],
             edges=[LineageEdgeOut.of(e) for e in g.edges],
         )
-
-
-class HealthOut(BaseModel):
-    status: str
-    version: str
-    database: str
