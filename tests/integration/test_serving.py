@@ -220,7 +220,7 @@ def _sample(text: str, name: str) -> float:
 
 def test_fleet_evicts_least_recently_used_under_the_memory_cap(registry: Registry) -> None:
     fleet = [single(f"d{i}", registry.v1 if i % 2 else registry.v2, public=True) for i in range(4)]
-    with serving(registry, fleet, memory_cap_mb=0.001) as s:
+    with serving(registry, fleet, memory_cap_mb=0.001, preload=0) as s:
         for i in range(4):
             assert s.post(f"/v1/deployments/d{i}/predict", {"inputs": ROW}).status_code == 200
         assert len(s.server.fleet) == 1  # the cap holds one version at most: the latest

@@ -47,6 +47,12 @@ def serve(
     ] = 2048.0,
     max_body_kb: Annotated[int, typer.Option(min=1, max=1_048_576, help="Request body limit (KiB).")] = 1024,
     inference_log: Annotated[bool, typer.Option(help="Append every prediction to the inference log.")] = True,
+    threads: Annotated[
+        int,
+        typer.Option(
+            min=0, max=64, help="Threads for model calls (0: on the event loop; for big models use 2+)."
+        ),
+    ] = 0,
 ) -> None:
     """Start the prediction server (Shipyard JSON, MLflow /invocations, Open Inference Protocol v2)."""
     import uvicorn
@@ -61,6 +67,7 @@ def serve(
         "memory_mb": memory_mb,
         "max_body_kb": max_body_kb,
         "inference_log": inference_log,
+        "threads": threads,
     }
     if not options["models"] and not options["deployments"]:
         raise InvalidInput("name what to serve: DEPLOYMENT ... or --model NAME@ALIAS", field="model")
@@ -112,6 +119,7 @@ def worker_app() -> Starlette:
         max_batch_rows=options["max_batch"],
         max_wait_ms=options["max_wait_ms"],
         memory_cap_mb=options["memory_mb"],
+        threads=options["threads"],
         spill_dir=settings.home / "spill" / "inference-log",
     )
     server = build_prediction_server(

@@ -10,6 +10,8 @@ leaves nothing half-written. The job is recorded through a
 from __future__ import annotations
 
 import hashlib
+import queue
+import threading
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -95,33 +97,74 @@ def score_file(
     chunk_rows: int = DEFAULT_CHUNK_ROWS,
     progress: Progress | None = None,
 ) -> tuple[int, float]:
-    """Score ``input`` into ``output`` chunk by chunk; (rows, seconds)."""
+    """Score ``input`` into ``output`` chunk by chunk; (rows, seconds). A thread writes while the
+    next chunk is scored (Arrow releases the GIL while it encodes); at most two scored chunks wait
+    for it, so memory stays bounded."""
     source = open_input(input)
     total = source.metadata.num_rows
     output.parent.mkdir(parents=True, exist_ok=True)
     partial = output.with_name(f".{output.name}.partial")
     began = time.perf_counter()
     done = 0
-    writer: pq.ParquetWriter | None = None
+    writer = _Writer(partial)
     try:
         for batch in chunks(source, chunk_rows):
-            scored = with_predictions(batch, model.predict(batch.to_pandas()), model.signature)
-            if writer is None:
-                writer = pq.ParquetWriter(partial, scored.schema)
-            writer.write_batch(scored)
+            writer.put(with_predictions(batch, model.predict(batch.to_pandas()), model.signature))
             done += batch.num_rows
             if progress is not None:
                 progress(done, total)
-        if writer is None:  # an empty input: an empty output with the input's columns
-            writer = pq.ParquetWriter(partial, source.schema_arrow)
-        writer.close()
-        writer = None
+        writer.close(source.schema_arrow)
         partial.replace(output)
     finally:
-        if writer is not None:
-            writer.close()
+        writer.abort()
         partial.unlink(missing_ok=True)
     return done, time.perf_counter() - began
+
+
+class _Writer:
+    """Writes record batches to a Parquet file in a background thread."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self.queue: queue.Queue[pa.RecordBatch | None] = queue.Queue(maxsize=2)
+        self.error: BaseException | None = None
+        self.writer: pq.ParquetWriter | None = None
+        self.thread = threading.Thread(target=self._run, name="shipyard-batch-writer", daemon=True)
+        self.thread.start()
+
+    def _run(self) -> None:
+        try:
+            while (batch := self.queue.get()) is not None:
+                if self.writer is None:
+                    self.writer = pq.ParquetWriter(self.path, batch.schema)
+                self.writer.write_batch(batch)
+        except BaseException as exc:  # handed to the scoring thread at its next put
+            self.error = exc
+            while self.queue.get() is not None:  # drain so the producer never blocks
+                pass
+
+    def put(self, batch: pa.RecordBatch) -> None:
+        if self.error is not None:
+            raise self.error
+        self.queue.put(batch)
+
+    def close(self, schema: pa.Schema) -> None:
+        self.queue.put(None)
+        self.thread.join()
+        if self.error is not None:
+            raise self.error
+        if self.writer is None:  # an empty input: an empty output with the input's columns
+            self.writer = pq.ParquetWriter(self.path, schema)
+        self.writer.close()
+        self.writer = None
+
+    def abort(self) -> None:
+        if self.thread.is_alive():
+            self.queue.put(None)
+            self.thread.join()
+        if self.writer is not None:
+            self.writer.close()
+            self.writer = None
 
 
 def score(
