@@ -55,7 +55,7 @@ MLFLOW_VENV := .venv-mlflow
 $(MLFLOW_VENV)/.installed:
 	$(PYTHON) -m venv $(MLFLOW_VENV)
 	$(MLFLOW_VENV)/bin/python -m pip install --quiet --upgrade pip
-	$(MLFLOW_VENV)/bin/pip install --quiet "mlflow==2.22.0" scikit-learn pandas
+	$(MLFLOW_VENV)/bin/pip install --quiet "mlflow>=3.5" scikit-learn pandas
 	touch $@
 
 bench-mlflow: $(VENV)/.installed-dev $(MLFLOW_VENV)/.installed

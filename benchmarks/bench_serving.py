@@ -129,7 +129,8 @@ def mlflow_side(tmp: Path) -> dict[str, float] | None:
     port = free_port()
     proc = subprocess.Popen(
         [str(MLFLOW_VENV / "bin" / "mlflow"), "models", "serve", "-m", str(model_dir), "--env-manager", "local",
-         "-h", "127.0.0.1", "-p", str(port)],
+         "-h", "127.0.0.1", "-p", str(port), "-w", "2"],
+        env={**os.environ, "PATH": f"{MLFLOW_VENV / 'bin'}{os.pathsep}{os.environ.get('PATH', '')}"},
         stderr=subprocess.DEVNULL, stdout=subprocess.DEVNULL, start_new_session=True,
     )  # fmt: skip
     try:
@@ -138,8 +139,9 @@ def mlflow_side(tmp: Path) -> dict[str, float] | None:
         wrk(url, {"dataframe_records": [ROW]}, seconds=3)
         return wrk(url, {"dataframe_records": [ROW]})
     finally:
-        os.killpg(proc.pid, signal.SIGTERM)
-        proc.wait(30)
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGTERM)
+            proc.wait(30)
 
 
 def run() -> list[Result]:
@@ -148,6 +150,7 @@ def run() -> list[Result]:
     with tempfile.TemporaryDirectory(prefix="shipyard-bench-serve-") as folder:
         tmp = Path(folder)
         ours = shipyard_side(tmp / "home")
+        print(f"shipyard serve: {ours}", file=sys.stderr)
         theirs = mlflow_side(tmp)
     note = f"{SECONDS} s, {CONNECTIONS} connections, 2 workers, inference log on ({ours['logged']:.0f} rows queued)"
     results = [
