@@ -19,6 +19,7 @@ from shipyard.audit.service import AuditService
 from shipyard.config import Settings
 from shipyard.core.clock import now_ms
 from shipyard.errors import ConfigError, NotFound, PermissionDenied
+from shipyard.events.service import EventLog
 from shipyard.migrations import runner
 from shipyard.registry.entities import TrainingData
 from shipyard.registry.ports import RunFacts
@@ -43,6 +44,7 @@ class App:
     tracking: TrackingService
     accounts: AccountsService
     audit: AuditService
+    events: EventLog
 
     @cached_property
     def registry(self) -> RegistryService:
@@ -116,6 +118,7 @@ def build_app(settings: Settings, *, migrate: bool = True) -> App:
         tracking=TrackingService(db, content),
         accounts=AccountsService(db),
         audit=AuditService(db),
+        events=EventLog(db),
     )
 
 

@@ -21,6 +21,7 @@ BLOCK = re.compile(r"```python\n(.*?)```", re.DOTALL)
         ("models-packaging.md", ()),
         ("features.md", ("dataset",)),
         ("registry.md", ()),
+        ("events.md", ()),
     ],
 )
 def test_examples_run(

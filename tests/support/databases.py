@@ -118,3 +118,14 @@ def reset_tracking(db: Database) -> None:
         else:
             for name in TRACKING_TABLES:
                 conn.execute(delete(tables[name]))
+
+
+EVENT_TABLES = ("event_log", "event_head", "event_cursors")
+
+
+def reset_events(db: Database) -> None:
+    """Empty the event log and every consumer's cursor, between tests sharing one database."""
+    tables = target_metadata().tables
+    with db.write() as conn:
+        for name in EVENT_TABLES:
+            conn.execute(delete(tables[name]))

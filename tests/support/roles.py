@@ -9,6 +9,7 @@ VIEWER = frozenset(
         "artifacts.read",
         "models.read",
         "features.read",
+        "events.read",
         "system.metrics",
         "account.self",
         "deployments.predict",

@@ -11,7 +11,9 @@ from __future__ import annotations
 
 from shipyard.errors import InvalidInput
 
-READ_ACTIONS = frozenset({"tracking.read", "artifacts.read", "models.read", "features.read", "audit.read"})
+READ_ACTIONS = frozenset(
+    {"tracking.read", "artifacts.read", "models.read", "features.read", "audit.read", "events.read"}
+)
 
 #: Every action a route may declare.
 ACTIONS = READ_ACTIONS | {

@@ -1,8 +1,9 @@
 """Appending to the audit trail, inside the caller's transaction.
 
 Appends are serialized so the chain never forks: on SQLite every write transaction already holds
-the database's writer lock (``BEGIN IMMEDIATE``); on PostgreSQL :func:`append` takes a
-transaction-level advisory lock before it reads the head, held until the caller commits. Call it as
+the database's writer lock (``BEGIN IMMEDIATE``); on PostgreSQL :func:`append` takes the
+transaction-level advisory lock of :mod:`shipyard.storage.metadata.locks` (shared with the event
+log) before it reads the head, held until the caller commits. Call it as
 the last statement of the ``db.write()`` block, after the change it records: appenders queue on the
 lock, and a transaction that still had rows to lock after its append could deadlock with one that
 waits for the lock while holding those rows.
@@ -13,7 +14,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from sqlalchemy import Connection, select, text, update
+from sqlalchemy import Connection, select, update
 
 from shipyard.audit.chain import GENESIS, jsonable, record_hash
 from shipyard.audit.tables import AuditHeadRow, AuditRecordRow
@@ -22,12 +23,12 @@ from shipyard.core.clock import now_ms
 from shipyard.core.ids import new_id
 from shipyard.errors import InvalidInput
 from shipyard.storage.metadata.base import table
+from shipyard.storage.metadata.locks import ADVISORY_LOCK_KEY, take_append_lock
 
 records_t = table(AuditRecordRow)
 head_t = table(AuditHeadRow)
 
-#: The key of the advisory lock that serializes appends on PostgreSQL ("shipyard.audit" as bytes).
-ADVISORY_LOCK_KEY = 0x5348495059415544
+__all__ = ["ADVISORY_LOCK_KEY", "append"]
 HEAD_ID = 1
 
 
@@ -73,8 +74,7 @@ def append(
         "after": _payload("after", after),
         "request_id": context.request_id.get(),
     }
-    if conn.dialect.name == "postgresql":
-        conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": ADVISORY_LOCK_KEY})
+    take_append_lock(conn)
     head = conn.execute(select(head_t.c.seq, head_t.c.hash).where(head_t.c.id == HEAD_ID)).first()
     prev_seq, prev_hash = (0, GENESIS) if head is None else (head.seq, head.hash)
     fields["seq"] = prev_seq + 1

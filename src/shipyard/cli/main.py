@@ -29,6 +29,7 @@ from shipyard.cli import (
     server,
 )
 from shipyard.cli import audit as audit_commands
+from shipyard.cli import events as event_commands
 from shipyard.cli import features as feature_commands
 from shipyard.cli import models as model_commands
 from shipyard.cli.state import State
@@ -74,6 +75,7 @@ app.add_typer(accounts.users_app, name="users")
 app.add_typer(accounts.tokens_app, name="tokens")
 app.add_typer(accounts.roles_app, name="roles")
 app.add_typer(audit_commands.app, name="audit")
+app.add_typer(event_commands.app, name="events")
 app.add_typer(feature_commands.app, name="features")
 app.add_typer(model_commands.app, name="models")
 app.command("lineage")(lineage.lineage)

@@ -20,6 +20,7 @@ if TYPE_CHECKING:
     from shipyard.accounts.service import AccountsService
     from shipyard.app import App
     from shipyard.audit.service import AuditService
+    from shipyard.client.events import EventFeed
     from shipyard.client.http import ServerConnection
     from shipyard.client.remote_features import RemoteFeatures
     from shipyard.client.remote_registry import RemoteRegistry
@@ -48,6 +49,7 @@ class Client:
         self._experiment_ids: dict[str, str] = {}  # experiments are never renamed or deleted
         self._feature_serving: RemoteFeatures | None = None
         self._registry: RemoteRegistry | None = None
+        self._events: EventFeed | None = None
 
     @property
     def remote(self) -> bool:
@@ -143,6 +145,20 @@ class Client:
     @property
     def audit(self) -> AuditService:
         return self._local_app("reading the audit trail").audit
+
+    @property
+    def events(self) -> EventFeed:
+        """The event log (list, tail): in process, or over HTTP in remote mode (needs events.read)."""
+        if self._events is None:
+            from shipyard.client.events import EventFeed
+
+            if self._connection is None:
+                self._events = EventFeed(self._local_app("the event log").events)
+            else:
+                from shipyard.client.remote_events import RemoteEvents
+
+                self._events = EventFeed(RemoteEvents(self._connection))
+        return self._events
 
     @property
     def registry(self) -> RegistryAPI:

@@ -26,6 +26,8 @@ from sqlalchemy import select, update
 from shipyard.core.clock import now_ms, to_datetime, to_ms
 from shipyard.core.ids import new_id
 from shipyard.errors import InvalidInput
+from shipyard.events import log as event_log
+from shipyard.features.events import FeatureMaterialized
 from shipyard.features.model import FeatureView
 from shipyard.features.online.codec import ValueCodec
 from shipyard.features.online.keys import KeyEncoder
@@ -47,6 +49,8 @@ Progress = Callable[[str, int, int | None], None]
 BEGINNING = datetime(1900, 1, 1, tzinfo=UTC)
 #: Rows per batch read from the offline store (and per online write).
 BATCH_ROWS = 100_000
+#: The actor of ``feature.materialized`` events: materialization is run by a job, not a user.
+MATERIALIZE_ACTOR = "shipyard.materialize"
 EVENT_COLUMN = "event_ts"
 _NOT_FEATURES = frozenset({"event_ts", "created_ts"})
 
@@ -240,6 +244,18 @@ def _run(
             .values(status=SUCCEEDED, rows_read=rows_read, keys_written=keys_written, finished_at=now_ms())
         )
         _advance_watermark(conn, selection, to_ms(start), to_ms(end))
+        event_log.publish(
+            conn,
+            FeatureMaterialized(
+                view=view.name,
+                version=selection.version,
+                run_id=run_id,
+                start_ms=to_ms(start),
+                end_ms=to_ms(end),
+                keys_written=keys_written,
+            ),
+            actor=MATERIALIZE_ACTOR,
+        )
     if progress is not None:
         progress(view.name, rows_read, rows_read)
     return MaterializationResult(

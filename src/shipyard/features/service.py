@@ -23,10 +23,12 @@ from sqlalchemy.exc import IntegrityError
 from shipyard.audit import log as audit_log
 from shipyard.core.clock import now_ms
 from shipyard.errors import Conflict, InvalidInput, NotFound
+from shipyard.events import log as event_log
 from shipyard.features import catalog, pushing, resolver, stored_statistics
 from shipyard.features import materialize as materialization
 from shipyard.features.api import FeatureServing
 from shipyard.features.datasets import TrainingDatasets, as_arrow
+from shipyard.features.events import FeatureApplied
 from shipyard.features.materialize import MaterializationResult
 from shipyard.features.model import (
     Definition,
@@ -121,6 +123,7 @@ class FeatureStore(FeatureServing):
                 current = catalog.latest_versions(conn)
                 now = now_ms()
                 records: list[dict[str, Any]] = []
+                applied: list[FeatureApplied] = []
                 for change in plan.to_write:
                     before = current.get((change.kind, change.name))
                     if before is not None and before.spec_digest == change.digest:
@@ -133,6 +136,14 @@ class FeatureStore(FeatureServing):
                         digest=change.digest,
                         actor=actor,
                         now=now,
+                    )
+                    applied.append(
+                        FeatureApplied(
+                            kind=change.kind,
+                            name=change.name,
+                            version=version,
+                            previous=None if before is None else before.version,
+                        )
                     )
                     records.append(
                         {
@@ -147,6 +158,8 @@ class FeatureStore(FeatureServing):
                 # Audit appends come last in the transaction (see shipyard.audit.log).
                 for record in records:
                     audit_log.append(conn, actor=actor, action="feature.apply", **record)
+                for event in applied:
+                    event_log.publish(conn, event, actor=actor)
         except IntegrityError:
             raise Conflict(
                 "feature definitions were applied concurrently by someone else; run apply again",

@@ -6,6 +6,7 @@ from sqlalchemy import MetaData
 
 import shipyard.accounts.tables
 import shipyard.audit.tables
+import shipyard.events.tables
 import shipyard.features.tables
 import shipyard.registry.tables
 import shipyard.tracking.tables

@@ -16,6 +16,7 @@ from sqlalchemy import select, update
 from shipyard.audit import log as audit
 from shipyard.core.clock import now_ms
 from shipyard.errors import Conflict, InvalidInput, NotFound
+from shipyard.events import log as event_log
 from shipyard.registry import (
     approvals,
     cards,
@@ -39,8 +40,10 @@ from shipyard.registry.entities import (
     Transition,
     VersionComparison,
 )
+from shipyard.registry.events import AliasRemoved, AliasSet, ModelRolledBack, VersionRegistered
 from shipyard.registry.packaging import LoadedModel, load_verified, read_manifest
 from shipyard.registry.ports import RunLookup
+from shipyard.registry.publishing import publish_approval, publish_transition
 from shipyard.registry.records import approvals_t, models_t, versions_t
 from shipyard.registry.refs import ModelRef, alias_name, model_name, parse_ref, version_number
 from shipyard.registry.signature import Signature
@@ -167,7 +170,9 @@ class RegistryService(RegistryAPI):
                 tags=clean_tags,
                 actor=actor,
             )
-            return records.load_version(conn, model, records.version_row(conn, model, number))
+            loaded = records.load_version(conn, model, records.version_row(conn, model, number))
+            event_log.publish(conn, VersionRegistered(model.name, number, run_id), actor=actor)
+            return loaded
 
     def get_version(self, name: str, version: int) -> ModelVersion:
         return self.resolve(_ref(name, version))
@@ -227,14 +232,19 @@ class RegistryService(RegistryAPI):
             raise InvalidInput(f"alias {alias!r} is reserved: NAME@{alias} names the stage", field="alias")
         with self.db.write() as conn:
             model, row = records.resolve(conn, _ref(name, version), lock=True)
+            previous = records.aliases_of(conn, model.id).get(alias)
             labels.set_alias(conn, model, row, alias, actor=actor)
-            return records.load_version(conn, model, row)
+            loaded = records.load_version(conn, model, row)
+            event_log.publish(conn, AliasSet(model.name, alias, row.version, previous), actor=actor)
+            return loaded
 
     def delete_alias(self, name: str, alias: str, *, actor: str) -> None:
         with self.db.write() as conn:
-            labels.delete_alias(
-                conn, records.model_row(conn, model_name(name), lock=True), alias, actor=actor
-            )
+            model = records.model_row(conn, model_name(name), lock=True)
+            previous = records.aliases_of(conn, model.id).get(alias)
+            labels.delete_alias(conn, model, alias, actor=actor)
+            if previous is not None:
+                event_log.publish(conn, AliasRemoved(model.name, alias, previous), actor=actor)
 
     def set_tags(self, name: str, tags: Mapping[str, str], *, version: int | None = None, actor: str) -> None:
         """Set tags on the model (``version`` None) or on one version; other tags stay."""
@@ -277,15 +287,21 @@ class RegistryService(RegistryAPI):
                 )
             lifecycle.check_legal(f"{model.name}/{row.version}", Stage(row.stage), target)
             promotion.enforce(conn, model, row, target)
-            lifecycle.move(conn, model, row, target, actor=actor, comment=comment)
-            return records.load_version(conn, model, records.version_row(conn, model, row.version))
+            displaced = lifecycle.move(conn, model, row, target, actor=actor, comment=comment)
+            moved = records.load_version(conn, model, records.version_row(conn, model, row.version))
+            publish_transition(conn, model.name, row.version, row.stage, target, displaced, actor=actor)
+            return moved
 
     def rollback(self, name: str, *, actor: str, comment: str = "") -> ModelVersion:
         """Restore the previous production version (see :func:`.lifecycle.rollback`)."""
         with self.db.write() as conn:
             model = records.model_row(conn, model_name(name), lock=True)
-            _, restored = lifecycle.rollback(conn, model, actor=actor, comment=_text(comment, "comment"))
-            return records.load_version(conn, model, records.version_row(conn, model, restored))
+            current, restored = lifecycle.rollback(
+                conn, model, actor=actor, comment=_text(comment, "comment")
+            )
+            loaded = records.load_version(conn, model, records.version_row(conn, model, restored))
+            event_log.publish(conn, ModelRolledBack(model.name, current, restored), actor=actor)
+            return loaded
 
     def history(self, name: str, version: int | None = None) -> list[Transition]:
         with self.db.read() as conn:
@@ -394,7 +410,9 @@ class RegistryService(RegistryAPI):
         with self.db.write() as conn:
             model, row = records.resolve(conn, _ref(name, version), lock=True)
             lifecycle.check_legal(f"{model.name}/{row.version}", Stage(row.stage), target)
-            return approvals.request(conn, model, row, target, actor=actor, comment=comment)
+            requested = approvals.request(conn, model, row, target, actor=actor, comment=comment)
+            publish_approval(conn, requested, actor=actor)
+            return requested
 
     def decide_approval(
         self, request_id: str, approve: bool, *, actor: str, comment: str = "", model: str | None = None
@@ -412,7 +430,9 @@ class RegistryService(RegistryAPI):
             if owner is None or (model is not None and owner.name != model):
                 raise NotFound(f"approval request {request_id!r} does not exist", field="request_id")
             locked = records.model_row(conn, owner.name, lock=True)
-            return approvals.decide(conn, locked, request_id, bool(approve), actor=actor, comment=comment)
+            decided = approvals.decide(conn, locked, request_id, bool(approve), actor=actor, comment=comment)
+            publish_approval(conn, decided, actor=actor)
+            return decided
 
     def list_approvals(self, name: str, version: int | None = None) -> list[Approval]:
         with self.db.read() as conn:

@@ -16,6 +16,7 @@ from sqlalchemy import Connection, bindparam, delete, select, update
 from shipyard.core.clock import now_ms, to_datetime
 from shipyard.core.ids import is_id, new_id
 from shipyard.errors import AlreadyExists, Conflict, InvalidInput, NotFound
+from shipyard.events import log as event_log
 from shipyard.storage.artifacts.base import check_key
 from shipyard.storage.artifacts.content import Blob, ContentStore, parse_digest
 from shipyard.storage.metadata.base import table
@@ -25,6 +26,7 @@ from shipyard.storage.metadata.upsert import insert_ignore, upsert
 from shipyard.tracking import lineage as lineage_walk
 from shipyard.tracking import records, validation
 from shipyard.tracking.api import DEFAULT_MAX_RESULTS, MetricPoint, TrackingAPI
+from shipyard.tracking.events import RunFinished
 from shipyard.tracking.model import (
     Artifact,
     DatasetInfo,
@@ -233,7 +235,13 @@ class TrackingService(TrackingAPI):
             conn.execute(
                 update(runs_t).where(runs_t.c.id == run_id).values(status=status.value, end_time=now_ms())
             )
-            return records.load_run(conn, run_id)
+            ended = records.load_run(conn, run_id)
+            event_log.publish(
+                conn,
+                RunFinished(run_id=run_id, experiment_id=ended.experiment_id, status=status.value),
+                actor=ended.user or "unknown",
+            )
+            return ended
 
     def update_run(self, run_id: str, *, name: str | None = None, note: str | None = None) -> Run:
         values: dict[str, Any] = {}

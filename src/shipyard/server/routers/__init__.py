@@ -2,8 +2,16 @@
 
 from __future__ import annotations
 
-from shipyard.server.routers import admin, artifacts, features, models, system, tracking
+from shipyard.server.routers import admin, artifacts, events, features, models, system, tracking
 
-ROUTERS = (system.router, tracking.router, artifacts.router, admin.router, models.router, features.router)
+ROUTERS = (
+    system.router,
+    tracking.router,
+    artifacts.router,
+    admin.router,
+    models.router,
+    features.router,
+    events.router,
+)
 
 __all__ = ["ROUTERS"]
