@@ -119,6 +119,8 @@ def test_bad_input_is_a_4xx_naming_the_field(
 
 def test_unknown_deployment_size_limit_and_media_type(registry: Registry) -> None:
     with serving(registry, [single("churn", registry.v1)], max_body_bytes=2_000) as s:
+        entities = s.post(PREDICT, {"entities": {"customer_id": 1}}, registry.viewer)
+        assert entities.status_code == 422 and entities.json()["field"] == "entities"
         missing = s.post("/v1/deployments/nope/predict", {"inputs": ROW}, registry.viewer)
         assert missing.status_code == 404 and missing.json()["field"] == "deployment"
         big = s.post(PREDICT, {"inputs": rows(100)}, registry.viewer)
@@ -206,8 +208,8 @@ def test_concurrent_requests_are_micro_batched(registry: Registry) -> None:
             t.join()
         assert results == [200] * 8
         text = s.client.get("/metrics").text
-        count = _sample(text, 'shipyard_predict_batch_rows_count{deployment="churn",version="1"}')
-        total = _sample(text, 'shipyard_predict_batch_rows_sum{deployment="churn",version="1"}')
+        count = _sample(text, 'shipyard_predict_batch_rows_count{model="churn",version="1"}')
+        total = _sample(text, 'shipyard_predict_batch_rows_sum{model="churn",version="1"}')
         assert total == 9 and count < 9  # nine requests in fewer model calls
 
 

@@ -59,8 +59,8 @@ class ServerMetrics:
         )
         self.batch_size = Histogram(
             "shipyard_predict_batch_rows",
-            "rows per model call after micro-batching",
-            labels,
+            "rows per model call after micro-batching (a version serves every deployment naming it)",
+            ("model", "version"),
             buckets=BATCH_BUCKETS,
             registry=self.registry,
         )

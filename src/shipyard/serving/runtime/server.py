@@ -282,6 +282,12 @@ class PredictionServer:
 
     async def _features(self, route: Route, rows: Rows) -> Columns | None:
         service = route.deployment.feature_service
+        if service is None and rows.entities:
+            raise InvalidInput(
+                f"deployment {route.deployment.name!r} reads no feature service: send the model's "
+                "inputs, not entities",
+                field="entities",
+            )
         if service is None or not rows.entities:
             return None
         if self.features is None:
