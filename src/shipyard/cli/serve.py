@@ -36,7 +36,9 @@ def serve(
     ] = None,
     public: Annotated[bool, typer.Option(help="With --model: answer without a token.")] = False,
     host: Annotated[str, typer.Option(help="Interface to listen on.")] = "127.0.0.1",
-    port: Annotated[int, typer.Option("--port", "-p", min=1, max=65535)] = 8000,
+    port: Annotated[
+        int, typer.Option("--port", "-p", min=1, max=65535, help="TCP port to listen on.")
+    ] = 8000,
     workers: Annotated[int, typer.Option(min=1, max=64, help="Worker processes.")] = 1,
     max_batch: Annotated[int, typer.Option(min=1, max=10_000, help="Rows per model call.")] = 64,
     max_wait_ms: Annotated[
