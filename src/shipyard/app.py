@@ -20,7 +20,7 @@ from shipyard.audit.service import AuditService
 from shipyard.config import Settings
 from shipyard.core.clock import now_ms
 from shipyard.core.limits import Limits
-from shipyard.errors import InvalidInput, NotFound
+from shipyard.errors import InvalidInput, NotFound, PermissionDenied
 from shipyard.events.service import EventLog
 from shipyard.migrations import runner
 from shipyard.pipelines.ports import InputRef
@@ -38,11 +38,14 @@ if TYPE_CHECKING:
     import pandas as pd
 
     from shipyard.features.service import FeatureStore
+    from shipyard.packaging.package import LoadedModel
     from shipyard.pipelines.service import PipelineService
     from shipyard.pipelines.triggers.scheduler import Scheduler
     from shipyard.pipelines.triggers.service import TriggerService
     from shipyard.registry.service import RegistryService
     from shipyard.serving.deployments import DeploymentService
+    from shipyard.serving.ports import DeploymentSource, OnlineRows, WindowSink
+    from shipyard.serving.runtime.server import PredictionServer, ServeConfig
 
 
 @dataclass
@@ -340,3 +343,151 @@ def build_feature_store(settings: Settings, db: Database, content: ContentStore)
     )
     online = open_online_store(settings.resolved_online_store())
     return FeatureStore(db, content, content.store, offline, online)
+
+
+class RegistryModelSource:
+    """Serving's :class:`~shipyard.serving.ports.ModelSource`, from the registry: versions by
+    number or alias, packages digest-checked and loaded with the registry's trust rules."""
+
+    def __init__(self, app: App) -> None:
+        self.app = app
+
+    def resolve(self, model: str, ref: str) -> int:
+        sep = "/" if ref.isdigit() else "@"
+        return self.app.registry.resolve(f"{model}{sep}{ref}").version
+
+    def load(self, model: str, version: int) -> LoadedModel:
+        return self.app.registry.load(f"{model}/{version}")
+
+
+class AccountsPredictAuthorizer:
+    """Serving's :class:`~shipyard.serving.ports.PredictAuthorizer`, from the accounts service."""
+
+    def __init__(self, accounts: AccountsService) -> None:
+        self.accounts = accounts
+
+    def authorize(self, secret: str, model: str) -> str:
+        principal = self.accounts.authenticate(secret)
+        user = principal.user.name
+        if not self.accounts.allowed(user, "deployments.predict", model=model):
+            raise PermissionDenied(
+                f"user {user!r} may not perform deployments.predict on model {model!r}: it needs a role "
+                "that allows it (viewer or above), globally or on the model",
+                field="action",
+            )
+        return user
+
+
+class TrackingScoringRecorder:
+    """Serving's :class:`~shipyard.serving.ports.ScoringRecorder`: a batch scoring job is a run in
+    the experiment ``batch-scoring``, with the input and output as datasets (input digest ->
+    model version tag -> output digest)."""
+
+    EXPERIMENT = "batch-scoring"
+
+    def __init__(self, tracking: TrackingService) -> None:
+        self.tracking = tracking
+
+    def start(self, model: str, version: int, *, input_name: str, input_digest: str) -> str:
+        from shipyard.tracking.model import DatasetInfo, Direction
+
+        self.tracking.get_or_create_experiment(self.EXPERIMENT)
+        run = self.tracking.create_run(
+            self.EXPERIMENT,
+            name=f"score-{model}-v{version}",
+            tags={"shipyard.model": model, "shipyard.model_version": str(version), "shipyard.job": "predict"},
+        )
+        self.tracking.log_dataset(
+            run.id,
+            DatasetInfo(_dataset_name(input_name), input_digest, (), None, input_name, "parquet"),
+            context="scoring",
+            direction=Direction.INPUT,
+        )
+        return run.id
+
+    def finish(
+        self, run_id: str, *, output_name: str, output_digest: str, rows: int, seconds: float, ok: bool
+    ) -> None:
+        from shipyard.tracking.model import DatasetInfo, Direction, RunStatus
+
+        now = now_ms()
+        if ok:
+            self.tracking.log_dataset(
+                run_id,
+                DatasetInfo(_dataset_name(output_name), output_digest, (), rows, output_name, "parquet"),
+                context="predictions",
+                direction=Direction.OUTPUT,
+            )
+            self.tracking.log_metrics(
+                run_id,
+                [
+                    ("rows", float(rows), 0, now),
+                    ("seconds", seconds, 0, now),
+                    ("rows_per_second", rows / seconds if seconds > 0 else 0.0, 0, now),
+                ],
+            )
+        self.tracking.end_run(run_id, RunStatus.FINISHED if ok else RunStatus.FAILED)
+
+
+def _dataset_name(location: str) -> str:
+    return Path(location).name[:200] or "data"
+
+
+class _LazyFeatures:
+    """The feature store's online reads, built on the first request that needs them."""
+
+    def __init__(self, app: App) -> None:
+        self.app = app
+
+    def get_online_features(
+        self,
+        features: Sequence[str] | None = None,
+        service: str | None = None,
+        *,
+        entity_rows: Sequence[Mapping[str, object]],
+    ) -> OnlineRows:
+        return self.app.features.get_online_features(features, service, entity_rows=entity_rows)
+
+
+def build_prediction_server(
+    app: App,
+    config: ServeConfig,
+    *,
+    models: Sequence[str] = (),
+    public: bool = False,
+    inference_log: bool = True,
+) -> PredictionServer:
+    """The prediction server of ``shipyard serve``: versions from the registry, tokens checked by
+    the accounts service, online features from the feature store, the inference log in the
+    artifact store. ``models`` (``churn@champion``) serve those versions without the deployments
+    store."""
+    from shipyard.serving.inference_log import InferenceLog
+    from shipyard.serving.runtime.server import PredictionServer
+    from shipyard.serving.sources import StaticDeployments
+
+    source = RegistryModelSource(app)
+    # Named versions are served as they are; otherwise the deployments store decides what is
+    # served, and receives the live figures its canary decider reads.
+    deployments: DeploymentSource = (
+        StaticDeployments(source, models, public=public) if models else app.deployments
+    )
+    windows: WindowSink | None = None if models else app.deployments
+    log = (
+        InferenceLog(
+            app.content.store,
+            spill_dir=config.spill_dir,
+            flush_rows=config.log_flush_rows,
+            flush_seconds=config.log_flush_seconds,
+        )
+        if inference_log
+        else None
+    )
+    return PredictionServer(
+        source,
+        deployments,
+        config=config,
+        authorizer=AccountsPredictAuthorizer(app.accounts),
+        features=_LazyFeatures(app),
+        inference_log=log,
+        windows=windows,
+    )

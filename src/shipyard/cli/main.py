@@ -27,6 +27,7 @@ from shipyard.cli import (
     pipeline_triggers,
     runs,
     scheduler,
+    serve,
     server,
 )
 from shipyard.cli import audit as audit_commands
@@ -90,6 +91,9 @@ app.command("lineage")(lineage.lineage)
 app.command("init")(init.init)
 app.command("demo")(demo.demo)
 app.command("server")(server.server)
+app.command("serve")(serve.serve)
+app.command("predict")(serve.predict)
+app.command("stream")(serve.stream)
 
 
 def _print_version(value: bool) -> None:

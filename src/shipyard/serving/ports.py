@@ -3,7 +3,7 @@ deployment store in; tests may pass anything with these methods."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Protocol
 
 from shipyard.serving.model import Deployment, VersionWindow
@@ -56,3 +56,43 @@ class ModelCatalog(Protocol):
     def set_alias(self, model: str, alias: str, version: int, *, actor: str) -> None:
         """Point ``alias`` at ``version`` (only when a canary policy sets ``promote_alias``)."""
         ...
+
+
+class PredictAuthorizer(Protocol):
+    """Who may predict: the accounts service behind a token cache."""
+
+    def authorize(self, secret: str, model: str) -> str:
+        """The user a bearer secret stands for if it may perform ``deployments.predict`` on
+        ``model``; Unauthenticated (unknown, expired, revoked) or PermissionDenied otherwise."""
+        ...
+
+
+class OnlineRows(Protocol):
+    """What an online feature read returns: columns in request order (join keys, then features)."""
+
+    @property
+    def columns(self) -> dict[str, list[object]]: ...
+
+
+class OnlineFeatures(Protocol):
+    """Online features by entity key, as the feature store (or a remote one) serves them."""
+
+    def get_online_features(
+        self,
+        features: Sequence[str] | None = None,
+        service: str | None = None,
+        *,
+        entity_rows: Sequence[Mapping[str, object]],
+    ) -> OnlineRows: ...
+
+
+class ScoringRecorder(Protocol):
+    """Where a batch scoring job is recorded as a run, with its lineage."""
+
+    def start(self, model: str, version: int, *, input_name: str, input_digest: str) -> str:
+        """Open a run for the job; returns its id."""
+        ...
+
+    def finish(
+        self, run_id: str, *, output_name: str, output_digest: str, rows: int, seconds: float, ok: bool
+    ) -> None: ...

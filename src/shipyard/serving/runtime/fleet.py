@@ -1,0 +1,261 @@
+"""The versions a server holds: loaded on first request, evicted least-recently-used under a memory
+cap, each with a micro-batcher that merges concurrent requests into one model call.
+
+A version's memory is estimated by the size of its pickled model object (arrays dominate it);
+:mod:`tracemalloc` would be exact but slows the first load of a flavor tenfold.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import gc
+import pickle
+import sys
+import time
+from collections import OrderedDict
+from collections.abc import Callable
+from concurrent.futures import Executor
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from shipyard.errors import InvalidInput
+from shipyard.serving.ports import ModelSource
+from shipyard.serving.runtime.payloads import Columns
+
+Key = tuple[str, int]  # model, version
+
+
+@dataclass
+class Job:
+    columns: Columns
+    n: int
+    future: asyncio.Future[list[Any]]
+
+
+class MicroBatcher:
+    """Queues requests for one version; a worker task takes up to ``max_rows`` rows, waiting at
+    most ``max_wait`` seconds after the first for more, and predicts them in one call (in
+    ``executor``, or on the event loop when it is None). A batch the model refuses as a whole is retried request by request, so one
+    bad request fails alone."""
+
+    def __init__(
+        self,
+        predict: Callable[[pd.DataFrame], np.ndarray],
+        *,
+        max_rows: int,
+        max_wait: float,
+        executor: Executor | None,
+        on_batch: Callable[[int], None] = lambda n: None,
+    ) -> None:
+        self.predict = predict
+        self.max_rows = max_rows
+        self.max_wait = max_wait
+        self.executor = executor
+        self.on_batch = on_batch
+        self._queue: asyncio.Queue[Job | None] = asyncio.Queue()
+        self._task: asyncio.Task[None] | None = None
+
+    async def submit(self, columns: Columns, n: int) -> list[Any]:
+        if self._task is None:
+            self._task = asyncio.get_running_loop().create_task(self._work())
+        future: asyncio.Future[list[Any]] = asyncio.get_running_loop().create_future()
+        self._queue.put_nowait(Job(columns, n, future))
+        return await future
+
+    def close(self) -> None:
+        """Stop after the queued requests are answered."""
+        if self._task is not None:
+            self._queue.put_nowait(None)
+
+    async def _work(self) -> None:
+        loop = asyncio.get_running_loop()
+        while True:
+            first = await self._queue.get()
+            if first is None:
+                return
+            jobs, rows, stop = [first], first.n, False
+            deadline = loop.time() + self.max_wait
+            while rows < self.max_rows:
+                try:
+                    job = self._queue.get_nowait()
+                except asyncio.QueueEmpty:
+                    remaining = deadline - loop.time()
+                    if remaining <= 0:
+                        break
+                    try:
+                        job = await asyncio.wait_for(self._queue.get(), remaining)
+                    except TimeoutError:
+                        break
+                if job is None:
+                    stop = True
+                    break
+                jobs.append(job)
+                rows += job.n
+            await self._run(jobs, rows)
+            if stop:
+                return
+
+    async def _run(self, jobs: list[Job], rows: int) -> None:
+        loop = asyncio.get_running_loop()
+        try:
+            if self.executor is None:  # on the event loop: no thread hand-off, no GIL ping-pong
+                results = self._predict_all(jobs)
+            else:
+                results = await loop.run_in_executor(self.executor, self._predict_all, jobs)
+        except BaseException as exc:  # answered through the futures; the worker lives on
+            for job in jobs:
+                if not job.future.done():
+                    job.future.set_exception(exc)
+            if isinstance(exc, asyncio.CancelledError):
+                raise
+            return
+        self.on_batch(rows)
+        for job, result in zip(jobs, results, strict=True):
+            if job.future.done():
+                continue
+            if isinstance(result, BaseException):
+                job.future.set_exception(result)
+            else:
+                job.future.set_result(result)
+
+    def _predict_all(self, jobs: list[Job]) -> list[list[Any] | BaseException]:
+        if len(jobs) == 1:
+            return [self._predict_one(jobs[0])]
+        merged: Columns = {name: [] for name in jobs[0].columns}
+        for job in jobs:
+            for name, values in merged.items():
+                values.extend(job.columns[name])
+        try:
+            out = _as_list(self.predict(pd.DataFrame(merged)))
+        except InvalidInput:
+            return [self._predict_one(job) for job in jobs]
+        results: list[list[Any] | BaseException] = []
+        start = 0
+        for job in jobs:
+            results.append(out[start : start + job.n])
+            start += job.n
+        return results
+
+    def _predict_one(self, job: Job) -> list[Any] | BaseException:
+        try:
+            return _as_list(self.predict(pd.DataFrame(job.columns)))
+        except Exception as exc:  # the caller's future carries it
+            return exc
+
+
+def _as_list(array: np.ndarray) -> list[Any]:
+    values: list[Any] = np.asarray(array).tolist()
+    return values
+
+
+def measure(obj: object) -> int:
+    """Estimated bytes ``obj`` holds in memory."""
+    try:
+        return len(pickle.dumps(obj, protocol=pickle.HIGHEST_PROTOCOL))
+    except Exception:  # an object that cannot be pickled (an ONNX session): its shallow size
+        return max(sys.getsizeof(obj), 1)
+
+
+@dataclass
+class Loaded:
+    model: str
+    version: int
+    loaded: Any  # LoadedModel
+    size: int
+    batcher: MicroBatcher
+    specs: tuple[tuple[str, str], ...] = field(default=())
+    outputs: tuple[tuple[str, str], ...] = field(default=())
+
+
+class Fleet:
+    """LRU cache of loaded versions under ``memory_cap`` bytes (the most recent always stays)."""
+
+    def __init__(
+        self,
+        source: ModelSource,
+        *,
+        memory_cap: int,
+        executor: Executor | None,
+        max_batch_rows: int = 64,
+        max_wait: float = 0.001,
+        on_batch: Callable[[str, int, int], None] = lambda model, version, rows: None,
+        on_load: Callable[[float], None] = lambda seconds: None,
+        on_evict: Callable[[], None] = lambda: None,
+    ) -> None:
+        self.source = source
+        self.memory_cap = memory_cap
+        self.executor = executor
+        self.max_batch_rows = max_batch_rows
+        self.max_wait = max_wait
+        self.on_batch = on_batch
+        self.on_load = on_load
+        self.on_evict = on_evict
+        self._items: OrderedDict[Key, Loaded] = OrderedDict()
+        self._locks: dict[Key, asyncio.Lock] = {}
+
+    @property
+    def used(self) -> int:
+        return sum(item.size for item in self._items.values())
+
+    def __len__(self) -> int:
+        return len(self._items)
+
+    def loaded_keys(self) -> list[Key]:
+        return list(self._items)
+
+    async def get(self, model: str, version: int) -> Loaded:
+        key = (model, version)
+        item = self._items.get(key)
+        if item is not None:
+            self._items.move_to_end(key)
+            return item
+        lock = self._locks.setdefault(key, asyncio.Lock())
+        async with lock:
+            item = self._items.get(key)
+            if item is None:
+                item = await asyncio.get_running_loop().run_in_executor(None, self._load, model, version)
+                self._items[key] = item
+                self._evict()
+        self._locks.pop(key, None)
+        self._items.move_to_end(key)
+        return item
+
+    def _load(self, model: str, version: int) -> Loaded:
+        began = time.perf_counter()
+        loaded = self.source.load(model, version)
+        size = measure(loaded.raw)
+        # A loaded model is long-lived: keep its objects out of the cyclic collector's full
+        # passes, which otherwise walk every object of every model (100+ ms pauses with a fleet).
+        gc.freeze()
+        self.on_load(time.perf_counter() - began)
+        signature = loaded.signature
+        batcher = MicroBatcher(
+            loaded.predict,
+            max_rows=self.max_batch_rows,
+            max_wait=self.max_wait,
+            executor=self.executor,
+            on_batch=lambda rows: self.on_batch(model, version, rows),
+        )
+        return Loaded(
+            model,
+            version,
+            loaded,
+            size,
+            batcher,
+            specs=tuple((c.name, c.dtype) for c in signature.inputs),
+            outputs=tuple((c.name, c.dtype) for c in signature.outputs),
+        )
+
+    def _evict(self) -> None:
+        while len(self._items) > 1 and self.used > self.memory_cap:
+            _, item = self._items.popitem(last=False)
+            item.batcher.close()
+            self.on_evict()
+
+    def close(self) -> None:
+        for item in self._items.values():
+            item.batcher.close()
+        self._items.clear()
