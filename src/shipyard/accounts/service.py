@@ -5,10 +5,12 @@ request, e.g. by ``shipyard users create``)."""
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import secrets
+from collections.abc import Callable
 from datetime import timedelta
-from typing import Any
+from typing import Any, TypeVar
 
 from sqlalchemy import Connection, delete, select, update
 
@@ -22,6 +24,7 @@ from shipyard.accounts.permissions import (
     scope_of,
 )
 from shipyard.accounts.tables import TokenRow, UserRow
+from shipyard.accounts.token_cache import DEFAULT_TTL, TokenCache
 from shipyard.audit.log import append
 from shipyard.core.clock import now_ms, to_datetime
 from shipyard.core.ids import new_id
@@ -73,9 +76,28 @@ def _grant_audit(grant: Grant) -> dict[str, object]:
     return {"user": grant.user, "role": grant.role, "scope": grant.scope}
 
 
+_M = TypeVar("_M", bound=Callable[..., Any])
+
+
+def _forgets_tokens(method: _M) -> _M:
+    """After ``method`` (a revocation or a user's disabling) has committed, forget every token
+    this process holds, so the change takes effect here at once."""
+
+    @functools.wraps(method)
+    def wrapper(self: AccountsService, *args: Any, **kwargs: Any) -> Any:
+        try:
+            return method(self, *args, **kwargs)
+        finally:
+            self.token_cache.clear()
+
+    return wrapper  # type: ignore[return-value]
+
+
 class AccountsService:
-    def __init__(self, db: Database) -> None:
+    def __init__(self, db: Database, *, token_cache_seconds: float = DEFAULT_TTL) -> None:
         self.db = db
+        #: Checked tokens, held briefly (see :mod:`shipyard.accounts.token_cache`).
+        self.token_cache = TokenCache(token_cache_seconds)
 
     # -- users ------------------------------------------------------------------------------------
 
@@ -120,6 +142,7 @@ class AccountsService:
     def enable_user(self, name: str, *, actor: str = SYSTEM_ACTOR) -> User:
         return self._set_disabled(name, False, actor)
 
+    @_forgets_tokens
     def _set_disabled(self, name: str, disabled: bool, actor: str) -> User:
         with self.db.write() as conn:
             row = self._user_row(conn, name)
@@ -192,6 +215,7 @@ class AccountsService:
             )
             return [_token(r) for r in rows]
 
+    @_forgets_tokens
     def revoke_token(self, token_id: str, *, owner: str | None = None, actor: str = SYSTEM_ACTOR) -> Token:
         """Revoke a token (revoking twice is harmless). With ``owner``, only that user's token:
         another user's token is reported as not existing."""
@@ -219,9 +243,19 @@ class AccountsService:
             return token
 
     def authenticate(self, secret: str) -> Principal:
-        """The principal a bearer secret stands for; Unauthenticated if unknown, expired or revoked."""
+        """The principal a bearer secret stands for; Unauthenticated if unknown, expired or revoked.
+        A token found valid is trusted for up to ``token_cache_seconds`` without a query."""
         if not secret or not secret.startswith(TOKEN_PREFIX):
             raise Unauthenticated("invalid token")
+        digest = hash_secret(secret)
+        principal = self.token_cache.get(digest)
+        if principal is None:
+            principal, expires_at = self._check_token(secret)
+            expires_in = None if expires_at is None else (expires_at - now_ms()) / 1000
+            self.token_cache.put(digest, principal, expires_in)
+        return principal
+
+    def _check_token(self, secret: str) -> tuple[Principal, int | None]:
         with self.db.read() as conn:
             row = conn.execute(
                 select(
@@ -243,7 +277,7 @@ class AccountsService:
         if row.disabled:
             raise Unauthenticated(f"user {row.user_name!r} is disabled")
         user = User(UserId(row.user_id), row.user_name, to_datetime(row.user_created), False)
-        return Principal(user=user, token_id=TokenId(row.id))
+        return Principal(user=user, token_id=TokenId(row.id)), row.expires_at
 
     # -- roles ------------------------------------------------------------------------------------
 
