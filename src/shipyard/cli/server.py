@@ -19,12 +19,19 @@ def server(
     port: Annotated[
         int, typer.Option("--port", "-p", min=1, max=65535, help="TCP port to listen on.")
     ] = 8080,
+    workers: Annotated[
+        int,
+        typer.Option(
+            "--workers", "-w", min=1, max=64, help="Server processes sharing the port (see docs/server.md)."
+        ),
+    ] = 1,
 ) -> None:
     """Start the Shipyard server: REST API (OpenAPI at /docs), web UI and /metrics."""
     from shipyard.server import serve  # the server stack is imported only when it is used
 
     settings = get_state(ctx).settings
     err_console.print(
-        f"Shipyard server on http://{escape(host)}:{port} (API docs at /docs). Stop it with Ctrl+C."
+        f"Shipyard server on http://{escape(host)}:{port} with {workers} worker(s) (API docs at /docs). "
+        "Stop it with Ctrl+C."
     )
-    serve(settings, host, port)
+    serve(settings, host, port, workers)
