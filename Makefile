@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
 
-.PHONY: demo test bench bench-feast lint typecheck clean services
+.PHONY: demo test bench bench-feast bench-mlflow lint typecheck clean services
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -48,6 +48,18 @@ bench-feast: $(VENV)/.installed-dev $(FEAST_VENV)/.installed
 ## Chromium, as the suite expects them; needs root. `make test` does not run it: CI does, first.
 services:
 	bash .ci/services
+
+## bench-mlflow: install MLflow in its own venv (.venv-mlflow), then run the benchmarks; those with
+## an MLflow side (REST writes: mlflow server on SQLite under the same load) run it there
+MLFLOW_VENV := .venv-mlflow
+$(MLFLOW_VENV)/.installed:
+	$(PYTHON) -m venv $(MLFLOW_VENV)
+	$(MLFLOW_VENV)/bin/python -m pip install --quiet --upgrade pip
+	$(MLFLOW_VENV)/bin/pip install --quiet "mlflow>=3.5" scikit-learn pandas
+	touch $@
+
+bench-mlflow: $(VENV)/.installed-dev $(MLFLOW_VENV)/.installed
+	$(BIN)/python benchmarks/run.py
 
 lint: $(VENV)/.installed-dev
 	$(BIN)/ruff check src tests benchmarks

@@ -18,12 +18,15 @@ class Result:
     name: str
     value: float
     unit: str
-    target: float | None = None  # lower is better
+    target: float | None = None  # lower is better, unless ``higher``
     note: str = ""
+    higher: bool = False  # the target is a floor (throughput), not a ceiling
 
     @property
     def ok(self) -> bool | None:
-        return None if self.target is None else self.value <= self.target
+        if self.target is None:
+            return None
+        return self.value >= self.target if self.higher else self.value <= self.target
 
 
 @contextmanager

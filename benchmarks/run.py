@@ -43,7 +43,7 @@ def main() -> int:
         table.add_column(column, justify="right" if column in ("measured", "target") else "left")
     for r in results:
         verdict = "" if r.ok is None else ("[green]ok[/]" if r.ok else "[red]missed[/]")
-        target = "" if r.target is None else f"< {r.target:g} {r.unit}"
+        target = "" if r.target is None else f"{'>=' if r.higher else '<'} {r.target:g} {r.unit}"
         table.add_row(
             r.name + (f"\n[dim]{r.note}[/]" if r.note else ""), f"{r.value:,.3f} {r.unit}", target, verdict
         )

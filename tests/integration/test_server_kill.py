@@ -53,6 +53,7 @@ def test_sigkill_mid_load_loses_no_acknowledged_point(db_url: str, tmp_path: Pat
     app = build_app(settings)
     app.accounts.create_user("writer", role="admin")
     secret = app.accounts.create_token("writer").secret
+    app.tracking.create_experiment("kill")
     runs = [app.tracking.create_run("kill", name=f"client-{i}").id for i in range(CLIENTS)]
     app.close()
 
