@@ -111,7 +111,7 @@ def build_app(settings: Settings, *, migrate: bool = True) -> App:
         db=db,
         content=content,
         tracking=TrackingService(db, content),
-        accounts=AccountsService(db, token_cache_seconds=settings.token_cache_seconds),
+        accounts=AccountsService(db),
         audit=AuditService(db),
         events=EventLog(db),
     )

@@ -21,6 +21,7 @@ def _count_queries(app: App) -> list[str]:
 
 
 def test_a_checked_token_costs_no_query_until_its_time_is_up(app: App) -> None:
+    app.accounts.cache_tokens(5)  # what the server does
     app.accounts.create_user("ann")
     issued = app.accounts.create_token("ann")
     assert app.accounts.authenticate(issued.secret).user.name == "ann"
@@ -31,7 +32,9 @@ def test_a_checked_token_costs_no_query_until_its_time_is_up(app: App) -> None:
 
 
 def test_revocation_is_immediate_in_this_process_and_bounded_in_others(app: App) -> None:
-    other = AccountsService(app.db, token_cache_seconds=0.5)  # another server process's view
+    app.accounts.cache_tokens(5)
+    other = AccountsService(app.db)  # another server process's view
+    other.cache_tokens(0.5)
     app.accounts.create_user("bea")
     issued = app.accounts.create_token("bea")
     assert other.authenticate(issued.secret).user.name == "bea"
@@ -49,6 +52,7 @@ def test_revocation_is_immediate_in_this_process_and_bounded_in_others(app: App)
 
 
 def test_disabling_a_user_forgets_their_tokens(app: App) -> None:
+    app.accounts.cache_tokens(5)
     app.accounts.create_user("cid")
     issued = app.accounts.create_token("cid")
     app.accounts.authenticate(issued.secret)
@@ -58,6 +62,7 @@ def test_disabling_a_user_forgets_their_tokens(app: App) -> None:
 
 
 def test_a_token_is_not_held_past_its_expiry(app: App) -> None:
+    app.accounts.cache_tokens(5)
     app.accounts.create_user("dan")
     issued = app.accounts.create_token("dan", expires_in=timedelta(milliseconds=300))
     app.accounts.authenticate(issued.secret)
@@ -71,8 +76,8 @@ def test_a_token_is_not_held_past_its_expiry(app: App) -> None:
     pytest.fail("an expired token was still accepted from the cache")
 
 
-def test_zero_seconds_checks_every_request(app: App) -> None:
-    accounts = AccountsService(app.db, token_cache_seconds=0)
+def test_embedded_use_checks_every_call(app: App) -> None:
+    accounts = app.accounts  # not a server: no cache
     accounts.create_user("eve")
     issued = accounts.create_token("eve")
     accounts.authenticate(issued.secret)

@@ -94,10 +94,10 @@ def _forgets_tokens(method: _M) -> _M:
 
 
 class AccountsService:
-    def __init__(self, db: Database, *, token_cache_seconds: float = DEFAULT_TTL) -> None:
+    def __init__(self, db: Database) -> None:
         self.db = db
-        #: Checked tokens, held briefly (see :mod:`shipyard.accounts.token_cache`).
-        self.token_cache = TokenCache(token_cache_seconds)
+        #: Checked tokens, held briefly once :meth:`cache_tokens` is called (the server does).
+        self.token_cache = TokenCache(0)
 
     # -- users ------------------------------------------------------------------------------------
 
@@ -241,6 +241,12 @@ class AccountsService:
                     after=_token_audit(token, row.user_name),
                 )
             return token
+
+    def cache_tokens(self, seconds: float = DEFAULT_TTL) -> None:
+        """Trust a checked token for ``seconds`` without a query (see
+        :mod:`shipyard.accounts.token_cache`). The server turns this on; embedded use checks
+        every call, so a revocation by another process counts at once."""
+        self.token_cache = TokenCache(seconds)
 
     def authenticate(self, secret: str) -> Principal:
         """The principal a bearer secret stands for; Unauthenticated if unknown, expired or revoked.

@@ -40,6 +40,7 @@ def create_app(app: App) -> FastAPI:
     )
     api.state.shipyard = app
     api.state.telemetry = telemetry
+    app.accounts.cache_tokens(app.settings.token_cache_seconds)  # shipyard.accounts.token_cache
     api.state.metric_writes = MetricGroupCommit(app.tracking)  # metric points by group commit
     api.state.health = HealthProbe(app)
     install_error_handlers(api)
