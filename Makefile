@@ -49,8 +49,8 @@ bench-feast: $(VENV)/.installed-dev $(FEAST_VENV)/.installed
 services:
 	bash .ci/services
 
-## bench-mlflow: install MLflow in its own venv (.venv-mlflow), then run the serving benchmark;
-## it adds MLflow's `models serve` on the same model and payload
+## bench-mlflow: install MLflow in its own venv (.venv-mlflow), then run the benchmarks; those with
+## an MLflow side (REST writes: mlflow server on SQLite under the same load) run it there
 MLFLOW_VENV := .venv-mlflow
 $(MLFLOW_VENV)/.installed:
 	$(PYTHON) -m venv $(MLFLOW_VENV)
@@ -59,7 +59,7 @@ $(MLFLOW_VENV)/.installed:
 	touch $@
 
 bench-mlflow: $(VENV)/.installed-dev $(MLFLOW_VENV)/.installed
-	$(BIN)/python benchmarks/run.py serving
+	$(BIN)/python benchmarks/run.py
 
 lint: $(VENV)/.installed-dev
 	$(BIN)/ruff check src tests benchmarks

@@ -55,6 +55,13 @@ class Settings(BaseSettings):
     metric_flush_interval: float = Field(
         2.0, gt=0, description="Seconds after which buffered metric points are flushed anyway."
     )
+    token_cache_seconds: float = Field(
+        5.0,
+        ge=0,
+        le=300,
+        description="Seconds the server trusts a checked token without a query: a revoked token or a "
+        "disabled user is refused by every server process within this bound (0: check every request).",
+    )
     auto_upgrade: bool = Field(True, description="Upgrade an embedded (SQLite) database on first use.")
     online_store: str | None = Field(
         None,

@@ -5,11 +5,13 @@ request, e.g. by ``shipyard users create``)."""
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import re
 import secrets
+from collections.abc import Callable
 from datetime import timedelta
-from typing import Any
+from typing import Any, TypeVar
 
 from sqlalchemy import Connection, delete, func, select, update
 
@@ -24,6 +26,7 @@ from shipyard.accounts.permissions import (
     scope_of,
 )
 from shipyard.accounts.tables import TokenRow, UserRow
+from shipyard.accounts.token_cache import DEFAULT_TTL, TokenCache
 from shipyard.audit.log import append
 from shipyard.core.clock import now_ms, to_datetime
 from shipyard.core.ids import new_id
@@ -106,12 +109,31 @@ def _keep_an_admin(conn: Connection, user_id: str, what: str) -> None:
         raise Conflict(f"cannot {what}: it is the last enabled admin (grant admin to another user first)")
 
 
+_M = TypeVar("_M", bound=Callable[..., Any])
+
+
+def _forgets_tokens(method: _M) -> _M:
+    """After ``method`` (a revocation or a user's disabling) has committed, forget every token
+    this process holds, so the change takes effect here at once."""
+
+    @functools.wraps(method)
+    def wrapper(self: AccountsService, *args: Any, **kwargs: Any) -> Any:
+        try:
+            return method(self, *args, **kwargs)
+        finally:
+            self.token_cache.clear()
+
+    return wrapper  # type: ignore[return-value]
+
+
 class AccountsService:
     def __init__(
         self, db: Database, *, default_token_lifetime: timedelta | None = DEFAULT_TOKEN_LIFETIME
     ) -> None:
         self.db = db
         self.default_token_lifetime = default_token_lifetime
+        #: Checked tokens, held briefly once :meth:`cache_tokens` is called (the server does).
+        self.token_cache = TokenCache(0)
 
     # -- users ------------------------------------------------------------------------------------
 
@@ -158,6 +180,7 @@ class AccountsService:
     def enable_user(self, name: str, *, actor: str = SYSTEM_ACTOR) -> User:
         return self._set_disabled(name, False, actor)
 
+    @_forgets_tokens
     def _set_disabled(self, name: str, disabled: bool, actor: str) -> User:
         with self.db.write() as conn:
             row = self._user_row(conn, name)
@@ -241,6 +264,7 @@ class AccountsService:
             )
             return [_token(r) for r in rows]
 
+    @_forgets_tokens
     def revoke_token(self, token_id: str, *, owner: str | None = None, actor: str = SYSTEM_ACTOR) -> Token:
         """Revoke a token (revoking twice is harmless). With ``owner``, only that user's token:
         another user's token is reported as not existing."""
@@ -267,10 +291,26 @@ class AccountsService:
                 )
             return token
 
+    def cache_tokens(self, seconds: float = DEFAULT_TTL) -> None:
+        """Trust a checked token for ``seconds`` without a query (see
+        :mod:`shipyard.accounts.token_cache`). The server turns this on; embedded use checks
+        every call, so a revocation by another process counts at once."""
+        self.token_cache = TokenCache(seconds)
+
     def authenticate(self, secret: str) -> Principal:
-        """The principal a bearer secret stands for; Unauthenticated if unknown, expired or revoked."""
+        """The principal a bearer secret stands for; Unauthenticated if unknown, expired or revoked.
+        A token found valid is trusted for up to ``token_cache_seconds`` without a query."""
         if not secret or not secret.startswith(TOKEN_PREFIX):
             raise Unauthenticated("invalid token")
+        digest = hash_secret(secret)
+        principal = self.token_cache.get(digest)
+        if principal is None:
+            principal, expires_at = self._check_token(secret)
+            expires_in = None if expires_at is None else (expires_at - now_ms()) / 1000
+            self.token_cache.put(digest, principal, expires_in)
+        return principal
+
+    def _check_token(self, secret: str) -> tuple[Principal, int | None]:
         with self.db.read() as conn:
             row = conn.execute(
                 select(
@@ -295,7 +335,7 @@ class AccountsService:
             with self.db.write() as conn:
                 conn.execute(update(tokens_t).where(tokens_t.c.id == row.id).values(last_used_at=now))
         user = User(UserId(row.user_id), row.user_name, to_datetime(row.user_created), False)
-        return Principal(user=user, token_id=TokenId(row.id))
+        return Principal(user=user, token_id=TokenId(row.id)), row.expires_at
 
     # -- roles ------------------------------------------------------------------------------------
 

@@ -19,6 +19,12 @@ def server(
     port: Annotated[
         int, typer.Option("--port", "-p", min=1, max=65535, help="TCP port to listen on.")
     ] = 8080,
+    workers: Annotated[
+        int,
+        typer.Option(
+            "--workers", "-w", min=1, max=64, help="Server processes sharing the port (see docs/server.md)."
+        ),
+    ] = 1,
     scheduler: Annotated[
         bool, typer.Option("--scheduler", help="Also fire pipeline triggers (see `shipyard scheduler`).")
     ] = False,
@@ -32,6 +38,7 @@ def server(
 
     settings = get_state(ctx).settings
     err_console.print(
-        f"Shipyard server on http://{escape(host)}:{port} (API docs at /docs). Stop it with Ctrl+C."
+        f"Shipyard server on http://{escape(host)}:{port} with {workers} worker(s) (API docs at /docs). "
+        "Stop it with Ctrl+C."
     )
-    serve(settings, host, port, scheduler_interval=interval if scheduler else None)
+    serve(settings, host, port, workers, scheduler_interval=interval if scheduler else None)

@@ -8,6 +8,7 @@ are JSON envelopes (see :mod:`shipyard.server.errors`).
 
 from __future__ import annotations
 
+import os
 import threading
 
 from fastapi import FastAPI
@@ -17,11 +18,13 @@ from shipyard.config import Settings
 from shipyard.errors import ConfigError
 from shipyard.server.errors import install_error_handlers
 from shipyard.server.guard import GuardMiddleware
+from shipyard.server.health import HealthProbe
 from shipyard.server.openapi import document_errors
 from shipyard.server.routers import ROUTERS
 from shipyard.server.routers.system import server_version
 from shipyard.server.telemetry import RequestContextMiddleware, Telemetry
 from shipyard.server.ui import install_ui
+from shipyard.tracking.group_commit import MetricGroupCommit
 
 DEFAULT_HOST = "127.0.0.1"
 DEFAULT_PORT = 8080
@@ -40,6 +43,9 @@ def create_app(app: App) -> FastAPI:
     )
     api.state.shipyard = app
     api.state.telemetry = telemetry
+    app.accounts.cache_tokens(app.settings.token_cache_seconds)  # shipyard.accounts.token_cache
+    api.state.metric_writes = MetricGroupCommit(app.tracking)  # metric points by group commit
+    api.state.health = HealthProbe(app)
     install_error_handlers(api)
     settings = app.settings
     api.add_middleware(
@@ -53,21 +59,30 @@ def create_app(app: App) -> FastAPI:
     return api
 
 
+#: Where ``serve`` hands its settings to worker processes (they start from an import string).
+_WORKER_SETTINGS_ENV = "_SHIPYARD_SERVER_SETTINGS"
+
+
 def serve(
     settings: Settings,
     host: str = DEFAULT_HOST,
     port: int = DEFAULT_PORT,
+    workers: int = 1,
     *,
     scheduler_interval: float | None = None,
 ) -> None:
-    """Build the App once and serve it with uvicorn until interrupted; with ``scheduler_interval``
-    also run the trigger scheduler in a thread (stopped after the server, once its tick ends)."""
+    """Build the App and serve it with uvicorn until interrupted. With ``workers`` > 1, uvicorn
+    runs that many processes on the one socket; each builds its own App from ``settings`` (the
+    database is upgraded once, here, before they start). With ``scheduler_interval``, this process
+    also runs the trigger scheduler in a thread (stopped after the server, once its tick ends)."""
     if settings.remote:
         raise ConfigError(
             f"the server serves this machine's stores, but a server URL is configured ({settings.url}); "
             "unset SHIPYARD_URL (or `url` in shipyard.toml) to run a server",
             field="url",
         )
+    if workers < 1:
+        raise ConfigError(f"workers must be at least 1, got {workers}", field="workers")
     import uvicorn
 
     app = build_app(settings)
@@ -80,7 +95,18 @@ def serve(
         )
         ticking.start()
     try:
-        uvicorn.run(create_app(app), host=host, port=port, log_level="info")
+        if workers > 1:
+            os.environ[_WORKER_SETTINGS_ENV] = settings.model_dump_json(exclude={"token"})
+            uvicorn.run(
+                "shipyard.server:worker_app",
+                factory=True,
+                host=host,
+                port=port,
+                workers=workers,
+                log_level="info",
+            )
+        else:
+            uvicorn.run(create_app(app), host=host, port=port, log_level="info")
     finally:
         stop.set()
         if ticking is not None:
@@ -89,4 +115,15 @@ def serve(
         app.close()
 
 
-__all__ = ["DEFAULT_HOST", "DEFAULT_PORT", "create_app", "serve"]
+def worker_app() -> FastAPI:
+    """The application of one worker process of ``shipyard server --workers N``."""
+    raw = os.environ.get(_WORKER_SETTINGS_ENV)
+    if raw is None:
+        raise ConfigError("worker_app is started by `shipyard server --workers N`", field="workers")
+    app = build_app(Settings.model_validate_json(raw), migrate=False)
+    api = create_app(app)
+    api.router.on_shutdown.append(app.close)
+    return api
+
+
+__all__ = ["DEFAULT_HOST", "DEFAULT_PORT", "create_app", "serve", "worker_app"]

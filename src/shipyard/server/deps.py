@@ -44,11 +44,13 @@ from shipyard.app import App
 from shipyard.errors import InvalidInput, NotFound, PermissionDenied, Unauthenticated
 from shipyard.server.fields import bad_character
 from shipyard.server.telemetry import Telemetry
+from shipyard.tracking.group_commit import MetricGroupCommit
 from shipyard.tracking.service import TrackingService
 
 __all__ = [
     "ACTIONS",
     "TOKEN_COOKIE",
+    "MetricWrites",
     "Metrics",
     "Shipyard",
     "Tracking",
@@ -76,6 +78,11 @@ def get_app(request: Request) -> App:
 
 def get_tracking(request: Request) -> TrackingService:
     return get_app(request).tracking
+
+
+def get_metric_writes(request: Request) -> MetricGroupCommit:
+    writes: MetricGroupCommit = request.app.state.metric_writes
+    return writes
 
 
 def get_telemetry(request: Request) -> Telemetry:
@@ -215,3 +222,4 @@ async def _body_field(request: Request, name: str) -> str | None:
 Shipyard = Annotated[App, Depends(get_app)]
 Tracking = Annotated[TrackingService, Depends(get_tracking)]
 Metrics = Annotated[Telemetry, Depends(get_telemetry)]
+MetricWrites = Annotated[MetricGroupCommit, Depends(get_metric_writes)]

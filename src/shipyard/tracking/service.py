@@ -326,36 +326,52 @@ class TrackingService(TrackingAPI):
         if not rows:
             return 0
         with self.db.write() as conn:
-            self._require_run(conn, run_id)
-            if batch_id is not None:
-                digest = validation.points_digest(rows)
-                if not insert_ignore(
-                    conn, batches_t, [{"run_id": run_id, "batch_id": batch_id, "digest": digest}]
-                ):
-                    stored = conn.execute(
-                        select(batches_t.c.digest).where(
-                            batches_t.c.run_id == run_id, batches_t.c.batch_id == batch_id
-                        )
-                    ).scalar_one()
-                    if stored is not None and stored != digest:
-                        raise Conflict(
-                            f"batch {batch_id!r} of run {run_id} was stored before with other points; "
-                            "a batch id names one batch (use a new id for new points)",
-                            field="batch_id",
-                        )
-                    return 0  # this batch was stored before: a retry
-            insert_tuples(conn, metrics_t, METRIC_COLUMNS, rows, constants={"run_id": run_id})
-            upsert(
-                conn,
-                latest_t,
-                [
-                    {"run_id": run_id, "key": k, "value": None if v != v else v, "step": s, "timestamp": t}
-                    for k, (s, t, v) in sorted(latest.items())  # one lock order across writers
-                ],
-                keys=("run_id", "key"),
-                update=("value", "step", "timestamp"),
-                where=_newer,
-            )
+            return self.store_metrics(conn, run_id, rows, latest, batch_id)
+
+    def store_metrics(
+        self,
+        conn: Connection,
+        run_id: str,
+        rows: Sequence[Sequence[object]],
+        latest: validation.Latest,
+        batch_id: str | None = None,
+    ) -> int:
+        """Store validated points (see :func:`validation.metric_batch`) inside ``conn``'s
+        transaction; returns how many were stored (0 for a batch id seen before).
+
+        Every refusal (:class:`NotFound`, :class:`Conflict`) is raised *before* anything is
+        written, so a caller sharing the transaction among several batches (group commit, see
+        :mod:`shipyard.tracking.group_commit`) can refuse one batch and keep the others."""
+        self._require_run(conn, run_id)
+        if batch_id is not None:
+            digest = validation.points_digest(rows)
+            if not insert_ignore(
+                conn, batches_t, [{"run_id": run_id, "batch_id": batch_id, "digest": digest}]
+            ):
+                stored = conn.execute(
+                    select(batches_t.c.digest).where(
+                        batches_t.c.run_id == run_id, batches_t.c.batch_id == batch_id
+                    )
+                ).scalar_one()
+                if stored is not None and stored != digest:
+                    raise Conflict(
+                        f"batch {batch_id!r} of run {run_id} was stored before with other points; "
+                        "a batch id names one batch (use a new id for new points)",
+                        field="batch_id",
+                    )
+                return 0  # this batch was stored before: a retry
+        insert_tuples(conn, metrics_t, METRIC_COLUMNS, rows, constants={"run_id": run_id})
+        upsert(
+            conn,
+            latest_t,
+            [
+                {"run_id": run_id, "key": k, "value": None if v != v else v, "step": s, "timestamp": t}
+                for k, (s, t, v) in sorted(latest.items())  # one lock order across writers
+            ],
+            keys=("run_id", "key"),
+            update=("value", "step", "timestamp"),
+            where=_newer,
+        )
         return len(rows)
 
     def metric_history(self, run_id: str, key: str) -> list[Metric]:

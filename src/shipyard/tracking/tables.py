@@ -41,6 +41,7 @@ class EnvironmentRow(Base):
 
 class RunRow(Base):
     __tablename__ = "runs"
+    __table_args__ = (Index("ix_runs_experiment_start", "experiment_id", "start_time"),)
     id: Mapped[str] = mapped_column(ID, primary_key=True)
     experiment_id: Mapped[str] = mapped_column(ID, ForeignKey("experiments.id"), index=True)
     name: Mapped[str] = mapped_column(String(250))
@@ -85,7 +86,8 @@ class MetricRow(Base):
 
 class LatestMetricRow(Base):
     __tablename__ = "latest_metrics"
-    __table_args__ = (Index("ix_latest_metrics_key_value", "key", "value"),)
+    # A search ordered by a metric it filters on walks this index (migration 0010_search_indexes).
+    __table_args__ = (Index("ix_latest_metrics_key_value_run", "key", "value", "run_id"),)
     run_id: Mapped[str] = mapped_column(ID, ForeignKey("runs.id", ondelete="CASCADE"), primary_key=True)
     key: Mapped[str] = mapped_column(KEY, primary_key=True)
     value: Mapped[float | None] = mapped_column(Float)

@@ -1,7 +1,9 @@
 """Tracking routes: experiments, runs, params, metrics, tags, datasets, search, compare, lineage.
 
 Handlers are plain ``def`` (FastAPI runs them in its threadpool, the service blocks on the
-database) and thin: validate the body (schemas) -> call the service -> map the result.
+database) and thin: validate the body (schemas) -> call the service -> map the result. Bodies are
+decoded by orjson (:mod:`shipyard.server.fast_json`); metric points are written by group commit
+(:mod:`shipyard.tracking.group_commit`).
 """
 
 from __future__ import annotations
@@ -12,9 +14,10 @@ from fastapi import APIRouter, Depends, Query, Response
 
 from shipyard.accounts.model import Principal
 from shipyard.server import tracking_schemas as s
-from shipyard.server.deps import Metrics, Shipyard, Tracking, authorize, ensure_run_readable
+from shipyard.server.deps import Metrics, MetricWrites, Shipyard, Tracking, authorize, ensure_run_readable
+from shipyard.server.fast_json import FastJSONRoute
 
-router = APIRouter(prefix="/api/v1", tags=["tracking"])
+router = APIRouter(prefix="/api/v1", tags=["tracking"], route_class=FastJSONRoute)
 
 READ = [Depends(authorize("tracking.read"))]
 # Scoped: an experiment-scoped grant counts for requests about that experiment or its runs.
@@ -102,8 +105,8 @@ def log_params(run_id: str, body: s.ParamsIn, tracking: Tracking) -> Response:
 
 
 @router.post("/runs/{run_id}/metrics", dependencies=WRITE_RUN)
-def log_metrics(run_id: str, body: s.MetricBatchIn, tracking: Tracking, metrics: Metrics) -> s.StoredOut:
-    stored = tracking.log_metrics(run_id, body.points, batch_id=body.batch_id)
+def log_metrics(run_id: str, body: s.MetricBatchIn, writes: MetricWrites, metrics: Metrics) -> s.StoredOut:
+    stored = writes.log_metrics(run_id, body.points, batch_id=body.batch_id)
     metrics.metric_points.inc(stored)
     return s.StoredOut(stored=stored)
 

@@ -9,6 +9,7 @@ from typing import Any
 
 from sqlalchemy import Boolean, ColumnElement, Select, String, and_, exists, false, func, literal, or_, select
 from sqlalchemy.ext.compiler import compiles
+from sqlalchemy.orm import aliased
 from sqlalchemy.sql.compiler import SQLCompiler
 from sqlalchemy.sql.visitors import InternalTraversal
 
@@ -16,6 +17,7 @@ from shipyard.errors import InvalidInput
 from shipyard.tracking.search.expressions import (
     NULLABLE_ATTRIBUTES,
     And,
+    Compare,
     Expr,
     Field,
     InList,
@@ -211,14 +213,76 @@ def build_search(
     (``Select[str]`` is SQLAlchemy 2.1's spelling of 2.0's ``Select[tuple[str]]``.)"""
     _check_count("max_results", max_results, 1, MAX_RESULTS_LIMIT)
     _check_count("offset", offset, 0, 2**31 - 1)
-    where = build_filter(experiment_ids, filter)
-    ordering = []
-    for key in parse_order_by(order_by):
-        for value in _sort_values(key.field):
-            ordering.append((value.desc() if key.descending else value.asc()).nulls_last())
+    ranked = _ranked_by_metric(experiment_ids, filter, order_by)
+    if ranked is not None:
+        query = ranked
+    else:
+        where = build_filter(experiment_ids, filter)
+        ordering = []
+        for key in parse_order_by(order_by):
+            for value in _sort_values(key.field):
+                ordering.append((value.desc() if key.descending else value.asc()).nulls_last())
+        ordering += [RunRow.start_time.desc(), RunRow.id.asc()]
+        query = select(RunRow.id).where(*where).order_by(*ordering)
+    return query.limit(max_results).offset(offset)
+
+
+def _ranked_by_metric(
+    experiment_ids: Sequence[str] | None, filter: str, order_by: Sequence[str]
+) -> Select[str] | None:
+    """The shape for "the best runs by a metric": when the first ordering key is a metric that the
+    filter also compares (``metrics.auc > 0.8`` ordered by ``metrics.auc DESC``), the query walks
+    the ``latest_metrics (key, value, run_id)`` index in order and stops at the page's end, instead
+    of sorting every matching run. The comparison excludes runs without the metric and NULL (NaN)
+    values, so the inner join returns exactly the runs, in the order, of the general shape.
+    None when the request does not have that shape."""
+    keys = parse_order_by(order_by)
+    if not keys or keys[0].field.kind is not Kind.METRIC:
+        return None
+    metric = keys[0].field
+    expr = parse_filter(filter)
+    terms = list(expr.operands) if isinstance(expr, And) else [expr] if expr is not None else []
+    chosen = next(
+        (
+            t
+            for t in terms
+            if isinstance(t, Compare)
+            and t.field == metric
+            and t.op in _RANGE_OPS
+            and not isinstance(t.value, str)
+        ),
+        None,
+    )
+    if chosen is None:
+        return None
+    rest = [t for t in terms if t is not chosen]
+    ranked = aliased(LatestMetricRow, name="ranked")  # the other terms' EXISTS read latest_metrics
+    value = ranked.value
+    where: list[ColumnElement[bool]] = [
+        ranked.key == metric.key,
+        _condition(value.expression, chosen.op, _sql_value(metric, chosen.value)),
+    ]
+    if experiment_ids is not None:
+        ids = list(experiment_ids)
+        where.append(RunRow.experiment_id.in_(ids) if ids else false())
+    where += [_compile(t) for t in rest]
+    ordering: list[ColumnElement[Any]] = [value.desc() if keys[0].descending else value.asc()]
+    for key in keys[1:]:
+        for column in _sort_values(key.field):
+            ordering.append((column.desc() if key.descending else column.asc()).nulls_last())
     ordering += [RunRow.start_time.desc(), RunRow.id.asc()]
-    query: Select[str] = select(RunRow.id).where(*where).order_by(*ordering).limit(max_results).offset(offset)
+    query: Select[str] = (
+        select(RunRow.id)
+        .select_from(ranked)
+        .join(RunRow, RunRow.id == ranked.run_id)
+        .where(*where)
+        .order_by(*ordering)
+    )
     return query
+
+
+#: Comparisons that hold for no NULL value (so the metric-ranked shape is exact).
+_RANGE_OPS = frozenset({Op.EQ, Op.LT, Op.LE, Op.GT, Op.GE})
 
 
 def build_count(experiment_ids: Sequence[str] | None, filter: str) -> Select[int]:
