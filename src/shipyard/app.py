@@ -19,6 +19,7 @@ from shipyard.config import Settings
 from shipyard.errors import NotFound
 from shipyard.events.service import EventLog
 from shipyard.migrations import runner
+from shipyard.provenance import DomainLineage, FeatureStoreOrigins
 from shipyard.registry.entities import TrainingData
 from shipyard.registry.ports import RunFacts
 from shipyard.storage.artifacts import ContentStore, open_store
@@ -46,7 +47,11 @@ class App:
         from shipyard.registry.service import RegistryService
 
         return RegistryService(
-            self.db, self.content, TrackingRunLookup(self.tracking), trust_pickle=self.settings.trust_pickle
+            self.db,
+            self.content,
+            TrackingRunLookup(self.tracking),
+            trust_pickle=self.settings.trust_pickle,
+            origins=FeatureStoreOrigins(self.db),
         )
 
     @cached_property
@@ -110,7 +115,7 @@ def build_app(settings: Settings, *, migrate: bool = True) -> App:
         settings=settings,
         db=db,
         content=content,
-        tracking=TrackingService(db, content),
+        tracking=TrackingService(db, content, [DomainLineage()]),
         accounts=AccountsService(db),
         audit=AuditService(db),
         events=EventLog(db),

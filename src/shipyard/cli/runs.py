@@ -91,6 +91,9 @@ def search(
         ),
     ] = None,
     limit: Annotated[int, typer.Option("--limit", "-n", min=1, help="Return at most this many runs.")] = 100,
+    ids: Annotated[
+        bool, typer.Option("--ids", help="Print only the run ids, one a line (for $(...) in a shell).")
+    ] = False,
     json: JsonOption = False,
 ) -> None:
     """Find runs by metrics, params, tags and attributes.
@@ -100,6 +103,10 @@ def search(
     combine with and, or, not and parentheses.
     """
     runs = get_client(ctx).tracking.search_runs(experiment or None, filter, order_by or (), limit)
+    if ids:
+        for run in runs:
+            typer.echo(run.id)
+        return
     _render_runs(ctx, runs, json, f"Runs matching {filter}", " ".join([filter, *(order_by or ())]))
 
 

@@ -8,6 +8,8 @@ are JSON envelopes (see :mod:`shipyard.server.errors`).
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from fastapi import FastAPI
 
 from shipyard.app import App, build_app
@@ -44,8 +46,14 @@ def create_app(app: App) -> FastAPI:
     return api
 
 
-def serve(settings: Settings, host: str = DEFAULT_HOST, port: int = DEFAULT_PORT) -> None:
-    """Build the App once and serve it with uvicorn until interrupted."""
+def serve(
+    settings: Settings,
+    host: str = DEFAULT_HOST,
+    port: int = DEFAULT_PORT,
+    announce: Callable[[App], None] | None = None,
+) -> None:
+    """Build the App once and serve it with uvicorn until interrupted; ``announce(app)`` runs once
+    the stores are open, just before the server starts listening."""
     if settings.remote:
         raise ConfigError(
             f"the server serves this machine's stores, but a server URL is configured ({settings.url}); "
@@ -56,6 +64,8 @@ def serve(settings: Settings, host: str = DEFAULT_HOST, port: int = DEFAULT_PORT
 
     app = build_app(settings)
     try:
+        if announce is not None:
+            announce(app)
         uvicorn.run(create_app(app), host=host, port=port, log_level="info")
     finally:
         app.close()

@@ -16,6 +16,7 @@ from shipyard.tracking.model import (
     LineageGraph,
     LineageNode,
     Metric,
+    NodeKind,
     Run,
     RunComparison,
     RunDataset,
@@ -152,6 +153,8 @@ class DataNode:
     node: LineageNode
     relation: str
     runs: Sequence[LineageNode] = ()
+    #: Feature views (with versions) an input training set was built from, each with its sources.
+    views: Sequence[tuple[LineageNode, Sequence[LineageNode]]] = ()
 
 
 @dataclass(frozen=True)
@@ -165,11 +168,13 @@ class RunDetail:
     artifacts: Sequence[Artifact]
     inputs: Sequence[DataNode] = field(default_factory=list)
     outputs: Sequence[DataNode] = field(default_factory=list)
+    registered: Sequence[LineageNode] = field(default_factory=list)  # model versions from this run
 
 
 def run_detail(tracking: TrackingAPI, run_id: str) -> RunDetail:
     run = tracking.get_run(run_id)
-    inputs, outputs = lineage_sides(tracking.lineage(run.id, LINEAGE_DEPTH), run.id)
+    graph = tracking.lineage(run.id, LINEAGE_DEPTH)
+    inputs, outputs = lineage_sides(graph, run.id)
     return RunDetail(
         run=run,
         experiment=tracking.get_experiment(run.experiment_id),
@@ -183,13 +188,36 @@ def run_detail(tracking: TrackingAPI, run_id: str) -> RunDetail:
         artifacts=tracking.list_artifacts(run.id),
         inputs=inputs,
         outputs=outputs,
+        registered=[
+            n for n in graph.nodes if n.kind is NodeKind.MODEL_VERSION and (run.id, n.id) in _pairs(graph)
+        ],
     )
+
+
+def _pairs(graph: LineageGraph) -> set[tuple[str, str]]:
+    return {(e.source, e.target) for e in graph.edges}
+
+
+def _views_of(graph: LineageGraph, digest: str) -> list[tuple[LineageNode, list[LineageNode]]]:
+    """The feature views an input was built from, each with the source files it read."""
+    by_id = {n.id: n for n in graph.nodes}
+    views = [by_id[e.source] for e in graph.edges if e.target == digest and e.source in by_id]
+    return [
+        (view, [by_id[e.source] for e in graph.edges if e.target == view.id and e.source in by_id])
+        for view in views
+        if view.kind is NodeKind.FEATURE_VIEW
+    ]
 
 
 def lineage_sides(graph: LineageGraph, run_id: str) -> tuple[list[DataNode], list[DataNode]]:
     by_id = {n.id: n for n in graph.nodes}
     inputs = [
-        DataNode(by_id[e.source], e.relation.removeprefix("input:"), graph.producers(e.source))
+        DataNode(
+            by_id[e.source],
+            e.relation.removeprefix("input:"),
+            graph.producers(e.source),
+            _views_of(graph, e.source),
+        )
         for e in graph.edges
         if e.target == run_id and e.relation != "output"
     ]
