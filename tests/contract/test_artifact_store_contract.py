@@ -22,6 +22,8 @@ from shipyard.storage.artifacts.local import LocalArtifactStore
 from shipyard.storage.artifacts.memory import MemoryArtifactStore
 from shipyard.storage.artifacts.s3 import S3ArtifactStore
 
+UNREACHABLE = "http://127.0.0.1:9"  # the discard port: nothing listens
+ONE_ATTEMPT: dict[str, object] = {"retries": {"max_attempts": 1}}
 BAD_KEYS = ["../x", "/etc/passwd", "a/../../b", "a\\b", "", ".", "a/..", "C:/x", "x\x00y"]
 
 OPERATIONS: dict[str, Callable[[ArtifactStore, str, Path], object]] = {
@@ -131,22 +133,31 @@ class ArtifactStoreContract:
         assert store.exists("a/b/c")
         assert list(store.list()) == ["a/b/c"]
 
+    @pytest.fixture
+    def key_store(self, store: ArtifactStore) -> ArtifactStore:
+        """The store the pure key checks run on (a backend with a server gives one that cannot
+        reach it: keys must be refused before any request)."""
+        return store
+
+    def assert_nothing_stored(self, store: ArtifactStore) -> None:
+        assert list(store.list()) == []
+
     @pytest.mark.parametrize("operation", sorted(OPERATIONS))
     @pytest.mark.parametrize("key", BAD_KEYS)
     def test_escaping_keys_are_rejected(
-        self, store: ArtifactStore, tmp_path: Path, operation: str, key: str
+        self, key_store: ArtifactStore, tmp_path: Path, operation: str, key: str
     ) -> None:
         source = tmp_path / "source.bin"
         source.write_bytes(b"payload")
         with pytest.raises(InvalidInput) as caught:
-            OPERATIONS[operation](store, key, source)
+            OPERATIONS[operation](key_store, key, source)
         assert caught.value.field == "path"
-        assert list(store.list()) == []
+        self.assert_nothing_stored(key_store)
 
     @pytest.mark.parametrize("prefix", ["../", "/etc", "a/../../b", "a\\b"])
-    def test_escaping_list_prefixes_are_rejected(self, store: ArtifactStore, prefix: str) -> None:
+    def test_escaping_list_prefixes_are_rejected(self, key_store: ArtifactStore, prefix: str) -> None:
         with pytest.raises(InvalidInput):
-            list(store.list(prefix))
+            list(key_store.list(prefix))
 
     def test_big_file_round_trip(self, store: ArtifactStore, tmp_path: Path) -> None:
         source = tmp_path / "big.bin"
@@ -292,6 +303,16 @@ class TestS3ArtifactStore(ArtifactStoreContract):
     def store(self, s3_server: str, s3_bucket: str) -> S3ArtifactStore:
         return S3ArtifactStore(s3_bucket, prefix="team/artifacts", endpoint_url=s3_server)
 
+    @pytest.fixture
+    def key_store(self) -> S3ArtifactStore:
+        # Nothing listens there: a request would raise BackendUnavailable, not InvalidInput.
+        return S3ArtifactStore(
+            "bucket", prefix="team/artifacts", endpoint_url=UNREACHABLE, config_kwargs=ONE_ATTEMPT
+        )
+
+    def assert_nothing_stored(self, store: ArtifactStore) -> None:
+        """Refused before any request reached the (unreachable) endpoint, so nothing was sent."""
+
     def test_uri_names_bucket_and_prefix(self, store: S3ArtifactStore, s3_bucket: str) -> None:
         assert store.uri == f"s3://{s3_bucket}/team/artifacts"
 
@@ -340,11 +361,9 @@ class TestS3ArtifactStore(ArtifactStoreContract):
         assert not store.exists("k")
 
     def test_unreachable_endpoint_is_backend_unavailable(self) -> None:
-        endpoint = "http://127.0.0.1:9"  # discard port: nothing listens
+        endpoint = UNREACHABLE
         started = time.monotonic()
-        store = S3ArtifactStore(
-            "bucket", endpoint_url=endpoint, config_kwargs={"retries": {"max_attempts": 1}}
-        )
+        store = S3ArtifactStore("bucket", endpoint_url=endpoint, config_kwargs=ONE_ATTEMPT)
         assert time.monotonic() - started < 1, "the constructor must not connect"
         for operation in (
             lambda: store.exists("k"),
@@ -370,7 +389,9 @@ class TestOpenStore:
     @pytest.mark.parametrize("location", ["gs://bucket/x", "ftp://host/x"])
     def test_unknown_scheme_is_a_config_error_naming_it(self, location: str) -> None:
         scheme = location.split(":")[0]
-        with pytest.raises(ConfigError, match=f"unknown scheme '{scheme}'"):
+        with pytest.raises(
+            ConfigError, match=f"unknown artifact store scheme '{scheme}' \\(known: file://, memory://, s3://"
+        ):
             open_store(location)
 
     @pytest.mark.parametrize("location", ["", "   ", "s3://", "s3:///prefix-without-bucket"])

@@ -15,12 +15,13 @@ import pytest
 from shipyard.client import Client
 from shipyard.config import load_settings
 from support.cli import fails, invoke, isolate, ok, ok_json
+from support.databases import seed_embedded_home
 from support.features import T0, write_driver_stats
 
 
 @pytest.fixture(autouse=True)
 def home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    isolate(monkeypatch, tmp_path, home=tmp_path / "home", width=250)
+    isolate(monkeypatch, tmp_path, home=seed_embedded_home(tmp_path / "home"), width=250)
     return tmp_path / "home"
 
 

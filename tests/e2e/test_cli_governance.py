@@ -18,13 +18,16 @@ from shipyard.audit.tables import AuditRecordRow
 from shipyard.config import load_settings
 from shipyard.storage.metadata.base import table
 from support.cli import fails, invoke, isolate, ok
+from support.databases import seed_embedded_home
 
 records_t = table(AuditRecordRow)
 
 
 @pytest.fixture(autouse=True)
 def home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    isolate(monkeypatch, tmp_path, home=tmp_path / "home", user="ops")  # the actor the CLI records
+    isolate(
+        monkeypatch, tmp_path, home=seed_embedded_home(tmp_path / "home"), user="ops"
+    )  # the actor the CLI records
     return tmp_path / "home"
 
 

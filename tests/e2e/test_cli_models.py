@@ -13,12 +13,13 @@ import pytest
 from shipyard.client import Client
 from shipyard.config import load_settings
 from support.cli import fails, invoke, isolate, ok
+from support.databases import seed_embedded_home
 from support.registry_models import FEATURES, LABEL, churn_data, train
 
 
 @pytest.fixture(autouse=True)
 def home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    isolate(monkeypatch, tmp_path, home=tmp_path / "home", user="alice")
+    isolate(monkeypatch, tmp_path, home=seed_embedded_home(tmp_path / "home"), user="alice")
     return tmp_path / "home"
 
 

@@ -5,9 +5,11 @@ from __future__ import annotations
 import io
 import os
 import signal
+import sqlite3
 import subprocess
 import sys
 import time
+from contextlib import closing
 from pathlib import Path
 
 import numpy as np
@@ -147,21 +149,40 @@ def test_demo_command_respects_configured_settings(tmp_path: Path, monkeypatch: 
     assert "first, in this shell" not in result.stdout
 
 
+def _wait_inside_the_sweep(demo: subprocess.Popen[str], db: Path, timeout: float = 120) -> None:
+    """Return once a candidate run of the sweep is running (read from the demo's own database)."""
+    query = (
+        "SELECT 1 FROM runs c JOIN runs p ON c.parent_id = p.id "
+        "WHERE p.name = 'model-sweep' AND c.status = 'RUNNING'"
+    )
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        assert demo.poll() is None, f"the demo ended early: {demo.communicate()[1]}"
+        if db.exists():
+            try:
+                with closing(sqlite3.connect(f"file:{db}?mode=ro", uri=True, timeout=5)) as conn:
+                    if conn.execute(query).fetchone():
+                        return
+            except sqlite3.OperationalError:  # the schema is not there yet
+                pass
+        time.sleep(0.05)
+    demo.kill()
+    pytest.fail(f"no candidate run started within {timeout:.0f} s")
+
+
 def test_ctrl_c_stops_the_demo_with_exit_130_and_marks_the_runs(tmp_path: Path) -> None:
     env = {**os.environ, "PYTHONUNBUFFERED": "1", "COLUMNS": "200"}
     demo = subprocess.Popen(
-        [sys.executable, "-m", "shipyard.cli.main", "demo", "--dir", "here", "--rows", "60000"],
+        [sys.executable, "-m", "shipyard.cli.main", "demo", "--dir", "here", "--rows", "1200"],
         cwd=tmp_path,
         env=env,
-        stdout=subprocess.PIPE,
+        stdout=subprocess.DEVNULL,
         stderr=subprocess.PIPE,
         text=True,
+        # A pytest started in the background ignores SIGINT, and so would its children.
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
     )
-    assert demo.stdout is not None
-    for line in demo.stdout:
-        if line.startswith("Generated"):
-            break
-    time.sleep(1.5)  # inside the sweep, fitting a model
+    _wait_inside_the_sweep(demo, tmp_path / "here" / ".shipyard" / "shipyard.db")
     demo.send_signal(signal.SIGINT)
     _, stderr = demo.communicate(timeout=60)
     assert demo.returncode == 130
@@ -173,6 +194,7 @@ def test_ctrl_c_stops_the_demo_with_exit_130_and_marks_the_runs(tmp_path: Path) 
         client.close()
     assert statuses["model-sweep"] is RunStatus.KILLED
     assert RunStatus.RUNNING not in statuses.values()
+    assert RunStatus.KILLED in {s for name, s in statuses.items() if name != "model-sweep"}
 
 
 def test_the_demo_refuses_remote_mode_before_doing_anything(tmp_path: Path) -> None:

@@ -84,7 +84,7 @@ def _assert_upload_repeats(store: ArtifactStore, source: Path, digest: str, tmp_
 @pytest.mark.slow
 @pytest.mark.timeout(60)
 def test_killed_local_upload_leaves_no_object(tmp_path: Path) -> None:
-    size = 300 * 2**20
+    size = 96 * 2**20  # copying takes long enough to be caught midway, and not much longer
     source = _sparse_file(tmp_path / "big.bin", size)
     digest = file_digest(source).digest
     root = tmp_path / "store"

@@ -17,12 +17,14 @@ from shipyard.audit import log
 from shipyard.audit.tables import AuditRecordRow
 from shipyard.config import load_settings
 from shipyard.storage.metadata.base import table
+from support.databases import seed_embedded_home
 from support.live_server import LiveServer, start_live_server
 
 
 @pytest.fixture
 def app(tmp_path: Path) -> Iterator[App]:
-    app = build_app(load_settings(home=tmp_path / "home", artifacts=str(tmp_path / "artifacts")))
+    home = seed_embedded_home(tmp_path / "home")
+    app = build_app(load_settings(home=home, artifacts=str(tmp_path / "artifacts")))
     app.accounts.create_user("root", role="admin")
     yield app
     app.close()

@@ -20,7 +20,7 @@ from shipyard.errors import NotFound
 from shipyard.features.model import FeatureView
 from shipyard.migrations import runner
 from shipyard.storage.metadata.database import Database
-from support.databases import fresh_postgres_database
+from support.databases import fresh_postgres_database, seed_embedded_home
 from support.features import T0, driver_definitions, write_driver_stats
 
 
@@ -28,7 +28,7 @@ from support.features import T0, driver_definitions, write_driver_stats
 def app(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[App]:
     home = tmp_path / "home"
     if request.param == "sqlite":
-        app = build_app(load_settings(home=home))
+        app = build_app(load_settings(home=seed_embedded_home(home)))
         yield app
         app.close()
         return

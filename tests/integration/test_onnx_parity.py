@@ -16,8 +16,8 @@ from sklearn.pipeline import Pipeline, make_pipeline
 from sklearn.preprocessing import OneHotEncoder, StandardScaler
 
 from shipyard.errors import Conflict, InvalidInput
-from shipyard.registry.onnx_export import ParityReport, export_onnx
-from shipyard.registry.packaging import LoadedModel, build_package, load_model, payload_entries
+from shipyard.packaging.onnx_export import ParityReport, export_onnx
+from shipyard.packaging.package import LoadedModel, build_package, load_model, payload_entries
 
 TOLERANCE = 1e-4  # on class probabilities; ONNX computes in float32, observed differences ~1e-7
 

@@ -30,6 +30,7 @@ from shipyard.errors import (
 )
 from shipyard.server import create_app, serve
 from shipyard.storage.metadata.database import Database
+from support.databases import seed_embedded_home
 from support.live_server import LiveServer, start_live_server
 
 USER = "alice"
@@ -37,7 +38,7 @@ USER = "alice"
 
 @pytest.fixture
 def app(tmp_path: Path) -> Iterator[App]:
-    app = build_app(load_settings(home=tmp_path / "home"))
+    app = build_app(load_settings(home=seed_embedded_home(tmp_path / "home")))
     app.accounts.create_user(USER, role="admin")
     yield app
     app.close()

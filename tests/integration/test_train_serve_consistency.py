@@ -25,7 +25,7 @@ from shipyard.features.model import (
     RequestSource,
 )
 from shipyard.features.online import NOT_FOUND, PRESENT
-from support.databases import redis_server_url
+from support.databases import redis_server_url, seed_embedded_home
 
 DRIVERS = 400
 NOW = datetime.now(UTC).replace(microsecond=0)
@@ -65,7 +65,7 @@ def _source(folder: Path) -> Path:
 @pytest.fixture(params=["sqlite", "redis"])
 def app(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[App]:
     online = redis_server_url() if request.param == "redis" else None
-    app = build_app(load_settings(home=tmp_path / "home", online_store=online))
+    app = build_app(load_settings(home=seed_embedded_home(tmp_path / "home"), online_store=online))
     app.features.online.drop("driver_hourly.v1")  # a shared Redis may hold an earlier run's keys
     yield app
     app.features.online.drop("driver_hourly.v1")

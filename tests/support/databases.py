@@ -8,10 +8,18 @@ skipping; an unset URL also fails under CI, since CI always provides PostgreSQL.
 
 from __future__ import annotations
 
+import atexit
 import os
+import shutil
+import sqlite3
+import subprocess
+import sys
+import tempfile
 import uuid
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import closing, contextmanager
+from functools import cache
+from pathlib import Path
 
 import pytest
 from sqlalchemy import create_engine, delete, text
@@ -32,6 +40,36 @@ def unavailable(what: str) -> None:
     if in_ci():
         pytest.fail(f"{what} (CI=true: configured backends must be reachable)")
     pytest.skip(what)
+
+
+@cache
+def _sqlite_template() -> Path:
+    """A SQLite metadata database migrated to head, once per test process."""
+    from shipyard.migrations import runner
+
+    folder = Path(tempfile.mkdtemp(prefix="shipyard-template-"))
+    atexit.register(shutil.rmtree, folder, ignore_errors=True)
+    path = folder / "shipyard.db"
+    db = Database(f"sqlite:///{path.as_posix()}")
+    try:
+        runner.upgrade(db)
+    finally:
+        db.dispose()
+    with closing(sqlite3.connect(path)) as conn:  # everything into the main file: copy it alone
+        conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    return path
+
+
+def seed_embedded_home(home: Path) -> Path:
+    """Give ``home`` (an embedded ``SHIPYARD_HOME``) its metadata database already at the current
+    revision, copied from a template migrated once per session instead of migrated per test.
+    Tests of the migrations themselves start from an empty database instead."""
+    home.mkdir(parents=True, exist_ok=True)
+    target = home / "shipyard.db"
+    if target.exists():
+        raise FileExistsError(target)
+    shutil.copyfile(_sqlite_template(), target)
+    return home
 
 
 def postgres_server_url() -> str:
@@ -86,12 +124,31 @@ def fresh_postgres_database() -> Iterator[str]:
     except Exception as exc:
         admin.dispose()
         unavailable(f"PostgreSQL at {server.render_as_string(hide_password=True)} is unreachable: {exc}")
+    admin.dispose()
     try:
         yield server.set(database=name).render_as_string(hide_password=False)
     finally:
-        with admin.connect() as conn:
-            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
+        _drop_in_the_background(server.set(drivername="postgresql").render_as_string(False), name)
+
+
+_DROP = """
+import os, sys, psycopg
+with psycopg.connect(os.environ["SHIPYARD_TEST_DROP_FROM"], autocommit=True) as conn:
+    conn.execute('DROP DATABASE IF EXISTS "%s" WITH (FORCE)' % sys.argv[1])
+"""
+
+
+def _drop_in_the_background(server_url: str, name: str) -> None:
+    """DROP DATABASE waits for a checkpoint of the whole (shared) server, seconds on a busy one: a
+    detached process drops it while the tests go on, and finishes even after pytest has exited."""
+    subprocess.Popen(
+        [sys.executable, "-c", _DROP, name],
+        env={**os.environ, "SHIPYARD_TEST_DROP_FROM": server_url},  # not in argv: it may hold a password
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+    )
 
 
 TRACKING_TABLES = (

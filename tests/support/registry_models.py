@@ -13,8 +13,8 @@ from sklearn.preprocessing import OneHotEncoder, StandardScaler
 
 from shipyard.app import App
 from shipyard.demo.data import generate_churn_data
+from shipyard.packaging.package import save_model
 from shipyard.registry.entities import ModelVersion
-from shipyard.registry.packaging import save_model
 from shipyard.tracking.datasets import describe
 
 NUMERIC = ["tenure_months", "monthly_charges", "support_calls"]
@@ -31,8 +31,14 @@ def churn_data() -> tuple[pd.DataFrame, pd.DataFrame]:
 
 
 def train(features: list[str] | None = None, C: float = 1.0) -> Pipeline:
-    """A logistic regression on ``features`` (all by default; fewer makes a weaker model)."""
-    features = features or FEATURES
+    """A logistic regression on ``features`` (all by default; fewer makes a weaker model). Fitted
+    once per process for each (features, C) and shared: callers only predict with it."""
+    return _train(tuple(features or FEATURES), C)
+
+
+@cache
+def _train(features_: tuple[str, ...], C: float) -> Pipeline:
+    features = list(features_)
     train_frame, _ = churn_data()
     numeric = [f for f in features if f in NUMERIC]
     categorical = [f for f in features if f in CATEGORICAL]

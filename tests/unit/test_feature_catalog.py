@@ -14,12 +14,13 @@ from shipyard.app import App, build_app
 from shipyard.config import load_settings
 from shipyard.errors import InvalidInput, NotFound
 from shipyard.features.model import DefinitionSummary, Entity, FeatureService, FeatureView
+from support.databases import seed_embedded_home
 from support.features import driver_definitions, write_driver_stats
 
 
 @pytest.fixture
 def app(tmp_path: Path) -> Iterator[App]:
-    app = build_app(load_settings(home=tmp_path / "home", online_store="memory://"))
+    app = build_app(load_settings(home=seed_embedded_home(tmp_path / "home"), online_store="memory://"))
     yield app
     app.close()
 

@@ -15,8 +15,8 @@ from sklearn.ensemble import RandomForestClassifier
 from sklearn.linear_model import LinearRegression, LogisticRegression
 
 from shipyard.errors import InvalidInput
-from shipyard.registry import flavors
-from shipyard.registry.packaging import build_package, load_model
+from shipyard.packaging import flavors
+from shipyard.packaging.package import build_package, load_model
 
 
 def _frame(rows: int = 400, seed: int = 0) -> tuple[pd.DataFrame, np.ndarray]:

@@ -22,7 +22,7 @@ from sklearn.preprocessing import FunctionTransformer, OneHotEncoder, StandardSc
 from shipyard.client import Client
 from shipyard.config import load_settings
 from shipyard.errors import CorruptArtifact, InvalidInput, PermissionDenied
-from shipyard.registry.packaging import (
+from shipyard.packaging.package import (
     MANIFEST_NAME,
     PackageManifest,
     build_package,

@@ -24,11 +24,22 @@ def test_import_has_no_side_effects(tmp_path: Path) -> None:
     code = (
         "import os, sys, shipyard; "
         "assert not os.path.exists('.shipyard'), 'created state'; "
-        "assert 'sqlalchemy.engine' not in sys.modules or True; "
+        "heavy = {'sqlalchemy', 'pandas', 'numpy', 'httpx'} & set(sys.modules); "
+        "assert not heavy, f'importing shipyard loaded {heavy}'; "
         "from shipyard.client import fluent; assert fluent._client is None"
     )
     subprocess.run([sys.executable, "-c", code], cwd=tmp_path, check=True, timeout=60)
     assert not (tmp_path / ".shipyard").exists()
+
+
+def test_importing_the_packaging_layer_loads_no_numerical_library() -> None:
+    code = (
+        "import sys, shipyard.packaging as p; "
+        "assert not {'numpy', 'pandas', 'sklearn'} & set(sys.modules); "
+        "assert p.Signature.__module__ == 'shipyard.packaging.signature'; "
+        "assert 'pandas' in sys.modules"
+    )
+    subprocess.run([sys.executable, "-c", code], check=True, timeout=60)
 
 
 def test_nothing_inside_the_package_imports_its_root() -> None:

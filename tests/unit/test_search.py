@@ -481,10 +481,12 @@ ZOO = [
 ]
 
 
-@pytest.fixture
-def zoo(engine: Engine) -> Engine:
-    insert_runs(engine, ZOO)
-    return engine
+@pytest.fixture(scope="module", params=BACKENDS)
+def zoo(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Engine]:
+    """The ZOO runs, inserted once per backend: the tests using them only read."""
+    with database(request.param, tmp_path_factory.mktemp("zoo")) as engine:
+        insert_runs(engine, ZOO)
+        yield engine
 
 
 def test_no_filter_returns_every_run_newest_first(zoo: Engine) -> None:

@@ -8,7 +8,7 @@ import pandas as pd
 import pytest
 
 from shipyard.errors import InvalidInput
-from shipyard.registry.signature import ColumnSpec, Signature, infer_signature
+from shipyard.packaging.signature import ColumnSpec, Signature, infer_signature
 
 
 def _example() -> pd.DataFrame:

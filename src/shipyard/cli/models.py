@@ -432,8 +432,8 @@ def export_onnx(
     json: JsonOption = False,
 ) -> None:
     """Convert a scikit-learn version to ONNX, check parity, and write the .onnx file."""
-    from shipyard.registry.onnx_export import export_onnx as convert
-    from shipyard.registry.packaging import payload_entries
+    from shipyard.packaging.onnx_export import export_onnx as convert
+    from shipyard.packaging.package import payload_entries
 
     registry, _ = _registry(ctx)
     loaded = registry.load(parse_ref(ref, field="ref"))

@@ -21,6 +21,7 @@ import pandas as pd
 
 from shipyard.client.http import RemoteClient, ServerConnection, segment
 from shipyard.errors import Conflict, InvalidInput, NotFound
+from shipyard.packaging.package import LoadedModel, load_model
 from shipyard.registry import lifecycle
 from shipyard.registry.api import RegistryAPI
 from shipyard.registry.entities import (
@@ -36,7 +37,6 @@ from shipyard.registry.entities import (
     Transition,
     VersionComparison,
 )
-from shipyard.registry.packaging import LoadedModel, load_model
 from shipyard.registry.refs import ModelRef, alias_name, model_name, parse_ref, version_number
 
 Json = dict[str, Any]

@@ -180,7 +180,7 @@ class ActiveRun:
     ) -> Artifact:
         """Package ``model`` (flavor detected from its type unless given; signature inferred from
         ``input_example``, a few training rows) and store the package as the artifact ``name``."""
-        from shipyard.registry.packaging import save_model
+        from shipyard.packaging.package import save_model
 
         check_key(name)
         with tempfile.TemporaryDirectory(prefix="shipyard-model-") as folder:

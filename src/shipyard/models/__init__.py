@@ -19,8 +19,8 @@ from collections.abc import Mapping
 
 from shipyard.client.client import Client
 from shipyard.client.fluent import get_client
+from shipyard.packaging.package import LoadedModel
 from shipyard.registry.entities import GatePolicy, GateReport, ModelVersion, RegisteredModel, Stage
-from shipyard.registry.packaging import LoadedModel
 from shipyard.registry.refs import ModelRef, parse_ref
 
 __all__ = [

@@ -1,3 +1,3 @@
 """The model registry: registered models, versions and their lifecycle, aliases, promotion gates,
-approvals, comparisons and model cards (:mod:`.service`), and model packaging
-(:mod:`.packaging`, :mod:`.signature`, :mod:`.flavors`)."""
+approvals, comparisons and model cards (:mod:`.service`). Model packages themselves (flavors,
+signatures, the package format) live in :mod:`shipyard.packaging`."""

@@ -15,6 +15,7 @@ from typing import Any, Protocol
 
 import pandas as pd
 
+from shipyard.packaging.package import LoadedModel
 from shipyard.registry.entities import (
     Approval,
     GatePolicy,
@@ -25,7 +26,6 @@ from shipyard.registry.entities import (
     Transition,
     VersionComparison,
 )
-from shipyard.registry.packaging import LoadedModel
 from shipyard.registry.refs import ModelRef
 
 

@@ -19,8 +19,8 @@ import numpy as np
 import pandas as pd
 
 from shipyard.errors import InvalidInput, ShipyardError
+from shipyard.packaging.signature import Signature
 from shipyard.registry.entities import GatePolicy, GateResult
-from shipyard.registry.signature import Signature
 
 Array = np.ndarray[Any, Any]
 

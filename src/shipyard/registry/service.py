@@ -18,6 +18,8 @@ from shipyard.audit import log as audit
 from shipyard.core.clock import now_ms
 from shipyard.errors import Conflict, InvalidInput, NotFound
 from shipyard.events import log as event_log
+from shipyard.packaging.package import LoadedModel, load_verified, read_manifest
+from shipyard.packaging.signature import Signature
 from shipyard.registry import (
     approvals,
     cards,
@@ -42,12 +44,10 @@ from shipyard.registry.entities import (
     VersionComparison,
 )
 from shipyard.registry.events import AliasRemoved, AliasSet, ModelRolledBack, VersionRegistered
-from shipyard.registry.packaging import LoadedModel, load_verified, read_manifest
 from shipyard.registry.ports import RunLookup, TrainingOrigins
 from shipyard.registry.publishing import publish_approval, publish_transition
 from shipyard.registry.records import approvals_t, models_t, versions_t
 from shipyard.registry.refs import ModelRef, alias_name, model_name, parse_ref, version_number
-from shipyard.registry.signature import Signature
 from shipyard.storage.artifacts.content import ContentStore
 from shipyard.storage.metadata.database import Database
 

@@ -12,8 +12,8 @@ from sqlalchemy import Connection, select
 from shipyard.audit import log as audit
 from shipyard.core.clock import now_ms
 from shipyard.core.ids import new_id
+from shipyard.packaging.package import PackageManifest
 from shipyard.registry.entities import Stage
-from shipyard.registry.packaging import PackageManifest
 from shipyard.registry.ports import RunFacts
 from shipyard.registry.records import models_t, transitions_t, versions_t
 from shipyard.storage.metadata.upsert import insert_ignore

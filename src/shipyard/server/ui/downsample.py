@@ -48,5 +48,5 @@ def series(history: Sequence[Metric], points: int = POINTS) -> dict[str, list[fl
     return {
         "step": steps[kept].tolist(),
         "time": times[kept].tolist(),
-        "value": [None if not np.isfinite(v) else float(v) for v in values[kept]],  # type: ignore[misc]
+        "value": [None if not np.isfinite(v) else float(v) for v in values[kept]],
     }

@@ -1,20 +1,29 @@
 """The artifact store: the :class:`ArtifactStore` port, its backends and the content-addressed layer.
 
-Backends are registered under the ``shipyard.artifact_stores`` entry point group and chosen by the
-scheme of a location (:func:`open_store`); each provides ``from_url(url, **options)``. Importing this
-package loads no backend and does no I/O.
+Backends are the plugins of :data:`STORES` (built-ins plus the ``shipyard.artifact_stores`` entry
+point group), chosen by the scheme of a location (:func:`open_store`); each provides
+``from_url(url, **options)``. Importing this package loads no backend and does no I/O.
 """
 
 from __future__ import annotations
 
 from typing import Protocol, cast
 
-from shipyard.core import plugins
+from shipyard.core.plugins import PluginGroup
 from shipyard.errors import ConfigError
 from shipyard.storage.artifacts.base import ArtifactStore, check_key
 from shipyard.storage.artifacts.content import Blob, ContentStore, file_digest, parse_digest
 
-GROUP = "artifact_stores"
+STORES = PluginGroup(
+    "artifact_stores",
+    builtins={
+        "file": "shipyard.storage.artifacts.local:LocalArtifactStore",
+        "memory": "shipyard.storage.artifacts.memory:MemoryArtifactStore",
+        "s3": "shipyard.storage.artifacts.s3:S3ArtifactStore",
+    },
+    noun="artifact store scheme",
+    shown="{}://",
+)
 
 
 class _StoreFactory(Protocol):
@@ -30,10 +39,7 @@ def open_store(location: str, *, s3_endpoint_url: str | None = None) -> Artifact
     if not location or not location.strip():
         raise ConfigError("artifact store location is empty (expected a folder, file://, s3:// or memory://)")
     scheme = location.split("://", 1)[0].lower() if "://" in location else "file"
-    if scheme not in plugins.names(GROUP):
-        known = ", ".join(f"{name}://" for name in plugins.names(GROUP)) or "none installed"
-        raise ConfigError(f"artifact store {location!r} has unknown scheme {scheme!r} (known: {known})")
-    factory = plugins.load(GROUP, scheme)
+    factory = STORES.load(scheme)
     if not callable(getattr(factory, "from_url", None)):
         raise ConfigError(f"artifact store backend {scheme!r} ({factory!r}) has no from_url(url) constructor")
     options = {"s3_endpoint_url": s3_endpoint_url} if s3_endpoint_url else {}
@@ -41,6 +47,7 @@ def open_store(location: str, *, s3_endpoint_url: str | None = None) -> Artifact
 
 
 __all__ = [
+    "STORES",
     "ArtifactStore",
     "Blob",
     "ContentStore",

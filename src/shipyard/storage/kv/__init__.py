@@ -1,8 +1,9 @@
 """The key-value port of the online feature store (:class:`OnlineStore`) and its backends.
 
-Backends are registered under the ``shipyard.online_stores`` entry point group and chosen by the
-scheme of a location (:func:`open_online_store`): a plain path or ``sqlite:///path`` (SQLite),
-``redis://`` / ``rediss://`` / ``unix://`` (Redis), ``memory://``. Each provides ``from_url(url)``.
+Backends are the plugins of :data:`STORES` (built-ins plus the ``shipyard.online_stores`` entry
+point group), chosen by the scheme of a location (:func:`open_online_store`): a plain path or
+``sqlite:///path`` (SQLite), ``redis://`` / ``rediss://`` / ``unix://`` (Redis), ``memory://``.
+Each provides ``from_url(url)``.
 Importing this package loads no backend and opens nothing; backends connect on first use.
 """
 
@@ -10,36 +11,26 @@ from __future__ import annotations
 
 from typing import Protocol, cast
 
-from shipyard.core import plugins
+from shipyard.core.plugins import PluginGroup
 from shipyard.errors import ConfigError
 from shipyard.storage.kv.base import OnlineStore, Row, check_namespace
 
-GROUP = "online_stores"
-
-# Used until the entry points are installed (an editable install made before they were added).
-_BUILT_IN = {
-    "sqlite": "shipyard.storage.kv.sqlite:SqliteOnlineStore",
-    "redis": "shipyard.storage.kv.redis:RedisOnlineStore",
-    "rediss": "shipyard.storage.kv.redis:RedisOnlineStore",
-    "unix": "shipyard.storage.kv.redis:RedisOnlineStore",
-    "memory": "shipyard.storage.kv.memory:MemoryOnlineStore",
-}
+STORES = PluginGroup(
+    "online_stores",
+    builtins={
+        "sqlite": "shipyard.storage.kv.sqlite:SqliteOnlineStore",
+        "redis": "shipyard.storage.kv.redis:RedisOnlineStore",
+        "rediss": "shipyard.storage.kv.redis:RedisOnlineStore",
+        "unix": "shipyard.storage.kv.redis:RedisOnlineStore",
+        "memory": "shipyard.storage.kv.memory:MemoryOnlineStore",
+    },
+    noun="online store scheme",
+    shown="{}://",
+)
 
 
 class _StoreFactory(Protocol):
     def from_url(self, url: str) -> OnlineStore: ...
-
-
-def _backend(scheme: str) -> object:
-    if scheme in plugins.names(GROUP):
-        return plugins.load(GROUP, scheme)
-    if scheme in _BUILT_IN:
-        import importlib
-
-        module, _, name = _BUILT_IN[scheme].partition(":")
-        return getattr(importlib.import_module(module), name)
-    known = ", ".join(f"{s}://" for s in sorted(set(plugins.names(GROUP)) | set(_BUILT_IN)))
-    raise ConfigError(f"online store has unknown scheme {scheme!r} (known: {known}, or a file path)")
 
 
 def open_online_store(location: str) -> OnlineStore:
@@ -49,10 +40,10 @@ def open_online_store(location: str) -> OnlineStore:
             "online store location is empty (expected a file path, sqlite:///, redis:// or memory://)"
         )
     scheme = location.split("://", 1)[0].lower() if "://" in location else "sqlite"
-    factory = _backend(scheme)
+    factory = STORES.load(scheme)
     if not callable(getattr(factory, "from_url", None)):
         raise ConfigError(f"online store backend {scheme!r} ({factory!r}) has no from_url(url) constructor")
     return cast(_StoreFactory, factory).from_url(location)
 
 
-__all__ = ["GROUP", "OnlineStore", "Row", "check_namespace", "open_online_store"]
+__all__ = ["STORES", "OnlineStore", "Row", "check_namespace", "open_online_store"]

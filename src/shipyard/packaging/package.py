@@ -12,7 +12,7 @@ Pickled (pyfunc) models and sparse arrays inside skops files may still differ.
 
 Loading takes bytes the caller has verified against their digest (:func:`load_verified` does both)
 and refuses payloads that can run code when loaded unless ``trust_pickle`` is set (see
-:mod:`shipyard.registry.trust`).
+:mod:`shipyard.packaging.trust`).
 """
 
 from __future__ import annotations
@@ -31,9 +31,9 @@ import pandas as pd
 
 from shipyard.core.clock import now_ms
 from shipyard.errors import CorruptArtifact, InvalidInput, ShipyardError
-from shipyard.registry import flavors
-from shipyard.registry.flavors.base import Predictor, as_array, version_of
-from shipyard.registry.signature import Signature, infer_signature
+from shipyard.packaging import flavors
+from shipyard.packaging.flavors.base import Predictor, as_array, version_of
+from shipyard.packaging.signature import Signature, infer_signature
 from shipyard.storage.artifacts.content import ContentStore, write_atomically
 
 MANIFEST_NAME = "shipyard-model.json"

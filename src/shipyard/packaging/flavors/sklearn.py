@@ -16,8 +16,8 @@ import numpy as np
 import pandas as pd
 
 from shipyard.errors import InvalidInput
-from shipyard.registry.flavors.base import Payload, Predictor, as_array, from_library, version_of
-from shipyard.registry.trust import refuse_untrusted, untrusted
+from shipyard.packaging.flavors.base import Payload, Predictor, as_array, from_library, version_of
+from shipyard.packaging.trust import refuse_untrusted, untrusted
 
 ENTRY = "model.skops"
 

@@ -15,7 +15,7 @@ import numpy as np
 import pandas as pd
 
 from shipyard.errors import InvalidInput
-from shipyard.registry.flavors.base import Payload, Predictor, from_library, version_of
+from shipyard.packaging.flavors.base import Payload, Predictor, from_library, version_of
 
 ENTRY = "model.onnx"
 _NUMPY_TYPES = {

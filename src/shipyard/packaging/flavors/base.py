@@ -1,10 +1,10 @@
 """The flavor port: how one kind of model is written to bytes, read back and asked for predictions.
 
 A flavor is found by name in the ``shipyard.model_flavors`` entry-point group (see
-:mod:`shipyard.registry.flavors`). ``save`` returns the payload as named entries (stored under
+:mod:`shipyard.packaging.flavors`). ``save`` returns the payload as named entries (stored under
 ``model/`` in the package zip); ``load`` gets those entries back, already verified against the
 package digest, and must refuse formats that can run code on load unless ``trust_pickle`` is set
-(:func:`shipyard.registry.trust.refuse_untrusted`).
+(:func:`shipyard.packaging.trust.refuse_untrusted`).
 """
 
 from __future__ import annotations

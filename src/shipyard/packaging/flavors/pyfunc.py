@@ -11,8 +11,8 @@ import numpy as np
 import pandas as pd
 
 from shipyard.errors import InvalidInput
-from shipyard.registry.flavors.base import Payload, Predictor, as_array, version_of
-from shipyard.registry.trust import refuse_untrusted
+from shipyard.packaging.flavors.base import Payload, Predictor, as_array, version_of
+from shipyard.packaging.trust import refuse_untrusted
 
 ENTRY = "model.pkl"
 FORMATS = ("cloudpickle", "pickle")

@@ -16,8 +16,8 @@ import numpy as np
 import pandas as pd
 
 from shipyard.errors import Conflict, InvalidInput
-from shipyard.registry.packaging import LoadedModel, build_package, load_model
-from shipyard.registry.signature import FLOAT_TYPES, INTEGER_TYPES, ColumnSpec
+from shipyard.packaging.package import LoadedModel, build_package, load_model
+from shipyard.packaging.signature import FLOAT_TYPES, INTEGER_TYPES, ColumnSpec
 
 DEFAULT_TOLERANCE = 1e-4
 

@@ -14,7 +14,7 @@ import numpy as np
 import pandas as pd
 
 from shipyard.errors import InvalidInput
-from shipyard.registry.flavors.base import Payload, Predictor, as_array, from_library
+from shipyard.packaging.flavors.base import Payload, Predictor, as_array, from_library
 
 ENTRY = "model.txt"
 META = "meta.json"
