@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from urllib.parse import urlencode
 
 from shipyard.errors import InvalidInput
+from shipyard.server.ui import downsample
 from shipyard.server.ui.sparkline import Sparkline, sparkline
 from shipyard.tracking.api import TrackingAPI
 from shipyard.tracking.model import (
@@ -169,21 +170,22 @@ class RunDetail:
     inputs: Sequence[DataNode] = field(default_factory=list)
     outputs: Sequence[DataNode] = field(default_factory=list)
     registered: Sequence[LineageNode] = field(default_factory=list)  # model versions from this run
+    #: Metrics with more than one point, as chart columns downsampled to ~1,000 points each.
+    charts: Sequence[Mapping[str, object]] = field(default_factory=list)
 
 
 def run_detail(tracking: TrackingAPI, run_id: str) -> RunDetail:
     run = tracking.get_run(run_id)
     graph = tracking.lineage(run.id, LINEAGE_DEPTH)
+    histories = {key: tracking.metric_history(run.id, key) for key in run.metrics}
     inputs, outputs = lineage_sides(graph, run.id)
     return RunDetail(
         run=run,
         experiment=tracking.get_experiment(run.experiment_id),
         parent=tracking.get_run(run.parent_id) if run.parent_id else None,
         children=tracking.search_runs(None, f"parent_id = '{run.id}'", ["start_time ASC"]),
-        metrics=[
-            MetricRow(latest, sparkline(tracking.metric_history(run.id, key)))
-            for key, latest in sorted(run.metrics.items())
-        ],
+        metrics=[MetricRow(latest, sparkline(histories[key])) for key, latest in sorted(run.metrics.items())],
+        charts=[{"key": key, **downsample.series(h)} for key, h in sorted(histories.items()) if len(h) > 1],
         datasets=tracking.run_datasets(run.id),
         artifacts=tracking.list_artifacts(run.id),
         inputs=inputs,

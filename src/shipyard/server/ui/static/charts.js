@@ -1,0 +1,46 @@
+// Metric charts of the run page: plotly.js over the series the server put in data-series
+// (already downsampled to ~1,000 points). The x axis, smoothing and log scale apply to all charts.
+(() => {
+  const ema = (values, weight) => {  // exponential moving average, debiased like TensorBoard's
+    if (!weight) return values;
+    let acc = 0, n = 0;
+    return values.map((v) => {
+      if (v === null) return null;
+      acc = acc * weight + (1 - weight) * v;
+      n += 1;
+      return acc / (1 - Math.pow(weight, n));
+    });
+  };
+  const xs = (s, mode) => {
+    if (mode === "time") return s.time.map((t) => new Date(t));
+    if (mode === "relative") return s.time.map((t) => (t - s.time[0]) / 1000);
+    return s.step;
+  };
+  const draw = () => {
+    const mode = document.getElementById("chart-x").value;
+    const weight = Number(document.getElementById("chart-smooth").value);
+    const log = document.getElementById("chart-log").checked;
+    document.querySelectorAll(".metric-chart").forEach((el) => {
+      const s = JSON.parse(el.dataset.series);
+      const x = xs(s, mode);
+      const traces = [{ x, y: s.value, name: s.key, mode: "lines", line: { width: 1.5 }, opacity: weight ? 0.3 : 1 }];
+      if (weight) traces.push({ x, y: ema(s.value, weight), name: `${s.key} (smoothed)`, mode: "lines" });
+      const layout = {
+        title: { text: s.key, font: { size: 14 } },
+        height: 260,
+        margin: { l: 50, r: 10, t: 30, b: 40 },
+        showlegend: false,
+        xaxis: { title: { text: mode === "relative" ? "seconds since first point" : mode } },
+        yaxis: { type: log ? "log" : "linear" },
+      };
+      Plotly.react(el, traces, layout, { responsive: true, displaylogo: false });
+    });
+  };
+  document.addEventListener("DOMContentLoaded", () => {
+    const form = document.getElementById("chart-controls");
+    if (!form || typeof Plotly === "undefined") return;
+    form.addEventListener("input", draw);
+    form.addEventListener("submit", (e) => e.preventDefault());
+    draw();
+  });
+})();
