@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import re
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -36,8 +37,12 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Site]:
         loss[12_345] = ("loss", 5.0, 12_345, 1_000_000 + 50 * 12_345)  # a spike downsampling must keep
         t.log_metrics(run.id, [*loss, ("auc", 0.9, 0, 2_000)])
         t.end_run(run.id)
+        other = t.create_run("training", name="short-run", user=USER)
+        t.log_metrics(other.id, [("loss", 1.0 / (s + 1), s, 2_000_000 + s) for s in range(50)])
+        t.log_metrics(other.id, [("auc", 0.9000001, 0, 2_000)])  # equal as shown: not highlighted
+        t.end_run(other.id)
         with start_live_server(app) as server:
-            yield Site(server.url, app, token, {"long": run.id}, workdir)
+            yield Site(server.url, app, token, {"long": run.id, "short": other.id}, workdir)
     finally:
         app.close()
 
@@ -83,3 +88,17 @@ def test_not_found_page_says_so(page: Page, site: Site) -> None:
     page.goto(f"{site.url}/ui/runs/0123456789abcdef0123456789abcdef")
     expect(page).to_have_title("Not found · Shipyard")
     expect(page.get_by_role("heading", name="Not found")).to_be_visible()
+
+
+def test_compare_overlays_the_runs_curves_and_highlights_only_real_differences(
+    page: Page, site: Site
+) -> None:
+    login(page, site, f"/ui/compare?run={site.runs['long']}&run={site.runs['short']}")
+    chart = page.locator(".metric-chart[data-key=loss]")
+    expect(chart.locator(".main-svg").first).to_be_attached()
+    names = page.evaluate("document.querySelector('.metric-chart').data.map(t => [t.name, t.y.length])")
+    assert names == [["long-run", POINTS], ["short-run", 50]]
+    expect(page.locator("table.compare tr.metric[data-key=auc]")).not_to_have_class(re.compile(r"\bdiff\b"))
+    expect(page.locator("table.compare tr.metric[data-key=loss]")).to_have_class(re.compile(r"\bdiff\b"))
+    page.set_viewport_size({"width": 1100, "height": 900})
+    page.screenshot(path=str(SCREENSHOTS / "compare.png"))

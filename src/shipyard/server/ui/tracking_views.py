@@ -24,6 +24,7 @@ from shipyard.tracking.model import (
 )
 
 PER_PAGE = 100
+MAX_COMPARED_CURVES = 20
 LINEAGE_DEPTH = 2  # the run's inputs and outputs, who produced the inputs, who used the outputs
 _PLAIN_KEY = re.compile(r"[A-Za-z0-9_\-/.]+")
 
@@ -239,14 +240,29 @@ class Comparison:
     compared: RunComparison
     differing_params: frozenset[str]
     differing_metrics: frozenset[str]
+    #: Metrics with a history, one curve per run (downsampled), for overlaid charts.
+    curves: Sequence[Mapping[str, object]] = ()
+
+
+def _shown(value: float | None) -> str:
+    """A metric as the page shows it (five significant digits)."""
+    return "" if value is None else f"{value:.5g}"
 
 
 def comparison(tracking: TrackingAPI, run_ids: Sequence[str]) -> Comparison:
     if not run_ids:
         raise InvalidInput("select at least one run to compare", field="run")
     compared = tracking.compare_runs(run_ids)
+    curves = []
+    for key in compared.metric_keys[:MAX_COMPARED_CURVES]:
+        histories = [(run, tracking.metric_history(run.id, key)) for run in compared.runs]
+        if any(len(h) > 1 for _, h in histories):
+            runs = [{"name": run.name, **downsample.series(h)} for run, h in histories if h]
+            curves.append({"key": key, "runs": runs})
     return Comparison(
         compared,
         frozenset(compared.differing_params()),
-        frozenset(k for k in compared.metric_keys if len({str(v) for v in compared.metric(k)}) > 1),
+        # as shown: values that only differ past the fifth significant digit are not highlighted
+        frozenset(k for k in compared.metric_keys if len({_shown(v) for v in compared.metric(k)}) > 1),
+        curves,
     )

@@ -22,14 +22,19 @@
     const log = document.getElementById("chart-log").checked;
     document.querySelectorAll(".metric-chart").forEach((el) => {
       const s = JSON.parse(el.dataset.series);
-      const x = xs(s, mode);
-      const traces = [{ x, y: s.value, name: s.key, mode: "lines", line: { width: 1.5 }, opacity: weight ? 0.3 : 1 }];
-      if (weight) traces.push({ x, y: ema(s.value, weight), name: `${s.key} (smoothed)`, mode: "lines" });
+      const curves = s.runs || [{ ...s, name: s.key }];  // compare: one curve per run
+      const traces = [];
+      curves.forEach((c) => {
+        const x = xs(c, mode);
+        const y = weight ? ema(c.value, weight) : c.value;
+        traces.push({ x, y, name: c.name, mode: "lines", line: { width: 1.5 } });
+        if (weight && !s.runs) traces.unshift({ x, y: c.value, name: `${c.name} (raw)`, mode: "lines", opacity: 0.3 });
+      });
       const layout = {
         title: { text: s.key, font: { size: 14 } },
         height: 260,
         margin: { l: 50, r: 10, t: 30, b: 40 },
-        showlegend: false,
+        showlegend: Boolean(s.runs),
         xaxis: { title: { text: mode === "relative" ? "seconds since first point" : mode } },
         yaxis: { type: log ? "log" : "linear" },
       };
