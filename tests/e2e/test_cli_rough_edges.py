@@ -54,3 +54,18 @@ def test_search_prints_bare_ids_for_the_shell(home: Path) -> None:
     finally:
         app.close()
     assert set(ok("runs", "search", "name LIKE 'r%'", "--ids").split()) == ids
+
+
+def test_runs_history_draws_a_labelled_chart(home: Path) -> None:
+    app = build_app(load_settings(home=home))
+    try:
+        app.tracking.create_experiment("churn")
+        run = app.tracking.create_run("churn", name="r")
+        app.tracking.log_metrics(run.id, [("val_auc", 0.5 + s / 1000, s, 1_000 + s) for s in range(300)])
+    finally:
+        app.close()
+    out = ok("runs", "history", run.id, "val_auc", "--rows", "2")
+    assert f"val_auc of run {run.id} (300 points)" in out  # the chart's title
+    assert "step" in out and "299" in out and "0.799" in out  # axis label, last step, top value
+    assert any(ch in out for ch in "⠁⠉⠒⠤⣀")  # the braille line itself
+    assert "last 2 of 300 points" in out and "  298  " in out and "  297  " not in out
