@@ -36,6 +36,9 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Site]:
         loss = [("loss", math.exp(-s / 4000) + 0.01, s, 1_000_000 + 50 * s) for s in range(POINTS_LOGGED)]
         loss[12_345] = ("loss", 5.0, 12_345, 1_000_000 + 50 * 12_345)  # a spike downsampling must keep
         t.log_metrics(run.id, [*loss, ("auc", 0.9, 0, 2_000)])
+        csv = workdir / "feature_importance.csv"
+        csv.write_text("feature,importance\ntenure,0.5\ncharges,0.3\ncalls,0.2\n")
+        t.log_artifact(run.id, csv, "feature_importance.csv")
         t.end_run(run.id)
         other = t.create_run("training", name="short-run", user=USER)
         t.log_metrics(other.id, [("loss", 1.0 / (s + 1), s, 2_000_000 + s) for s in range(50)])
@@ -102,3 +105,13 @@ def test_compare_overlays_the_runs_curves_and_highlights_only_real_differences(
     expect(page.locator("table.compare tr.metric[data-key=loss]")).to_have_class(re.compile(r"\bdiff\b"))
     page.set_viewport_size({"width": 1100, "height": 900})
     page.screenshot(path=str(SCREENSHOTS / "compare.png"))
+
+
+def test_run_page_plots_a_logged_importance_csv(page: Page, site: Site) -> None:
+    login(page, site, f"/ui/runs/{site.runs['long']}")
+    chart = page.locator(".importance-chart")
+    expect(chart.locator(".main-svg").first).to_be_attached()
+    bars = page.evaluate(
+        "(() => { const t = document.querySelector('.importance-chart').data[0]; return [t.y, t.x]; })()"
+    )
+    assert bars == [["calls", "charges", "tenure"], [0.2, 0.3, 0.5]]  # largest at the top

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import re
+import tempfile
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
+from pathlib import Path
 from urllib.parse import urlencode
 
 from shipyard.errors import InvalidInput
@@ -25,6 +27,8 @@ from shipyard.tracking.model import (
 
 PER_PAGE = 100
 MAX_COMPARED_CURVES = 20
+MAX_IMPORTANCES = 30
+MAX_IMPORTANCE_BYTES = 1_000_000
 LINEAGE_DEPTH = 2  # the run's inputs and outputs, who produced the inputs, who used the outputs
 _PLAIN_KEY = re.compile(r"[A-Za-z0-9_\-/.]+")
 
@@ -173,12 +177,15 @@ class RunDetail:
     registered: Sequence[LineageNode] = field(default_factory=list)  # model versions from this run
     #: Metrics with more than one point, as chart columns downsampled to ~1,000 points each.
     charts: Sequence[Mapping[str, object]] = field(default_factory=list)
+    #: A logged ``*importance*.csv`` as bar-chart data (names, values), or None.
+    importance: Mapping[str, object] | None = None
 
 
 def run_detail(tracking: TrackingAPI, run_id: str) -> RunDetail:
     run = tracking.get_run(run_id)
     graph = tracking.lineage(run.id, LINEAGE_DEPTH)
     histories = {key: tracking.metric_history(run.id, key) for key in run.metrics}
+    artifacts = tracking.list_artifacts(run.id)
     inputs, outputs = lineage_sides(graph, run.id)
     return RunDetail(
         run=run,
@@ -188,13 +195,49 @@ def run_detail(tracking: TrackingAPI, run_id: str) -> RunDetail:
         metrics=[MetricRow(latest, sparkline(histories[key])) for key, latest in sorted(run.metrics.items())],
         charts=[{"key": key, **downsample.series(h)} for key, h in sorted(histories.items()) if len(h) > 1],
         datasets=tracking.run_datasets(run.id),
-        artifacts=tracking.list_artifacts(run.id),
+        artifacts=artifacts,
         inputs=inputs,
         outputs=outputs,
+        importance=importance_chart(tracking, run.id, artifacts),
         registered=[
             n for n in graph.nodes if n.kind is NodeKind.MODEL_VERSION and (run.id, n.id) in _pairs(graph)
         ],
     )
+
+
+def importance_chart(
+    tracking: TrackingAPI, run_id: str, artifacts: Sequence[Artifact]
+) -> Mapping[str, object] | None:
+    """The first logged ``*importance*.csv`` (a name column and a numeric column), largest
+    ``MAX_IMPORTANCES`` values, for a bar chart."""
+    found = next(
+        (
+            a
+            for a in artifacts
+            if a.path.lower().endswith("importance.csv") and a.size <= MAX_IMPORTANCE_BYTES
+        ),
+        None,
+    )
+    if found is None:
+        return None
+    import pandas as pd
+
+    with tempfile.TemporaryDirectory(prefix="shipyard-ui-") as folder:
+        path = tracking.download_artifact(run_id, found.path, Path(folder) / "importance.csv")
+        try:
+            frame = pd.read_csv(path)
+        except (ValueError, UnicodeDecodeError):
+            return None
+    numeric = [c for c in frame.columns if pd.api.types.is_numeric_dtype(frame[c])]
+    labels = [c for c in frame.columns if c not in numeric]
+    if not numeric or not labels:
+        return None
+    top = frame.nlargest(MAX_IMPORTANCES, numeric[0])
+    return {
+        "title": f"{found.path}: {numeric[0]}",
+        "names": [str(v) for v in top[labels[0]]],
+        "values": [float(v) for v in top[numeric[0]]],
+    }
 
 
 def _pairs(graph: LineageGraph) -> set[tuple[str, str]]:

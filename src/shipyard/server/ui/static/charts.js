@@ -41,9 +41,27 @@
       Plotly.react(el, traces, layout, { responsive: true, displaylogo: false });
     });
   };
+  const bars = () => {  // feature histograms and logged importances: plain bar charts
+    document.querySelectorAll(".histogram-chart").forEach((el) => {
+      const h = JSON.parse(el.dataset.histogram);
+      const mids = h.counts.map((_, i) => (h.edges[i] + h.edges[i + 1]) / 2);
+      const widths = h.counts.map((_, i) => h.edges[i + 1] - h.edges[i]);
+      Plotly.react(el, [{ type: "bar", x: mids, y: h.counts, width: widths, marker: { line: { width: 1, color: "#fff" } } }],
+        { title: { text: el.dataset.feature, font: { size: 13 } }, height: 220, margin: { l: 45, r: 10, t: 30, b: 30 }, bargap: 0 },
+        { responsive: true, displaylogo: false });
+    });
+    document.querySelectorAll(".importance-chart").forEach((el) => {
+      const d = JSON.parse(el.dataset.importance);
+      Plotly.react(el, [{ type: "bar", orientation: "h", y: d.names.slice().reverse(), x: d.values.slice().reverse() }],
+        { title: { text: d.title, font: { size: 13 } }, height: 60 + 22 * d.names.length, margin: { l: 180, r: 10, t: 30, b: 30 } },
+        { responsive: true, displaylogo: false });
+    });
+  };
   document.addEventListener("DOMContentLoaded", () => {
+    if (typeof Plotly === "undefined") return;
+    bars();
     const form = document.getElementById("chart-controls");
-    if (!form || typeof Plotly === "undefined") return;
+    if (!form) return;
     form.addEventListener("input", draw);
     form.addEventListener("submit", (e) => e.preventDefault());
     draw();
