@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import os
 import re
 from collections.abc import Iterator
 from pathlib import Path
@@ -44,8 +45,19 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Site]:
         t.log_metrics(other.id, [("loss", 1.0 / (s + 1), s, 2_000_000 + s) for s in range(50)])
         t.log_metrics(other.id, [("auc", 0.9000001, 0, 2_000)])  # equal as shown: not highlighted
         t.end_run(other.id)
+        sweep = t.create_run("training", name="sweep", user=USER)
+        for i, (model, lr, auc) in enumerate(
+            [("gbm", 0.05, 0.91), ("logreg", 0.1, 0.78), ("gbm", 0.2, 0.85)]
+        ):
+            trial = t.create_run("training", name=f"trial-{i}", user=USER, parent_id=sweep.id)
+            t.log_params(trial.id, {"model": model, "lr": lr, "seed": 7})
+            t.log_metrics(trial.id, [("auc", auc, 0, 3_000)])
+            t.end_run(trial.id)
+        t.end_run(sweep.id)
         with start_live_server(app) as server:
-            yield Site(server.url, app, token, {"long": run.id, "short": other.id}, workdir)
+            yield Site(
+                server.url, app, token, {"long": run.id, "short": other.id, "sweep": sweep.id}, workdir
+            )
     finally:
         app.close()
 
@@ -83,7 +95,8 @@ def test_run_page_draws_full_metric_charts_downsampled(page: Page, site: Site) -
     assert drawn["type"] == "log" and drawn["x0"] == 0 and drawn["traces"] == 2
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
     page.set_viewport_size({"width": 1100, "height": 800})
-    chart.screenshot(path=str(SCREENSHOTS / "run-metric-chart.png"))
+    if os.environ.get("SHIPYARD_DOCS_SCREENSHOTS"):  # refresh the docs' images
+        chart.screenshot(path=str(SCREENSHOTS / "run-metric-chart.png"))
 
 
 def test_not_found_page_says_so(page: Page, site: Site) -> None:
@@ -104,7 +117,8 @@ def test_compare_overlays_the_runs_curves_and_highlights_only_real_differences(
     expect(page.locator("table.compare tr.metric[data-key=auc]")).not_to_have_class(re.compile(r"\bdiff\b"))
     expect(page.locator("table.compare tr.metric[data-key=loss]")).to_have_class(re.compile(r"\bdiff\b"))
     page.set_viewport_size({"width": 1100, "height": 900})
-    page.screenshot(path=str(SCREENSHOTS / "compare.png"))
+    if os.environ.get("SHIPYARD_DOCS_SCREENSHOTS"):  # refresh the docs' images
+        page.screenshot(path=str(SCREENSHOTS / "compare.png"))
 
 
 def test_run_page_plots_a_logged_importance_csv(page: Page, site: Site) -> None:
@@ -115,3 +129,15 @@ def test_run_page_plots_a_logged_importance_csv(page: Page, site: Site) -> None:
         "(() => { const t = document.querySelector('.importance-chart').data[0]; return [t.y, t.x]; })()"
     )
     assert bars == [["calls", "charges", "tenure"], [0.2, 0.3, 0.5]]  # largest at the top
+
+
+def test_a_sweep_draws_its_trials_in_parallel_coordinates(page: Page, site: Site) -> None:
+    login(page, site, f"/ui/runs/{site.runs['sweep']}")
+    expect(page.locator(".sweep-chart .main-svg").first).to_be_attached()
+    dims = page.evaluate(
+        "document.querySelector('.sweep-chart').data[0].dimensions.map(d => [d.label, d.values.length])"
+    )
+    assert dims == [["lr", 3], ["model", 3], ["auc", 3]]  # seed is the same everywhere: no axis
+    if os.environ.get("SHIPYARD_DOCS_SCREENSHOTS"):  # refresh the docs' images
+        page.set_viewport_size({"width": 1100, "height": 900})
+        page.locator("section.sweep").screenshot(path=str(SCREENSHOTS / "sweep.png"))

@@ -28,6 +28,7 @@ from shipyard.tracking.model import (
 PER_PAGE = 100
 MAX_COMPARED_CURVES = 20
 MAX_IMPORTANCES = 30
+MAX_SWEEP_AXES = 12
 MAX_IMPORTANCE_BYTES = 1_000_000
 LINEAGE_DEPTH = 2  # the run's inputs and outputs, who produced the inputs, who used the outputs
 _PLAIN_KEY = re.compile(r"[A-Za-z0-9_\-/.]+")
@@ -177,6 +178,8 @@ class RunDetail:
     registered: Sequence[LineageNode] = field(default_factory=list)  # model versions from this run
     #: Metrics with more than one point, as chart columns downsampled to ~1,000 points each.
     charts: Sequence[Mapping[str, object]] = field(default_factory=list)
+    #: The child runs' params and latest metrics as parallel-coordinates dimensions, or None.
+    sweep: Mapping[str, object] | None = None
     #: A logged ``*importance*.csv`` as bar-chart data (names, values), or None.
     importance: Mapping[str, object] | None = None
 
@@ -186,12 +189,14 @@ def run_detail(tracking: TrackingAPI, run_id: str) -> RunDetail:
     graph = tracking.lineage(run.id, LINEAGE_DEPTH)
     histories = {key: tracking.metric_history(run.id, key) for key in run.metrics}
     artifacts = tracking.list_artifacts(run.id)
+    children = tracking.search_runs(None, f"parent_id = '{run.id}'", ["start_time ASC"])
     inputs, outputs = lineage_sides(graph, run.id)
     return RunDetail(
         run=run,
         experiment=tracking.get_experiment(run.experiment_id),
         parent=tracking.get_run(run.parent_id) if run.parent_id else None,
-        children=tracking.search_runs(None, f"parent_id = '{run.id}'", ["start_time ASC"]),
+        children=children,
+        sweep=sweep_chart(children),
         metrics=[MetricRow(latest, sparkline(histories[key])) for key, latest in sorted(run.metrics.items())],
         charts=[{"key": key, **downsample.series(h)} for key, h in sorted(histories.items()) if len(h) > 1],
         datasets=tracking.run_datasets(run.id),
@@ -203,6 +208,43 @@ def run_detail(tracking: TrackingAPI, run_id: str) -> RunDetail:
             n for n in graph.nodes if n.kind is NodeKind.MODEL_VERSION and (run.id, n.id) in _pairs(graph)
         ],
     )
+
+
+def sweep_chart(runs: Sequence[Run]) -> Mapping[str, object] | None:
+    """Params (numbers as numbers, other values as categories) and latest metrics of a sweep's
+    trials, as parallel-coordinates dimensions; None for fewer than two trials."""
+    if len(runs) < 2:
+        return None
+    dimensions: list[dict[str, object]] = []
+    for key in sorted({k for r in runs for k in r.params})[:MAX_SWEEP_AXES]:
+        raw = [r.params.get(key) for r in runs]
+        if len(set(raw)) < 2:
+            continue  # a param every trial shares says nothing
+        numbers = [_float(v) for v in raw]
+        if all(n is not None for n in numbers):
+            dimensions.append({"label": key, "values": numbers})
+        else:
+            labels = sorted({str(v) for v in raw})
+            dimensions.append(
+                {
+                    "label": key,
+                    "values": [labels.index(str(v)) for v in raw],
+                    "ticktext": labels,
+                    "tickvals": list(range(len(labels))),
+                }
+            )
+    for key in sorted({k for r in runs for k in r.metrics})[:MAX_SWEEP_AXES]:
+        values = [m.value if (m := r.metrics.get(key)) else None for r in runs]
+        if any(v is not None for v in values):
+            dimensions.append({"label": key, "values": values})
+    return {"dimensions": dimensions, "names": [r.name for r in runs]} if dimensions else None
+
+
+def _float(value: str | None) -> float | None:
+    try:
+        return None if value is None else float(value)
+    except ValueError:
+        return None
 
 
 def importance_chart(

@@ -50,6 +50,13 @@
         { title: { text: el.dataset.feature, font: { size: 13 } }, height: 220, margin: { l: 45, r: 10, t: 30, b: 30 }, bargap: 0 },
         { responsive: true, displaylogo: false });
     });
+    document.querySelectorAll(".sweep-chart").forEach((el) => {
+      const d = JSON.parse(el.dataset.sweep);
+      const last = d.dimensions[d.dimensions.length - 1];
+      Plotly.react(el, [{ type: "parcoords", dimensions: d.dimensions,
+        line: { color: last.values.map((v) => (v === null ? 0 : v)), colorscale: "Viridis", showscale: true } }],
+        { height: 380, margin: { l: 60, r: 60, t: 50, b: 30 } }, { responsive: true, displaylogo: false });
+    });
     document.querySelectorAll(".importance-chart").forEach((el) => {
       const d = JSON.parse(el.dataset.importance);
       Plotly.react(el, [{ type: "bar", orientation: "h", y: d.names.slice().reverse(), x: d.values.slice().reverse() }],
