@@ -26,6 +26,7 @@ from shipyard.migrations import runner
 from shipyard.pipelines.ports import InputRef
 from shipyard.pipelines.triggers.model import NewDataSpec, SourceKind
 from shipyard.pipelines.triggers.ports import PipelineLauncher
+from shipyard.provenance import DomainLineage, FeatureStoreOrigins
 from shipyard.registry.entities import TrainingData
 from shipyard.registry.ports import RunFacts
 from shipyard.storage.artifacts import ContentStore, open_store
@@ -69,7 +70,11 @@ class App:
         from shipyard.registry.service import RegistryService
 
         return RegistryService(
-            self.db, self.content, TrackingRunLookup(self.tracking), trust_pickle=self.settings.trust_pickle
+            self.db,
+            self.content,
+            TrackingRunLookup(self.tracking),
+            trust_pickle=self.settings.trust_pickle,
+            origins=FeatureStoreOrigins(self.db),
         )
 
     @cached_property
@@ -317,7 +322,7 @@ def build_app(settings: Settings, *, migrate: bool = True) -> App:
         settings=settings,
         db=db,
         content=content,
-        tracking=TrackingService(db, content, limits_of(settings)),
+        tracking=TrackingService(db, content, limits_of(settings), lineage_extensions=[DomainLineage()]),
         accounts=AccountsService(
             db,
             default_token_lifetime=timedelta(days=settings.token_lifetime_days)

@@ -9,6 +9,7 @@ others (the database and artifact locations default to files inside ``home``) ar
 from __future__ import annotations
 
 import os
+import tomllib
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -144,6 +145,8 @@ def load_settings(**overrides: Any) -> Settings:
 
     try:
         return Settings(**overrides)
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{config_file()} is not valid TOML: {exc}", field="config") from None
     except ValidationError as exc:
         first = exc.errors()[0]
         name = ".".join(str(p) for p in first["loc"]) or "settings"

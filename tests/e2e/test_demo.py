@@ -146,7 +146,12 @@ def test_demo_command_respects_configured_settings(tmp_path: Path, monkeypatch: 
     assert result.exit_code == 0, (result.stdout, result.stderr, result.exception)
     assert (tmp_path / "configured" / "shipyard.db").is_file()
     assert not (tmp_path / "here" / ".shipyard").exists()
-    assert "first, in this shell" not in result.stdout
+    assert "then, in the same shell" not in result.stdout  # no `cd`: the settings are the user's
+    assert "\ncd " not in result.stdout
+    # Run again on the same configured store, it says that it adds to it.
+    again = invoke("demo", "--dir", "here", "--rows", str(ROWS))
+    assert again.exit_code == 0, (again.stdout, again.stderr, again.exception)
+    assert "Adding to the configured store" in again.stdout
 
 
 def _wait_inside_the_sweep(demo: subprocess.Popen[str], db: Path, timeout: float = 120) -> None:

@@ -6,6 +6,7 @@ Skipped on a workstation without ``/usr/bin/chromium``; fails under CI (``CI=tru
 
 from __future__ import annotations
 
+import os
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -26,6 +27,7 @@ from support.live_server import start_live_server
 pytestmark = pytest.mark.slow
 
 VIEWER = "vera"
+DOCS_IMAGES = Path(__file__).resolve().parents[2] / "docs" / "images"
 EVERY_DEFINITION = ["driver", "driver_fare", "driver_stats", "eta_model", "ride", "rider", "weekly_activity"]
 
 
@@ -186,6 +188,15 @@ def test_view_page_shows_features_source_ttl_versions_statistics_and_watermark(
         "paris \N{MULTIPLICATION SIGN} 4"
     )
     expect(page.locator(".stats-when")).to_contain_text("2026-01-01 00:00:00 to 2026-01-02 00:00:00")
+
+    # Each numeric feature's histogram is drawn (plotly bars), its counts adding up to the rows.
+    trips_hist = page.locator(".histogram-chart[data-feature=trips]")
+    expect(trips_hist.locator(".main-svg").first).to_be_attached()
+    counts = page.evaluate("document.querySelector('.histogram-chart[data-feature=trips]').data[0].y")
+    assert sum(counts) == 12 and len(counts) > 1
+    page.set_viewport_size({"width": 1100, "height": 1400})
+    if os.environ.get("SHIPYARD_DOCS_SCREENSHOTS"):  # refresh the docs' images
+        page.screenshot(path=str(DOCS_IMAGES / "feature-view.png"), full_page=False)
 
 
 def test_a_view_never_materialized_says_so(page: Page, site: Site) -> None:

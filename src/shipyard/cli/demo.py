@@ -40,7 +40,8 @@ def demo(
     Uses SHIPYARD_* settings or shipyard.toml when given; otherwise keeps everything in DIR/.shipyard.
     """
     from shipyard.client import Client
-    from shipyard.demo.scenario import run_demo
+    from shipyard.demo import onboarding
+    from shipyard.demo.scenario import EXPERIMENT, run_demo
 
     workdir = dir.resolve()
     state = get_state(ctx)
@@ -48,12 +49,26 @@ def demo(
     if configured(state.settings):
         settings = state.settings
     else:
-        settings = load_settings(home=workdir / ".shipyard")
+        if removed := onboarding.start_clean(workdir):
+            console.print(
+                f"Starting clean: removed the previous demo's store and data in {escape(str(workdir))} "
+                f"({', '.join(escape(p.name) for p in removed)})."
+            )
+        settings = load_settings(home=workdir / onboarding.DEMO_STORE)
         first_step = f"cd {shlex.quote(str(workdir))}"
     where = settings.url if settings.remote else settings.resolved_db_url()
     console.print(f"[bold]Shipyard demo[/] in {escape(str(workdir))} (tracking to {escape(str(where))})")
     client = Client(settings)
     try:
+        if (
+            first_step is None
+            and not settings.remote
+            and (count := onboarding.existing_runs(client, EXPERIMENT))
+        ):
+            console.print(
+                f"[yellow]Adding to the configured store:[/] experiment {EXPERIMENT!r} already has {count} "
+                "runs; this demo adds its own, and new versions of the model 'churn'."
+            )
         run_demo(client, workdir, seed=seed, rows=rows, console=console, first_step=first_step)
     finally:
         client.close()

@@ -27,6 +27,13 @@ def graph_dict(graph: LineageGraph) -> dict[str, object]:
 def node_text(node: LineageNode, relation: str = "") -> Text:
     if node.kind is NodeKind.RUN:
         text = Text.assemble(("run ", "bold cyan"), (node.label, "bold"), f"  {node.id}")
+    elif node.kind is NodeKind.SOURCE:
+        fingerprint = node.id.rsplit("#", 1)[-1]
+        text = Text.assemble(("source file ", "bold blue"), (node.label, "bold"), f"  {fingerprint}")
+    elif node.kind is NodeKind.FEATURE_VIEW:
+        text = Text.assemble(("feature view ", "bold green"), (node.label, "bold"))
+    elif node.kind is NodeKind.MODEL_VERSION:
+        text = Text.assemble(("model version ", "bold yellow"), (node.label, "bold"))
     else:
         text = Text.assemble(("data ", "bold magenta"), (node.label, "bold"), f"  {short_digest(node.id)}")
     if relation:

@@ -32,7 +32,7 @@ from shipyard.cli.output import (
 from shipyard.cli.state import get_client
 from shipyard.core.clock import to_datetime
 from shipyard.errors import NotFound
-from shipyard.tracking.model import Run, RunComparison
+from shipyard.tracking.model import Metric, Run, RunComparison
 
 app = typer.Typer(help="List, inspect, search and compare runs.", no_args_is_help=True)
 
@@ -40,7 +40,6 @@ ExperimentOption = Annotated[
     list[str] | None,
     typer.Option("--experiment", "-e", help="Only runs of this experiment (name or id); repeat for several."),
 ]
-SPARKS = "▁▂▃▄▅▆▇█"
 #: Metric keys a filter or ordering names; those get columns first.
 METRIC_REFERENCE = re.compile(r"metrics\.([\w.\-]+)")
 
@@ -91,6 +90,9 @@ def search(
         ),
     ] = None,
     limit: Annotated[int, typer.Option("--limit", "-n", min=1, help="Return at most this many runs.")] = 100,
+    ids: Annotated[
+        bool, typer.Option("--ids", help="Print only the run ids, one a line (for $(...) in a shell).")
+    ] = False,
     json: JsonOption = False,
 ) -> None:
     """Find runs by metrics, params, tags and attributes.
@@ -100,6 +102,10 @@ def search(
     combine with and, or, not and parentheses.
     """
     runs = get_client(ctx).tracking.search_runs(experiment or None, filter, order_by or (), limit)
+    if ids:
+        for run in runs:
+            typer.echo(run.id)
+        return
     _render_runs(ctx, runs, json, f"Runs matching {filter}", " ".join([filter, *(order_by or ())]))
 
 
@@ -161,26 +167,17 @@ def compare(
         )
 
 
-def sparkline(values: list[float]) -> str:
-    """A one-line sketch of ``values`` (NaN and infinities left blank)."""
-    finite = [v for v in values if math.isfinite(v)]
-    if not finite:
-        return ""
-    low, high = min(finite), max(finite)
-    span = (high - low) or 1.0
-    return "".join(
-        SPARKS[int((v - low) / span * (len(SPARKS) - 1))] if math.isfinite(v) else " " for v in values
-    )
-
-
 @app.command("history")
 def history(
     ctx: typer.Context,
     run_id: Annotated[str, typer.Argument(help="The run's id.", show_default=False)],
     key: Annotated[str, typer.Argument(help="The metric key, e.g. val_auc.", show_default=False)],
+    rows: Annotated[
+        int, typer.Option("--rows", "-n", min=0, help="Table rows under the chart: the last N points.")
+    ] = 10,
     json: JsonOption = False,
 ) -> None:
-    """Show every logged value of one metric of a run, by step."""
+    """Chart one metric of a run by step, in the terminal, with its last values in a table."""
     client = get_client(ctx)
     points = client.tracking.metric_history(run_id, key)
     if not points:
@@ -189,8 +186,33 @@ def history(
     if json:
         emit_json([metric_dict(p) for p in points])
         return
-    table = new_table("step", "value", "logged at", title=f"{key} of run {run_id}")
-    for p in points:
-        table.add_row(str(p.step), format_number(p.value), format_time(to_datetime(p.timestamp)))
-    console.print(table)
-    console.print(Text(sparkline([p.value for p in points[-80:]]), style="cyan"))
+    console.print(Text.from_ansi(terminal_chart(points, key, run_id, console.width)))
+    if rows:
+        shown = points[-rows:]
+        title = (
+            f"last {len(shown)} of {len(points)} points"
+            if len(shown) < len(points)
+            else f"{key} of run {run_id}"
+        )
+        table = new_table("step", "value", "logged at", title=title)
+        for p in shown:
+            table.add_row(str(p.step), format_number(p.value), format_time(to_datetime(p.timestamp)))
+        console.print(table)
+
+
+def terminal_chart(points: list[Metric], key: str, run_id: str, width: int) -> str:
+    """A labelled line chart of the points (value by step), drawn with plotext; long series are
+    downsampled to the chart's width first."""
+    import plotext
+
+    finite = [p for p in points if math.isfinite(p.value)]
+    step = max(1, len(finite) // max(width * 2, 1))
+    sample = finite[::step] + ([finite[-1]] if finite and (len(finite) - 1) % step else [])
+    plotext.clear_figure()
+    plotext.plot([p.step for p in sample], [p.value for p in sample], marker="braille")
+    plotext.title(f"{key} of run {run_id} ({len(points):,} points)")
+    plotext.xlabel("step")
+    plotext.ylabel(key)
+    plotext.plotsize(min(width, 120), 18)
+    plotext.theme("clear")
+    return str(plotext.build())

@@ -106,6 +106,7 @@ class ServerConnection:
         transport: httpx.BaseTransport | None = None,
     ) -> None:
         self.url = url.rstrip("/")
+        self.has_token = bool(token)
         headers = {"Authorization": f"Bearer {token}"} if token else {}
         self._http = httpx.Client(
             base_url=self.url + API_PREFIX, headers=headers, timeout=timeout, transport=transport
@@ -181,7 +182,14 @@ class ServerConnection:
             body: object = response.json()
         except ValueError:
             body = None
-        raise error(response.status_code, body, f"{response.request.method} {response.request.url}")
+        failure = error(response.status_code, body, f"{response.request.method} {response.request.url}")
+        if isinstance(failure, Unauthenticated) and not self.has_token:
+            raise Unauthenticated(
+                f"{failure.message} (no token was sent: set SHIPYARD_TOKEN, e.g. from "
+                "`shipyard tokens create USER` on the server's machine)",
+                field=failure.field,
+            )
+        raise failure
 
     def _retrying(self, method: str, path: str, call: Callable[[], T], *, idempotent: bool) -> T:
         """Run ``call``, retrying transport failures (all of them if ``idempotent``, else only

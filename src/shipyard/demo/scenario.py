@@ -14,6 +14,7 @@ run ``model-sweep`` -> one child run per model -> packaged ``model`` -> versions
 
 from __future__ import annotations
 
+import shlex
 import tempfile
 import time
 from dataclasses import dataclass
@@ -35,6 +36,7 @@ from rich.progress import (
 from rich.table import Table
 from rich.text import Text
 
+from shipyard.demo import onboarding
 from shipyard.demo.data import MONTHS, generate_churn_data, split_by_time
 from shipyard.demo.feature_stage import TrainingSet, build_training_set, serve_online
 from shipyard.demo.models import (
@@ -144,13 +146,32 @@ def comparison_table(runs: list[Run], width: int) -> Table:
 
 
 def next_steps(
-    sweep_id: str, runs: list[Run], first_step: str | None, customer: str, champion: str
+    sweep_id: str,
+    runs: list[Run],
+    first_step: str | None,
+    customer: str,
+    champion: str,
+    *,
+    evaluation: Path | None = None,
 ) -> list[tuple[str, str]]:
-    """(why, shell command) pairs with the demo's real ids."""
+    """(why, shell command) pairs with the demo's real ids, runnable as printed in a plain shell."""
     best = runs[0].id
     top = " ".join(r.id for r in runs[:3])
     boosted = next((r.id for r in runs if r.tags.get(FAMILY_TAG) == "gradient_boosting"), best)
-    steps = [("first, in this shell", first_step)] if first_step else []
+    setup = onboarding.shell_setup()
+    steps = [("first, in this shell: put this Shipyard's `shipyard` on the PATH", setup)] if setup else []
+    steps += [("then, in the same shell", first_step)] if first_step else []
+    gates = (
+        [
+            (
+                "measure the champion's promotion gates again, on the demo's evaluation rows",
+                f"shipyard models gates {champion} --stage production "
+                f"--data {shlex.quote(str(evaluation))} --label {LABEL}",
+            )
+        ]
+        if evaluation
+        else []
+    )
     return [
         *steps,
         ("the feature catalog: views, owners, tags", "shipyard features list"),
@@ -180,7 +201,16 @@ def next_steps(
             "every governed change to the model, and a check that none was tampered with",
             f"shipyard audit list --model {MODEL} && shipyard audit verify",
         ),
-        ("browse it all in the web UI (http://127.0.0.1:8080/ui) and the REST API", "shipyard server"),
+        *gates,
+        (
+            f"the web UI, as the read-only user {onboarding.VIEWER}: a token (shown once) to paste at "
+            "http://127.0.0.1:8080/ui/login",
+            f"shipyard tokens create {onboarding.VIEWER} --expires-in 7d",
+        ),
+        (
+            "then start the server (web UI at http://127.0.0.1:8080/ui, REST API docs at /docs)",
+            "shipyard server",
+        ),
     ]
 
 
@@ -258,5 +288,15 @@ def run_demo(
     serve_online(client, customers, data["event_timestamp"].max().to_pydatetime(), console)
     outcome = govern(client, [r.id for r in runs], validation, workdir, console)
     champion = f"{MODEL}@champion" if outcome.champion else f"{MODEL}/{outcome.challenger.version}"
-    print_next_steps(console, next_steps(sweep.id, runs, first_step, customers[0], champion))
+    onboarding.ensure_viewer(client)
+    evaluation = onboarding.save_evaluation(validation, workdir)
+    steps = next_steps(
+        sweep.id,
+        runs,
+        first_step,
+        customers[0],
+        champion,
+        evaluation=evaluation,
+    )
+    print_next_steps(console, steps)
     return DemoResult(sweep.id, tuple(r.id for r in runs), workdir / "data", outcome)

@@ -283,9 +283,10 @@ class FeatureStore(FeatureServing):
     ) -> TrainingDataset:
         """Store ``data`` (a frame built from ``resolved``) as the next version of the training
         dataset ``name``, with its lineage: view versions, source files, entity frame digest."""
-        files: list[tuple[str, str]] = []
+        files: list[tuple[str, str, str]] = []  # (path, fingerprint, the view that read it)
         for selection in resolved.views:
-            files.extend(self.offline.source_files(selection.view))
+            view = selection.view
+            files.extend((path, mark, view.name) for path, mark in self.offline.source_files(view))
         return self.datasets.save(
             name,
             data,

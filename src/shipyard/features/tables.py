@@ -114,7 +114,7 @@ class TrainingDatasetRow(Base):
     #: The feature references asked for (``view@version:feature``), in order.
     features: Mapped[list[Any]] = mapped_column(JSON)
     feature_service: Mapped[str | None] = mapped_column(NAME)
-    #: ``[[path, digest or etag], ...]`` of every source file read.
+    #: ``[[path, fingerprint, view], ...]`` of every source file read (older rows: no view).
     source_files: Mapped[list[Any]] = mapped_column(JSON)
     #: How the frame was built (timestamp column, full feature names, created-timestamp rule).
     options: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)

@@ -10,6 +10,7 @@ from functools import cache
 from jinja2 import Environment, PackageLoader, StrictUndefined
 
 from shipyard.registry.entities import Approval, GateReport, ModelVersion, RegisteredModel, Transition
+from shipyard.registry.ports import TrainingOrigin
 
 
 @dataclass(frozen=True)
@@ -19,6 +20,7 @@ class CardFacts:
     transitions: list[Transition]
     approvals: list[Approval]
     gate_reports: list[GateReport]
+    origin: TrainingOrigin | None = None  # the feature views and source files of the training data
 
     @property
     def fairness(self) -> list[tuple[GateReport, list[tuple[str, bool, float | None, float | None]]]]:

@@ -32,3 +32,20 @@ class RunLookup(Protocol):
     def artifact_digest(self, run_id: str, path: str) -> str:
         """The digest of the run's artifact ``path``; NotFound (field ``artifact_path``) if missing."""
         ...
+
+
+@dataclass(frozen=True)
+class TrainingOrigin:
+    """What a feature-store training dataset was built from (shown on the model card)."""
+
+    name: str
+    version: int
+    feature_views: Mapping[str, int]  # view name -> version
+    sources: tuple[tuple[str, str, str | None], ...]  # (path, fingerprint, view that read it)
+
+
+class TrainingOrigins(Protocol):
+    def training_origin(self, digest: str) -> TrainingOrigin | None:
+        """The training dataset with this digest and its origins, or None if the feature store did
+        not build it."""
+        ...

@@ -8,6 +8,7 @@ record in that transaction. The rules live in use-case modules: :mod:`.versions`
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import replace
 from typing import Any
 
 import pandas as pd
@@ -43,7 +44,7 @@ from shipyard.registry.entities import (
     VersionComparison,
 )
 from shipyard.registry.events import AliasRemoved, AliasSet, ModelRolledBack, VersionRegistered
-from shipyard.registry.ports import RunLookup
+from shipyard.registry.ports import RunLookup, TrainingOrigins
 from shipyard.registry.publishing import publish_approval, publish_transition
 from shipyard.registry.records import approvals_t, models_t, versions_t
 from shipyard.registry.refs import ModelRef, alias_name, model_name, parse_ref, version_number
@@ -76,12 +77,19 @@ def _ref(name: str, version: int) -> ModelRef:
 
 class RegistryService(RegistryAPI):
     def __init__(
-        self, db: Database, content: ContentStore, runs: RunLookup, *, trust_pickle: bool = False
+        self,
+        db: Database,
+        content: ContentStore,
+        runs: RunLookup,
+        *,
+        trust_pickle: bool = False,
+        origins: TrainingOrigins | None = None,
     ) -> None:
         self.db = db
         self.content = content
         self.runs = runs
         self.trust_pickle = trust_pickle
+        self.origins = origins
 
     # -- models ------------------------------------------------------------------------------------
     def create_model(
@@ -454,6 +462,9 @@ class RegistryService(RegistryAPI):
                 approvals=records.approvals(conn, model, row.version),
                 gate_reports=records.gate_reports(conn, model, row.version),
             )
+        training = facts.version.training_data
+        if self.origins is not None and training is not None:
+            facts = replace(facts, origin=self.origins.training_origin(training.digest))
         return cards.render(facts)
 
     def load(self, ref: str | ModelRef) -> LoadedModel:

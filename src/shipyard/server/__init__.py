@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 import threading
+from collections.abc import Callable
 
 from fastapi import FastAPI
 
@@ -70,11 +71,13 @@ def serve(
     workers: int = 1,
     *,
     scheduler_interval: float | None = None,
+    announce: Callable[[App], None] | None = None,
 ) -> None:
     """Build the App and serve it with uvicorn until interrupted. With ``workers`` > 1, uvicorn
     runs that many processes on the one socket; each builds its own App from ``settings`` (the
     database is upgraded once, here, before they start). With ``scheduler_interval``, this process
-    also runs the trigger scheduler in a thread (stopped after the server, once its tick ends)."""
+    also runs the trigger scheduler in a thread (stopped after the server, once its tick ends).
+    ``announce(app)`` runs once the stores are open, just before the server starts listening."""
     if settings.remote:
         raise ConfigError(
             f"the server serves this machine's stores, but a server URL is configured ({settings.url}); "
@@ -95,6 +98,8 @@ def serve(
         )
         ticking.start()
     try:
+        if announce is not None:
+            announce(app)
         if workers > 1:
             os.environ[_WORKER_SETTINGS_ENV] = settings.model_dump_json(exclude={"token"})
             uvicorn.run(

@@ -8,7 +8,9 @@ graph never wanders sideways into unrelated inputs of a shared consumer.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
+from typing import Protocol
 
 from sqlalchemy import Connection, select
 
@@ -25,6 +27,16 @@ ds_t = table(DatasetRow)
 rd_t = table(RunDatasetRow)
 
 MAX_DEPTH = 20
+
+
+class LineageExtension(Protocol):
+    """Nodes and edges another domain adds around tracking's runs and data (the composition root,
+    :mod:`shipyard.app`, wires them in): e.g. the feature views and source files a training
+    dataset was built from, or the model versions registered from a run."""
+
+    def extend(
+        self, conn: Connection, data: set[str], runs: set[str]
+    ) -> tuple[list[LineageNode], list[LineageEdge]]: ...
 
 
 @dataclass
@@ -147,7 +159,9 @@ def _outputs(conn: Connection, run_ids: set[str], g: _Graph) -> set[str]:
     return found
 
 
-def walk(conn: Connection, subject: LineageNode, depth: int) -> LineageGraph:
+def walk(
+    conn: Connection, subject: LineageNode, depth: int, extensions: Sequence[LineageExtension] = ()
+) -> LineageGraph:
     """``depth`` counts runs each way; every run comes with its inputs (upstream) or outputs
     (downstream). Depth 1 from a run: its inputs and outputs. Depth 1 from data: the runs that
     produced it (with their inputs) and the runs that used it (with their outputs)."""
@@ -171,6 +185,15 @@ def walk(conn: Connection, subject: LineageNode, depth: int) -> LineageGraph:
             frontier = expand(conn, new_runs, g)
     for run_id, name in _run_label(conn, runs).items():
         g.node(NodeKind.RUN, run_id, name)
+    data = {n for e in g.edges.values() for n in (e.source, e.target) if n not in runs} | (
+        set() if is_run else {subject.id}
+    )
+    for extension in extensions:
+        nodes, edges = extension.extend(conn, data, runs)
+        for node in nodes:
+            g.node(node.kind, node.id, node.label)
+        for edge in edges:
+            g.edge(edge.source, edge.target, edge.relation)
     for edge in list(g.edges.values()):
         for node_id in (edge.source, edge.target):
             if node_id not in g.nodes:

@@ -139,6 +139,9 @@ class Artifact:
 class NodeKind(StrEnum):
     RUN = "run"
     DATA = "data"  # a dataset or an artifact: anything with a digest
+    SOURCE = "source"  # a feature view's source file or table, id ``source:<path>#<fingerprint>``
+    FEATURE_VIEW = "feature_view"  # id ``feature_view:<name>@<version>``
+    MODEL_VERSION = "model_version"  # id ``model_version:<model>/<version>``
 
 
 @dataclass(frozen=True)

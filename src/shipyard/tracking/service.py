@@ -103,10 +103,17 @@ def _newer(table: Any, excluded: Any) -> Any:
 
 
 class TrackingService(TrackingAPI):
-    def __init__(self, db: Database, content: ContentStore, limits: Limits | None = None) -> None:
+    def __init__(
+        self,
+        db: Database,
+        content: ContentStore,
+        limits: Limits | None = None,
+        lineage_extensions: Sequence[lineage_walk.LineageExtension] = (),
+    ) -> None:
         self.db = db
         self.content = content
         self.limits = limits or Limits()
+        self.lineage_extensions = tuple(lineage_extensions)
         self._known_environments: set[str] = set()
 
     # -- experiments -------------------------------------------------------------------------
@@ -724,4 +731,4 @@ class TrackingService(TrackingAPI):
     def lineage(self, subject: str, depth: int = 1) -> LineageGraph:
         with self.db.read() as conn:
             node = lineage_walk.resolve(conn, subject)
-            return lineage_walk.walk(conn, node, depth)
+            return lineage_walk.walk(conn, node, depth, self.lineage_extensions)

@@ -126,6 +126,8 @@ class StatisticsRow:
     max: float | None
     std: float | None
     top: Sequence[tuple[str, int]]
+    #: ``{"edges": [...], "counts": [...]}`` of a numeric feature, drawn as a histogram.
+    histogram: Mapping[str, Sequence[float]] | None = None
 
 
 @dataclass(frozen=True)
@@ -170,7 +172,17 @@ def statistics_row(stat: Mapping[str, Any]) -> StatisticsRow:
         max=_number(stat.get("max")),
         std=_number(stat.get("std")),
         top=[(str(v), int(n)) for v, n in (stat.get("top_values") or [])][:5],
+        histogram=_histogram(stat.get("histogram")),
     )
+
+
+def _histogram(value: object) -> Mapping[str, Sequence[float]] | None:
+    if not isinstance(value, Mapping):
+        return None
+    edges, counts = value.get("edges"), value.get("counts")
+    if not isinstance(edges, list) or not isinstance(counts, list) or len(edges) != len(counts) + 1:
+        return None
+    return {"edges": [float(e) for e in edges], "counts": [float(c) for c in counts]}
 
 
 def definition_page(features: FeatureStore, name: str, kind: str | None) -> DefinitionPage:

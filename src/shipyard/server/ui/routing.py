@@ -75,10 +75,15 @@ class UIRoute(APIRoute):
             except Unauthenticated:
                 return login_redirect(request)
             except ShipyardError as exc:
-                return render(request, "error.html", {"message": exc.message}, status_code=status_of(exc))
+                return render(
+                    request,
+                    "error.html",
+                    {"message": exc.message, "status": status_of(exc)},
+                    status_code=status_of(exc),
+                )
             except RequestValidationError as exc:
                 first = next(iter(exc.errors()), {"loc": (), "msg": "invalid request"})
                 message = f"{field_path(first.get('loc', ()))}: {first['msg']}"
-                return render(request, "error.html", {"message": message}, status_code=422)
+                return render(request, "error.html", {"message": message, "status": 422}, status_code=422)
 
         return route

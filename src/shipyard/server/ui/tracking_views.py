@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator, Sequence
+import tempfile
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, replace
+from pathlib import Path
 from typing import Generic, TypeVar
 from urllib.parse import urlencode
 
 from shipyard.errors import InvalidInput
+from shipyard.server.ui import downsample
 from shipyard.server.ui.sparkline import Sparkline, sparkline
 from shipyard.tracking.api import TrackingAPI
 from shipyard.tracking.model import (
@@ -17,12 +20,17 @@ from shipyard.tracking.model import (
     LineageGraph,
     LineageNode,
     Metric,
+    NodeKind,
     Run,
     RunComparison,
     RunDataset,
 )
 
 PER_PAGE = 100
+MAX_COMPARED_CURVES = 20
+MAX_IMPORTANCES = 30
+MAX_SWEEP_AXES = 12
+MAX_IMPORTANCE_BYTES = 1_000_000
 LINEAGE_DEPTH = 2  # the run's inputs and outputs, who produced the inputs, who used the outputs
 _PLAIN_KEY = re.compile(r"[A-Za-z0-9_\-/.]+")
 
@@ -153,6 +161,8 @@ class DataNode:
     node: LineageNode
     relation: str
     runs: Sequence[LineageNode] = ()
+    #: Feature views (with versions) an input training set was built from, each with its sources.
+    views: Sequence[tuple[LineageNode, Sequence[LineageNode]]] = ()
 
 
 T = TypeVar("T")
@@ -197,6 +207,13 @@ class RunDetail:
     page: int = 1
     inputs: Sequence[DataNode] = field(default_factory=list)
     outputs: Sequence[DataNode] = field(default_factory=list)
+    registered: Sequence[LineageNode] = field(default_factory=list)  # model versions from this run
+    #: Metrics with more than one point, as chart columns downsampled to ~1,000 points each.
+    charts: Sequence[Mapping[str, object]] = field(default_factory=list)
+    #: The child runs' params and latest metrics as parallel-coordinates dimensions, or None.
+    sweep: Mapping[str, object] | None = None
+    #: A logged ``*importance*.csv`` as bar-chart data (names, values), or None.
+    importance: Mapping[str, object] | None = None
 
     @property
     def pages(self) -> int:
@@ -208,31 +225,131 @@ class RunDetail:
 
 def run_detail(tracking: TrackingAPI, run_id: str, page: int = 1) -> RunDetail:
     run = tracking.get_run(run_id)
-    inputs, outputs = lineage_sides(tracking.lineage(run.id, LINEAGE_DEPTH), run.id)
+    graph = tracking.lineage(run.id, LINEAGE_DEPTH)
     latest = _section(sorted(run.metrics.items()), page)
+    # Histories of the metrics on this page only: a run's metric count is bounded, a page more so.
+    histories = {key: tracking.metric_history(run.id, key) for key, _ in latest.rows}
+    artifacts = tracking.list_artifacts(run.id)
+    children = tracking.search_runs(None, f"parent_id = '{run.id}'", ["start_time ASC"])
+    inputs, outputs = lineage_sides(graph, run.id)
     return RunDetail(
         run=run,
         experiment=tracking.get_experiment(run.experiment_id),
         parent=tracking.get_run(run.parent_id) if run.parent_id else None,
-        children=_section(tracking.search_runs(None, f"parent_id = '{run.id}'", ["start_time ASC"]), page),
-        metrics=Section(
-            [MetricRow(m, sparkline(tracking.metric_history(run.id, key))) for key, m in latest.rows],
-            latest.total,
-        ),
+        children=_section(children, page),
+        sweep=sweep_chart(children),
+        metrics=Section([MetricRow(m, sparkline(histories[key])) for key, m in latest.rows], latest.total),
+        charts=[{"key": key, **downsample.series(h)} for key, h in sorted(histories.items()) if len(h) > 1],
         datasets=tracking.run_datasets(run.id),
-        artifacts=_section(tracking.list_artifacts(run.id), page),
+        artifacts=_section(artifacts, page),
         params=_section(sorted(run.params.items()), page),
         tags=_section(sorted(run.tags.items()), page),
         page=page,
         inputs=inputs,
         outputs=outputs,
+        importance=importance_chart(tracking, run.id, artifacts),
+        registered=[
+            n for n in graph.nodes if n.kind is NodeKind.MODEL_VERSION and (run.id, n.id) in _pairs(graph)
+        ],
     )
+
+
+def sweep_chart(runs: Sequence[Run]) -> Mapping[str, object] | None:
+    """Params (numbers as numbers, other values as categories) and latest metrics of a sweep's
+    trials, as parallel-coordinates dimensions; None for fewer than two trials."""
+    if len(runs) < 2:
+        return None
+    dimensions: list[dict[str, object]] = []
+    for key in sorted({k for r in runs for k in r.params})[:MAX_SWEEP_AXES]:
+        raw = [r.params.get(key) for r in runs]
+        if len(set(raw)) < 2:
+            continue  # a param every trial shares says nothing
+        numbers = [_float(v) for v in raw]
+        if all(n is not None for n in numbers):
+            dimensions.append({"label": key, "values": numbers})
+        else:
+            labels = sorted({str(v) for v in raw})
+            dimensions.append(
+                {
+                    "label": key,
+                    "values": [labels.index(str(v)) for v in raw],
+                    "ticktext": labels,
+                    "tickvals": list(range(len(labels))),
+                }
+            )
+    for key in sorted({k for r in runs for k in r.metrics})[:MAX_SWEEP_AXES]:
+        values = [m.value if (m := r.metrics.get(key)) else None for r in runs]
+        if any(v is not None for v in values):
+            dimensions.append({"label": key, "values": values})
+    return {"dimensions": dimensions, "names": [r.name for r in runs]} if dimensions else None
+
+
+def _float(value: str | None) -> float | None:
+    try:
+        return None if value is None else float(value)
+    except ValueError:
+        return None
+
+
+def importance_chart(
+    tracking: TrackingAPI, run_id: str, artifacts: Sequence[Artifact]
+) -> Mapping[str, object] | None:
+    """The first logged ``*importance*.csv`` (a name column and a numeric column), largest
+    ``MAX_IMPORTANCES`` values, for a bar chart."""
+    found = next(
+        (
+            a
+            for a in artifacts
+            if a.path.lower().endswith("importance.csv") and a.size <= MAX_IMPORTANCE_BYTES
+        ),
+        None,
+    )
+    if found is None:
+        return None
+    import pandas as pd
+
+    with tempfile.TemporaryDirectory(prefix="shipyard-ui-") as folder:
+        path = tracking.download_artifact(run_id, found.path, Path(folder) / "importance.csv")
+        try:
+            frame = pd.read_csv(path)
+        except (ValueError, UnicodeDecodeError):
+            return None
+    numeric = [c for c in frame.columns if pd.api.types.is_numeric_dtype(frame[c])]
+    labels = [c for c in frame.columns if c not in numeric]
+    if not numeric or not labels:
+        return None
+    top = frame.nlargest(MAX_IMPORTANCES, numeric[0])
+    return {
+        "title": f"{found.path}: {numeric[0]}",
+        "names": [str(v) for v in top[labels[0]]],
+        "values": [float(v) for v in top[numeric[0]]],
+    }
+
+
+def _pairs(graph: LineageGraph) -> set[tuple[str, str]]:
+    return {(e.source, e.target) for e in graph.edges}
+
+
+def _views_of(graph: LineageGraph, digest: str) -> list[tuple[LineageNode, list[LineageNode]]]:
+    """The feature views an input was built from, each with the source files it read."""
+    by_id = {n.id: n for n in graph.nodes}
+    views = [by_id[e.source] for e in graph.edges if e.target == digest and e.source in by_id]
+    return [
+        (view, [by_id[e.source] for e in graph.edges if e.target == view.id and e.source in by_id])
+        for view in views
+        if view.kind is NodeKind.FEATURE_VIEW
+    ]
 
 
 def lineage_sides(graph: LineageGraph, run_id: str) -> tuple[list[DataNode], list[DataNode]]:
     by_id = {n.id: n for n in graph.nodes}
     inputs = [
-        DataNode(by_id[e.source], e.relation.removeprefix("input:"), graph.producers(e.source))
+        DataNode(
+            by_id[e.source],
+            e.relation.removeprefix("input:"),
+            graph.producers(e.source),
+            _views_of(graph, e.source),
+        )
         for e in graph.edges
         if e.target == run_id and e.relation != "output"
     ]
@@ -252,14 +369,29 @@ class Comparison:
     compared: RunComparison
     differing_params: frozenset[str]
     differing_metrics: frozenset[str]
+    #: Metrics with a history, one curve per run (downsampled), for overlaid charts.
+    curves: Sequence[Mapping[str, object]] = ()
+
+
+def _shown(value: float | None) -> str:
+    """A metric as the page shows it (five significant digits)."""
+    return "" if value is None else f"{value:.5g}"
 
 
 def comparison(tracking: TrackingAPI, run_ids: Sequence[str]) -> Comparison:
     if not run_ids:
         raise InvalidInput("select at least one run to compare", field="run")
     compared = tracking.compare_runs(run_ids)
+    curves = []
+    for key in compared.metric_keys[:MAX_COMPARED_CURVES]:
+        histories = [(run, tracking.metric_history(run.id, key)) for run in compared.runs]
+        if any(len(h) > 1 for _, h in histories):
+            runs = [{"name": run.name, **downsample.series(h)} for run, h in histories if h]
+            curves.append({"key": key, "runs": runs})
     return Comparison(
         compared,
         frozenset(compared.differing_params()),
-        frozenset(k for k in compared.metric_keys if len({str(v) for v in compared.metric(k)}) > 1),
+        # as shown: values that only differ past the fifth significant digit are not highlighted
+        frozenset(k for k in compared.metric_keys if len({_shown(v) for v in compared.metric(k)}) > 1),
+        curves,
     )
