@@ -9,6 +9,7 @@ import signal
 import subprocess
 import sys
 import time
+import uuid
 from pathlib import Path
 
 import pytest
@@ -18,9 +19,28 @@ from shipyard.config import load_settings
 from support.cli import fails, isolate, ok, ok_json
 
 
+TRAIN = '''
+from shipyard.pipelines.definition import pipeline, step
+
+
+@step
+def fit(lr: float) -> float:
+    return lr * 2
+
+
+@pipeline
+def train(lr: float = 0.1, tag: str = "v0") -> None:
+    fit(lr)
+'''
+
+
 @pytest.fixture(autouse=True)
 def home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """An isolated home with the pipeline ``train`` applied: a trigger must name a pipeline."""
     isolate(monkeypatch, tmp_path, home=tmp_path / "home", user="ops")
+    name = f"train_{uuid.uuid4().hex[:8]}"
+    (tmp_path / f"{name}.py").write_text(TRAIN)
+    ok("pipelines", "apply", f"{name}.py")
     return tmp_path / "home"
 
 
@@ -111,22 +131,9 @@ def test_bad_input_is_one_line_naming_the_problem(args: list[str], message: str)
     assert ok_json("pipelines", "triggers", "list") == []
 
 
-def test_firing_without_a_pipeline_engine_says_so_and_records_nothing() -> None:
-    ok("pipelines", "triggers", "create", "hand", "-p", "train")
-    assert "no pipeline engine is configured" in fails("pipelines", "triggers", "fire", "hand")
-    assert ok_json("pipelines", "triggers", "show", "hand")["firings"] == []
-    ok("pipelines", "triggers", "create", "nightly", "-p", "train", "--cron", "0 2 * * *")
-    backfill = (
-        "pipelines",
-        "backfill",
-        "train",
-        "--start",
-        "2024-05-01T00:00+00:00",
-        "--end",
-        "2024-05-03T00:00+00:00",
-    )
-    assert "no pipeline engine is configured" in fails(*backfill)
-    assert ok_json("pipelines", "triggers", "show", "nightly")["firings"] == []
+def test_a_trigger_naming_no_applied_pipeline_is_refused_and_records_nothing() -> None:
+    assert fails("pipelines", "triggers", "create", "hand", "-p", "nope") == "error: no pipeline named 'nope'"
+    assert "hand" not in ok("pipelines", "triggers", "list")
 
 
 def test_backfill_needs_zoned_times() -> None:
@@ -160,8 +167,8 @@ def test_scheduler_loop_stops_cleanly_on_sigterm(home: Path) -> None:
 
 
 def test_server_with_scheduler_records_firings_and_stops_on_sigterm(home: Path) -> None:
-    """``shipyard server --scheduler``: the scheduler thread fires a schedule of every second (no
-    pipeline engine here, so the firings wait as pending) and stops with the server."""
+    """``shipyard server --scheduler``: the scheduler thread fires a schedule of every second,
+    hands the firings to the pipelines engine, and stops with the server."""
     import socket
 
     from shipyard.pipelines.triggers.service import TriggerService
@@ -183,7 +190,7 @@ def test_server_with_scheduler_records_firings_and_stops_on_sigterm(home: Path) 
             assert proc.poll() is None, proc.communicate()[1]
             assert time.monotonic() < deadline, "the server's scheduler recorded no firing"
             time.sleep(0.1)
-        assert service.firings("tick")[0].status.value == "pending"
+        assert service.firings("tick")[0].status.value in ("pending", "submitting", "submitted")
     finally:
         app.close()
         proc.send_signal(signal.SIGTERM)
