@@ -76,3 +76,22 @@ def s3_bucket(s3_server: str) -> str:
 
 
 # ---- end of artifact store fixtures -------------------------------------------------------------
+
+
+# ---- Ray: one small local cluster per test session -----------------------------------------------
+# Started once (a Ray start costs seconds) with the test folder on its workers' path, so pipelines
+# defined in test modules import on the workers by reference; shut down at the end of the session.
+
+
+@pytest.fixture(scope="session")
+def ray_session() -> Iterator[None]:
+    import ray
+
+    tests = os.path.dirname(os.path.abspath(__file__))
+    paths = [tests, os.environ.get("PYTHONPATH", "")]
+    os.environ["PYTHONPATH"] = os.pathsep.join(p for p in paths if p)
+    ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False)
+    try:
+        yield
+    finally:
+        ray.shutdown()

@@ -3,7 +3,6 @@ real local Ray), recorded as a run with lineage; bad input gets one line on stde
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
@@ -25,15 +24,6 @@ def home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     app.registry.set_alias("churn", "champion", version.version, actor="alice")
     app.close()
     return tmp_path / "home"
-
-
-@pytest.fixture(scope="session")
-def local_ray() -> Iterator[None]:
-    import ray
-
-    ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False)
-    yield
-    ray.shutdown()
 
 
 def _input(tmp_path: Path, rows: int) -> Path:
@@ -81,7 +71,7 @@ def test_predict_scores_a_file_in_chunks_and_records_lineage(home: Path, tmp_pat
         app.close()
 
 
-def test_predict_on_ray_gives_the_same_file(home: Path, tmp_path: Path, local_ray: None) -> None:
+def test_predict_on_ray_gives_the_same_file(home: Path, tmp_path: Path, ray_session: None) -> None:
     source = _input(tmp_path, 3_000)
     ok("predict", "churn@champion", "-i", str(source), "-o", str(tmp_path / "local.parquet"), "--no-record")
     ok(

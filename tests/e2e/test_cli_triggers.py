@@ -18,8 +18,7 @@ from shipyard.app import build_app
 from shipyard.config import load_settings
 from support.cli import fails, isolate, ok, ok_json
 
-
-TRAIN = '''
+TRAIN = """
 from shipyard.pipelines.definition import pipeline, step
 
 
@@ -31,7 +30,7 @@ def fit(lr: float) -> float:
 @pipeline
 def train(lr: float = 0.1, tag: str = "v0") -> None:
     fit(lr)
-'''
+"""
 
 
 @pytest.fixture(autouse=True)

@@ -3,9 +3,7 @@ recorded lineage, independent steps side by side, one run per firing key under c
 
 from __future__ import annotations
 
-import os
 import threading
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -18,18 +16,6 @@ from support import pipeline_defs as defs
 from support.databases import fresh_postgres_database
 
 TESTS = Path(__file__).resolve().parents[1]
-
-
-@pytest.fixture(scope="module")
-def ray_session() -> Iterator[None]:
-    """One small local Ray for this module; its workers import the test pipelines by reference."""
-    import ray
-
-    paths = [str(TESTS), os.environ.get("PYTHONPATH", "")]
-    os.environ["PYTHONPATH"] = os.pathsep.join(p for p in paths if p)
-    ray.init(num_cpus=2, include_dashboard=False, ignore_reinit_error=True, log_to_driver=False)
-    yield
-    ray.shutdown()
 
 
 def _app(tmp_path: Path, **settings: object) -> App:
