@@ -89,8 +89,10 @@ def ray_session() -> Iterator[None]:
 
     tests = os.path.dirname(os.path.abspath(__file__))
     paths = [tests, os.environ.get("PYTHONPATH", "")]
-    os.environ["PYTHONPATH"] = os.pathsep.join(p for p in paths if p)
-    ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False)
+    # Only Ray's workers get the test folder on their path: this process's environment is left
+    # as it is, since other tests start subprocesses from it.
+    env = {"PYTHONPATH": os.pathsep.join(p for p in paths if p)}
+    ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False, runtime_env={"env_vars": env})
     try:
         yield
     finally:
