@@ -286,8 +286,7 @@ class RegistryCatalog:
         self.app = app
 
     def resolve(self, model: str, ref: str) -> int:
-        target = f"{model}/{ref}" if ref.isdigit() else f"{model}@{ref}"
-        return self.app.registry.resolve(target).version
+        return RegistryModelSource(self.app).resolve(model, ref)  # one reading of "3" vs "champion"
 
     def set_alias(self, model: str, alias: str, version: int, *, actor: str) -> None:
         self.app.registry.set_alias(model, alias, version, actor=actor)
