@@ -11,6 +11,7 @@ from __future__ import annotations
 import os
 import sqlite3
 import threading
+import time
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 
@@ -68,15 +69,32 @@ class SqliteOnlineStore:
                 check_same_thread=False,
                 cached_statements=512,
             )
-            conn.execute("PRAGMA journal_mode=WAL")
-            conn.execute("PRAGMA synchronous=NORMAL")
             conn.execute(f"PRAGMA busy_timeout={int(self.busy_timeout * 1000)}")
+            self._enter_wal(conn)
+            conn.execute("PRAGMA synchronous=NORMAL")
         except (sqlite3.Error, OSError) as exc:
             raise BackendUnavailable(f"cannot open the online store {self.path}: {exc}") from None
         self._local.conn = conn
         with self._lock:
             self._connections.append(conn)
         return conn
+
+    def _enter_wal(self, conn: sqlite3.Connection) -> None:
+        """Switch the file to WAL. Two handles opening a new file at once race for the switch, and
+        SQLite answers the loser ``database is locked`` without calling the busy handler, so the
+        switch is retried (with a short backoff) until ``busy_timeout``."""
+        deadline = time.monotonic() + self.busy_timeout
+        pause = 0.005
+        while True:
+            try:
+                conn.execute("PRAGMA journal_mode=WAL")
+                return
+            except sqlite3.OperationalError as exc:
+                transient = "locked" in str(exc) or "busy" in str(exc)
+                if not transient or time.monotonic() > deadline:
+                    raise
+                time.sleep(pause)
+                pause = min(pause * 2, 0.2)
 
     # ---- the port ----------------------------------------------------------------------------
 
