@@ -36,9 +36,15 @@ from shipyard.tracking.model import DatasetInfo, RunStatus
 from shipyard.tracking.service import TrackingService
 
 if TYPE_CHECKING:
+    import numpy as np
     import pandas as pd
+    import pyarrow as pa
 
     from shipyard.features.service import FeatureStore
+    from shipyard.monitoring.alerts import AlertService
+    from shipyard.monitoring.api import Monitoring
+    from shipyard.monitoring.metrics import MonitorMetrics
+    from shipyard.monitoring.service import MonitorService
     from shipyard.packaging.package import LoadedModel
     from shipyard.pipelines.service import PipelineService
     from shipyard.pipelines.triggers.scheduler import Scheduler
@@ -84,6 +90,44 @@ class App:
         return DeploymentService(self.db, RegistryCatalog(self))
 
     @cached_property
+    def monitoring(self) -> MonitorService:
+        from shipyard.monitoring.service import MonitorService
+
+        return MonitorService(
+            self.db,
+            self.content,
+            deployments=ServingDeployments(self),
+            inference=InferenceLogRows(self),
+            live=DeploymentLiveFigures(self),
+            versions=RegistryVersions(self),
+            scorer=RegistryScorer(self),
+            alerts=self.alerts,
+            metrics=self.monitor_metrics,
+        )
+
+    @cached_property
+    def monitoring_api(self) -> Monitoring:
+        """The monitoring API in process (services plus the closed loop's ``explain``)."""
+        from shipyard.loop import explain
+        from shipyard.monitoring.api import Monitoring
+
+        return Monitoring(self.monitoring, self.alerts, lambda alert_id: explain(self, alert_id))
+
+    @cached_property
+    def monitor_metrics(self) -> MonitorMetrics:
+        """Monitor figures, alert states and notification outcomes for ``/metrics``."""
+        from shipyard.monitoring.metrics import MonitorMetrics
+
+        return MonitorMetrics()
+
+    @cached_property
+    def alerts(self) -> AlertService:
+        from shipyard.monitoring.alerts import AlertService
+        from shipyard.monitoring.dispatch import NotificationDispatcher
+
+        return AlertService(self.db, dispatcher=NotificationDispatcher(metrics=self.monitor_metrics))
+
+    @cached_property
     def features(self) -> FeatureStore:
         return build_feature_store(self.settings, self.db, self.content)
 
@@ -127,9 +171,12 @@ class App:
             events=EventLogFeed(self.events),
             views=FeatureViewSourceLookup(self),
             lease_s=dispatch.DEFAULT_LEASE_S if lease_s is None else lease_s,
+            jobs=[MonitorTick(self)],
         )
 
     def close(self) -> None:
+        if "alerts" in self.__dict__ and self.alerts.dispatcher is not None:  # send what is queued
+            self.alerts.dispatcher.close()
         if "features" in self.__dict__:  # built: close its online store
             self.features.close()
         if "pipelines" in self.__dict__:  # built: wait for background runs
@@ -451,6 +498,147 @@ class _LazyFeatures:
         entity_rows: Sequence[Mapping[str, object]],
     ) -> OnlineRows:
         return self.app.features.get_online_features(features, service, entity_rows=entity_rows)
+
+
+class MonitorTick:
+    """The scheduler's :class:`~shipyard.pipelines.triggers.ports.TickJob` for monitors: evaluate
+    those whose slot has come (built only when a monitor exists, so a scheduler without monitors
+    does not load the monitoring stack)."""
+
+    def __init__(self, app: App) -> None:
+        self.app = app
+
+    def tick(self, now_ms: int) -> tuple[list[str], list[str]]:
+        from sqlalchemy import select
+
+        from shipyard.monitoring.records import monitors_t
+
+        if "monitoring" not in self.app.__dict__:
+            with self.app.db.read() as conn:
+                if conn.execute(select(monitors_t.c.id).limit(1)).first() is None:
+                    return [], []
+        evaluations, errors = self.app.monitoring.run_due(now_ms)
+        done = [
+            f"monitor {e.monitor}: {e.status}, {e.rows} rows, drift share {e.figures.get('drift.share', float('nan')):.2f}"
+            for e in evaluations
+        ]
+        return done, errors
+
+
+class ServingDeployments:
+    """Monitoring's :class:`~shipyard.monitoring.ports.Deployments`, from the deployments store."""
+
+    def __init__(self, app: App) -> None:
+        self.app = app
+
+    def primary(self, deployment: str) -> tuple[str, int]:
+        found = self.app.deployments.get(deployment)
+        target = found.role("primary")
+        if target is None:
+            raise NotFound(f"deployment {deployment!r} has no primary version")
+        return target.model, target.version
+
+
+class InferenceLogRows:
+    """Monitoring's :class:`~shipyard.monitoring.ports.InferenceRows`: the inference log in the
+    artifact store."""
+
+    def __init__(self, app: App) -> None:
+        self.app = app
+
+    def read(self, deployment: str, start_ms: int, end_ms: int, *, last: int | None = None) -> pa.Table:
+        from shipyard.serving import inference_reader
+
+        store = self.app.content.store
+        if last is not None:
+            return inference_reader.read_last(store, deployment, end_ms, last)
+        return inference_reader.read_range(store, deployment, start_ms, end_ms)
+
+
+class DeploymentLiveFigures:
+    """Monitoring's :class:`~shipyard.monitoring.ports.LiveFigures`: the windows replicas report."""
+
+    def __init__(self, app: App) -> None:
+        self.app = app
+
+    def figures(self, deployment: str, start_ms: int, end_ms: int) -> dict[str, float]:
+        from shipyard.serving.canary import quantile, summed
+
+        windows = [w for w in self.app.deployments.windows(deployment, since=start_ms) if w.start < end_ms]
+        if not windows:
+            return {}
+        total = summed(windows)
+        out = {"requests": float(total.requests), "errors": float(total.errors)}
+        if total.requests:
+            out["error_rate"] = total.errors / total.requests
+        p99 = quantile(0.99, total.latency_buckets)
+        if p99 is not None:
+            out["latency_p99_ms"] = p99
+        return out
+
+
+class RegistryVersions:
+    """Monitoring's :class:`~shipyard.monitoring.ports.Versions`, from the registry."""
+
+    def __init__(self, app: App) -> None:
+        self.app = app
+
+    def check(self, model: str, version: int) -> None:
+        self.app.registry.get_version(model, version)
+
+    def registered_at(self, model: str, version: int) -> int:
+        return int(self.app.registry.get_version(model, version).created_at.timestamp() * 1000)
+
+    def training_data(self, model: str, version: int) -> tuple[pa.Table, str]:
+        import pyarrow.csv as pacsv
+        import pyarrow.parquet as pq
+
+        data = self.app.registry.get_version(model, version).training_data
+        if data is None or not data.location:
+            raise InvalidInput(
+                f"{model}/{version} records no training dataset with a location to read: "
+                "give the monitor a reference (--reference FILE)",
+                field="reference",
+            )
+        try:
+            if data.location.endswith(".csv"):
+                return pacsv.read_csv(data.location), data.location
+            return pq.read_table(data.location), data.location
+        except (OSError, ValueError) as exc:
+            raise InvalidInput(
+                f"cannot read {model}/{version}'s training dataset at {data.location}: {exc}; "
+                "give the monitor a reference (--reference FILE)",
+                field="reference",
+            ) from None
+
+
+class RegistryScorer:
+    """Monitoring's :class:`~shipyard.monitoring.ports.Scorer`: the version, loaded from the
+    registry with its trust rules (held while the process lives)."""
+
+    def __init__(self, app: App) -> None:
+        self.app = app
+        self._loaded: dict[tuple[str, int], LoadedModel] = {}
+
+    def _model(self, model: str, version: int) -> LoadedModel:
+        key = (model, version)
+        if key not in self._loaded:
+            self._loaded[key] = self.app.registry.load(f"{model}/{version}")
+        return self._loaded[key]
+
+    def inputs(self, model: str, version: int) -> list[str]:
+        return [c.name for c in self._model(model, version).signature.inputs]
+
+    def predict(self, model: str, version: int, frame: pd.DataFrame) -> tuple[np.ndarray, np.ndarray | None]:
+        loaded = self._model(model, version)
+        return loaded.predict(frame), loaded.predict_proba(frame)
+
+    def classes(self, model: str, version: int) -> list[object] | None:
+        predictor = self._model(model, version).predictor
+        found = getattr(predictor, "classes", None)  # wrappers that keep them (LightGBM)
+        if found is None:
+            found = getattr(predictor.raw, "classes_", None)  # scikit-learn and its look-alikes
+        return None if found is None else list(found)
 
 
 def build_prediction_server(

@@ -13,6 +13,7 @@ VIEWER = frozenset(
         "deployments.read",
         "deployments.predict",
         "events.read",
+        "monitoring.read",
         "system.metrics",
         "account.self",
     }
@@ -24,9 +25,11 @@ CONTRIBUTOR = VIEWER | {
     "features.write",
     "pipelines.write",
     "pipelines.run",
+    "monitoring.write",
+    "monitoring.labels",
 }
 REVIEWER = VIEWER | {"models.approve", "audit.read"}
-DEPLOYER = VIEWER | {"models.deploy", "deployments.write"}
+DEPLOYER = VIEWER | {"models.deploy", "deployments.write", "monitoring.write", "monitoring.labels"}
 ADMIN = CONTRIBUTOR | REVIEWER | DEPLOYER | {"admin"}
 
 #: role -> the actions its (global) grant allows.

@@ -22,6 +22,7 @@ READ_ACTIONS = frozenset(
         "events.read",
         "deployments.read",
         "deployments.predict",
+        "monitoring.read",
     }
 )
 
@@ -37,6 +38,8 @@ ACTIONS = READ_ACTIONS | {
     "pipelines.write",
     "pipelines.run",
     "deployments.write",
+    "monitoring.write",
+    "monitoring.labels",
     "admin",
     # Your own account: who you are, your grants, your tokens. Every role includes it.
     "account.self",
@@ -56,10 +59,14 @@ ROLES: dict[str, frozenset[str]] = {
             "features.write",
             "pipelines.write",
             "pipelines.run",
+            "monitoring.write",
+            "monitoring.labels",
         }
     ),
     "reviewer": frozenset(_VIEWER | {"models.approve", "audit.read"}),
-    "deployer": frozenset(_VIEWER | {"models.deploy", "deployments.write"}),
+    "deployer": frozenset(
+        _VIEWER | {"models.deploy", "deployments.write", "monitoring.write", "monitoring.labels"}
+    ),
     "admin": frozenset(ACTIONS),
 }
 

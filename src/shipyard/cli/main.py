@@ -35,6 +35,7 @@ from shipyard.cli import deployments as deployment_commands
 from shipyard.cli import events as event_commands
 from shipyard.cli import features as feature_commands
 from shipyard.cli import models as model_commands
+from shipyard.cli import monitor as monitor_commands
 from shipyard.cli import pipelines as pipeline_commands
 from shipyard.cli.state import State
 from shipyard.config import load_settings
@@ -86,6 +87,7 @@ pipeline_triggers.register(pipeline_commands.app)
 app.add_typer(pipeline_commands.app, name="pipelines")
 app.add_typer(scheduler.app, name="scheduler")
 app.add_typer(deployment_commands.app, name="deployments")
+app.add_typer(monitor_commands.app, name="monitor")
 app.command("deploy")(deployment_commands.deploy)
 app.command("lineage")(lineage.lineage)
 app.command("init")(init.init)

@@ -38,6 +38,8 @@ def scheduler(
     def show(report: TickReport) -> None:
         for firing in report.submitted:
             console.print(f"fired {firing.key} -> {firing.run_id or firing.status.value}")
+        for line in report.done:
+            console.print(line)
         for error in report.errors:
             typer.echo(f"warning: {error}", err=True)
 

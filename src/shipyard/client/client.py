@@ -28,6 +28,7 @@ if TYPE_CHECKING:
     from shipyard.client.remote_registry import RemoteRegistry
     from shipyard.features.api import FeatureServing
     from shipyard.features.service import FeatureStore
+    from shipyard.monitoring.api import MonitoringAPI
     from shipyard.pipelines.api import PipelineAPI
     from shipyard.pipelines.triggers.api import TriggersAPI
     from shipyard.pipelines.triggers.scheduler import Scheduler
@@ -200,6 +201,16 @@ class Client:
 
             self._deployments = RemoteDeployments(self._connection)
         return self._deployments
+
+    @property
+    def monitoring(self) -> MonitoringAPI:
+        """Monitors, labels, alert rules, alerts and channels: in process, or over HTTP in remote
+        mode (acting as the token's user)."""
+        if self._connection is None:
+            return self._local_app("monitoring").monitoring_api
+        from shipyard.client.remote_monitoring import RemoteMonitoring
+
+        return RemoteMonitoring(self._connection)
 
     @property
     def features(self) -> FeatureStore:

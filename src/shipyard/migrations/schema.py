@@ -8,6 +8,7 @@ import shipyard.accounts.tables
 import shipyard.audit.tables
 import shipyard.events.tables
 import shipyard.features.tables
+import shipyard.monitoring.tables
 import shipyard.pipelines.tables
 import shipyard.pipelines.triggers.tables
 import shipyard.registry.tables

@@ -17,6 +17,15 @@ from shipyard.errors import BackendUnavailable, NotFound
 from shipyard.pipelines.triggers.model import NewDataSpec
 
 
+class TickJob(Protocol):
+    """Other periodic work a scheduler tick runs before the triggers (monitors that are due), so
+    the events it publishes fire event triggers in the same tick."""
+
+    def tick(self, now_ms: int) -> tuple[list[str], list[str]]:
+        """Run what is due; returns (what was done, errors) as one-line texts."""
+        ...
+
+
 class PipelineLauncher(Protocol):
     def submit(
         self,

@@ -38,7 +38,7 @@ from shipyard.pipelines.triggers.model import (
     TriggerKind,
     spec_from,
 )
-from shipyard.pipelines.triggers.ports import EventFeed, FeatureViewSources, PipelineLauncher
+from shipyard.pipelines.triggers.ports import EventFeed, FeatureViewSources, PipelineLauncher, TickJob
 from shipyard.pipelines.triggers.records import triggers_t
 from shipyard.storage.metadata.database import Database
 from shipyard.storage.metadata.engine import make_engine
@@ -72,6 +72,7 @@ class TickReport:
     recorded: int = 0
     submitted: list[Firing] = field(default_factory=list)
     errors: list[str] = field(default_factory=list)
+    done: list[str] = field(default_factory=list)  # what the tick's jobs did (monitors evaluated)
 
 
 def _with_cooldown(
@@ -103,8 +104,10 @@ class Scheduler:
         lease_s: float = DEFAULT_LEASE_S,
         grace_s: float = DEFAULT_GRACE_S,
         clock: Callable[[], datetime] | None = None,
+        jobs: Sequence[TickJob] = (),
     ) -> None:
         self.db = db
+        self.jobs = tuple(jobs)
         self.launcher = launcher
         self.events = events
         self.views = views
@@ -121,6 +124,10 @@ class Scheduler:
         now = now or self.clock()
         report = TickReport()
         self._memo.clear()
+        for job in self.jobs:
+            done, errors = job.tick(to_ms(now))
+            report.done.extend(done)
+            report.errors.extend(errors)
         due = self._due(to_ms(now))
         for start in range(0, len(due), BATCH):
             evaluations = []

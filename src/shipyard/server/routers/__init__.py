@@ -9,6 +9,7 @@ from shipyard.server.routers import (
     events,
     features,
     models,
+    monitoring,
     pipelines,
     system,
     tracking,
@@ -26,6 +27,7 @@ ROUTERS = (
     events.router,
     pipelines.router,
     triggers.router,
+    monitoring.router,
 )
 
 __all__ = ["ROUTERS"]

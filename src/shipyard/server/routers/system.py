@@ -8,9 +8,10 @@ from importlib.metadata import PackageNotFoundError, version
 
 from fastapi import APIRouter, Depends, Request, Response
 from fastapi.responses import JSONResponse
+from prometheus_client import generate_latest
 from pydantic import BaseModel
 
-from shipyard.server.deps import Metrics, authorize
+from shipyard.server.deps import Metrics, Shipyard, authorize
 from shipyard.server.health import HealthProbe
 from shipyard.server.telemetry import METRICS_CONTENT_TYPE
 
@@ -52,5 +53,10 @@ async def health(request: Request) -> JSONResponse:
     response_class=Response,
     responses={200: {"content": {"text/plain": {}}, "description": "Prometheus text format."}},
 )
-def metrics(telemetry: Metrics) -> Response:
-    return Response(telemetry.render(), media_type=METRICS_CONTENT_TYPE)
+def metrics(telemetry: Metrics, app: Shipyard) -> Response:
+    """The server's own figures and, once monitors were evaluated here, their figures and alerts
+    (``shipyard_monitor_*``, ``shipyard_alert_*``, ``shipyard_notifications``)."""
+    body = telemetry.render()
+    if "monitor_metrics" in app.__dict__:
+        body += generate_latest(app.monitor_metrics.registry)
+    return Response(body, media_type=METRICS_CONTENT_TYPE)

@@ -17,6 +17,7 @@ from shipyard.server.ui import (
     deployments_views,
     features_views,
     models_views,
+    monitoring_views,
     pipelines_views,
     session,
     tracking_pages,
@@ -34,6 +35,7 @@ router.include_router(models_views.router)
 router.include_router(features_views.router)
 router.include_router(pipelines_views.router)
 router.include_router(triggers_views.router)
+router.include_router(monitoring_views.router)
 router.include_router(deployments_views.router)
 
 root = APIRouter(include_in_schema=False)
