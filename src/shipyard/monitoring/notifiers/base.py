@@ -90,6 +90,9 @@ class Notifier(ABC):
     def send(self, notification: Notification) -> None:
         """Deliver ``notification`` once; raise (any exception) when it was not delivered."""
 
+    def close(self) -> None:  # noqa: B027 - optional: most notifiers hold nothing open
+        """Release what the notifier holds open (connections); it may be used again afterwards."""
+
     @classmethod
     @abstractmethod
     def from_settings(cls, settings: Mapping[str, object], *, name: str | None = None) -> Self:

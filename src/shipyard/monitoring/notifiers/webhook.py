@@ -7,6 +7,7 @@ act on alerts rather than display them.
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Mapping
 from typing import ClassVar, Self
 from urllib.parse import urlsplit
@@ -74,6 +75,8 @@ class WebhookNotifier(Notifier):
         self.url = url
         self.timeout_s = float(timeout_s)
         self.headers = dict(headers or {})
+        self._client: httpx.Client | None = None
+        self._client_lock = threading.Lock()
 
     @classmethod
     def from_settings(cls, settings: Mapping[str, object], *, name: str | None = None) -> Self:
@@ -84,9 +87,7 @@ class WebhookNotifier(Notifier):
 
     def send(self, notification: Notification) -> None:
         try:
-            response = httpx.post(
-                self.url, json=slack_payload(notification), headers=self.headers, timeout=self.timeout_s
-            )
+            response = self._http().post(self.url, json=slack_payload(notification))
         except httpx.HTTPError as exc:
             raise BackendUnavailable(f"webhook {self._where()} unreachable: {exc}") from exc
         if response.is_client_error and response.status_code not in _TRANSIENT:
@@ -98,6 +99,20 @@ class WebhookNotifier(Notifier):
             raise BackendUnavailable(
                 f"webhook {self._where()} answered {response.status_code}: {response.text[:200]}"
             )
+
+    def close(self) -> None:
+        with self._client_lock:
+            if self._client is not None:
+                self._client.close()
+                self._client = None
+
+    def _http(self) -> httpx.Client:
+        # One client per notifier: building one loads the CA bundle, which costs a good part of a
+        # second, and its pool keeps the connection to the receiver open between alerts.
+        with self._client_lock:
+            if self._client is None:
+                self._client = httpx.Client(timeout=self.timeout_s, headers=self.headers)
+            return self._client
 
     def _where(self) -> str:
         # The path of a Slack webhook URL is its secret: name the host only.
