@@ -18,6 +18,8 @@ from shipyard.errors import InvalidInput
 from shipyard.monitoring.model import CHECKS, DriftSettings, Evaluation, Monitor, MonitorSpec, Window
 
 if TYPE_CHECKING:
+    import pyarrow as pa
+
     from shipyard.monitoring.api import MonitoringAPI
 
 app = typer.Typer(help="Monitors, labels, alert rules, alerts, channels and reports.", no_args_is_help=True)
@@ -58,7 +60,7 @@ def _at(text: str | None) -> int | None:
     return int(moment.timestamp() * 1000)
 
 
-def _read_table(path: Path, what: str) -> object:
+def _read_table(path: Path, what: str) -> pa.Table:
     import pyarrow.csv as pacsv
     import pyarrow.parquet as pq
 
@@ -220,7 +222,7 @@ def evaluate(
     """Evaluate a monitor's window now (alerts fire, events are published)."""
     api, _ = _api(ctx)
     table = None if data is None else _read_table(data, "data")
-    result = api.evaluate(name, at=_at(at), data=table)  # type: ignore[arg-type]
+    result = api.evaluate(name, at=_at(at), data=table)
     if json:
         emit_json(evaluation_dict(result))
         return
@@ -290,7 +292,7 @@ def labels(
         except (OSError, ValueError) as exc:
             raise InvalidInput(f"cannot read labels {file}: {exc}", field="file") from None
     else:
-        items = _read_table(file, "file").to_pylist()  # type: ignore[attr-defined]
+        items = _read_table(file, "file").to_pylist()
     api, _ = _api(ctx)
     report = api.log_labels(deployment, items)
     if json:

@@ -338,13 +338,13 @@ def _event(
     row: Any,
     value: float,
 ) -> Event:
-    common = dict(
+    common: dict[str, Any] = dict(
         monitor=monitor, deployment=deployment or "", model=model, version=version, alert_id=alert_id,
         figure=row.figure, value=value, threshold=row.threshold,
     )  # fmt: skip
     if kind is PerformanceDegraded:
-        return PerformanceDegraded(**common, estimated=row.figure.startswith("estimated."))  # type: ignore[arg-type]
-    return DriftDetected(**common)  # type: ignore[arg-type]
+        return PerformanceDegraded(**common, estimated=row.figure.startswith("estimated."))
+    return DriftDetected(**common)
 
 
 def _summary(monitor: str, row: Any, value: float, event: str) -> str:

@@ -97,7 +97,7 @@ class Monitoring(MonitoringAPI):
         return self.monitors.get(name)
 
     def list_monitors(self, *, deployment: str | None = None) -> list[Monitor]:
-        return self.monitors.list(deployment=deployment)
+        return self.monitors.list_monitors(deployment=deployment)
 
     def set_enabled(self, name: str, enabled: bool, *, actor: str) -> Monitor:
         return self.monitors.set_enabled(name, enabled, actor=actor)

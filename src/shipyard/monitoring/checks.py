@@ -31,24 +31,28 @@ def quality(reference: Reference, current: pd.DataFrame) -> tuple[Figures, dict[
     return {k: float(v) for k, v in report.figures().items() if _finite(v)}, report.to_dict()
 
 
-def drift(
-    reference: Reference, current: pd.DataFrame, columns: tuple[str, ...], settings: DriftSettings
-) -> tuple[Figures, dict[str, Any]]:
-    options = DriftOptions(
+def drift_options(settings: DriftSettings) -> DriftOptions:
+    """The drift engine's options (InvalidInput naming an unknown method or a bad threshold)."""
+    return DriftOptions(
         method=settings.method,
         threshold=settings.threshold,
         per_column_method=dict(settings.per_column_method),
         per_column_threshold=dict(settings.per_column_threshold),
         drift_share=settings.drift_share,
     )
-    result = detect_drift(reference, current, options, columns=list(columns))
+
+
+def drift(
+    reference: Reference, current: pd.DataFrame, columns: tuple[str, ...], settings: DriftSettings
+) -> tuple[Figures, dict[str, Any]]:
+    result = detect_drift(reference, current, drift_options(settings), columns=list(columns))
     figures: Figures = {
         "drift.share": float(result.share),
         "drift.count": float(result.drifted),
         "drift.dataset": 1.0 if result.drift else 0.0,
     }
     for column in result.columns:
-        if column.tested and _finite(column.score):
+        if column.tested and column.score is not None and _finite(column.score):
             figures[f"drift.column.{column.column}"] = float(column.score)
     ranked = sorted(result.columns, key=lambda c: (not c.drifted, c.column))
     shown = [c.column for c in ranked if c.tested][:MAX_DISTRIBUTIONS]
@@ -64,7 +68,7 @@ def prediction_drift(reference: Reference, scores: np.ndarray) -> tuple[Figures,
     result = detect_drift(reference, frame, None, columns=[SCORE])
     column = result.columns[0]
     figures: Figures = {}
-    if column.tested and _finite(column.score):
+    if column.tested and column.score is not None and _finite(column.score):
         figures["drift.prediction"] = float(column.score)
         figures["drift.prediction_drifted"] = 1.0 if column.drifted else 0.0
     return figures, {

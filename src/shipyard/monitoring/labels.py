@@ -82,22 +82,25 @@ def store(
         select(func.max(labels_t.c.predicted_at)).where(labels_t.c.deployment == deployment)
     ).scalar()
     seen: set[tuple[str, int]] = set()
-    rows = []
+    fresh: list[Label] = []
     for label in labels:
         key = (label.request_id, label.row)
-        if key in seen:
-            continue
-        seen.add(key)
-        rows.append(
-            {
-                "deployment": deployment,
-                "request_id": label.request_id,
-                "row": label.row,
-                "value": label.value,
-                "predicted_at": predicted.get(key),
-                "received_at": now,
-            }
-        )
+        if key not in seen:
+            seen.add(key)
+            fresh.append(label)
+    known = lookup(conn, deployment, [(label.request_id, label.row) for label in fresh])
+    rows = [
+        {
+            "deployment": deployment,
+            "request_id": label.request_id,
+            "row": label.row,
+            "value": label.value,
+            "predicted_at": predicted.get((label.request_id, label.row)),
+            "received_at": now,
+        }
+        for label in fresh
+        if (label.request_id, label.row) not in known
+    ]
     stored = insert_ignore(conn, labels_t, rows) if rows else 0
     out_of_order = 0
     if latest is not None:

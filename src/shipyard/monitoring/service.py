@@ -91,6 +91,7 @@ class MonitorService:
 
     def create(self, spec: MonitorSpec, *, actor: str) -> Monitor:
         check_schedule(spec.schedule)
+        checks.drift_options(spec.drift)
         if spec.model is not None and spec.schedule is not None:
             raise InvalidInput(
                 "a monitor on a model version is evaluated on the data you pass it: it has no schedule",
@@ -142,7 +143,7 @@ class MonitorService:
             raise NotFound(f"no monitor {name!r}")
         return to_monitor(row)
 
-    def list(self, *, deployment: str | None = None) -> list[Monitor]:
+    def list_monitors(self, *, deployment: str | None = None) -> list[Monitor]:
         stmt = select(monitors_t).order_by(monitors_t.c.name)
         if deployment is not None:
             stmt = stmt.where(monitors_t.c.deployment == deployment)

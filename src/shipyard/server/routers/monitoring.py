@@ -50,7 +50,7 @@ def list_monitors(
     principal: Reader, app: Shipyard, deployment: Annotated[str | None, Query(max_length=250)] = None
 ) -> s.MonitorsOut:
     shown = []
-    for m in app.monitoring.list(deployment=deployment):
+    for m in app.monitoring.list_monitors(deployment=deployment):
         model = m.spec.model or _model_or_none(app, m.spec.deployment)
         if model is None or app.accounts.allowed(principal.user.name, "models.read", model=model):
             shown.append(s.MonitorOut.of(m))

@@ -27,7 +27,7 @@ def _spec(figure: charts.Figure) -> str:
 def monitors(request: Request, app: Shipyard) -> HTMLResponse:
     rows = []
     firing = app.alerts.list_alerts(status="firing", limit=1000)
-    for m in app.monitoring.list():
+    for m in app.monitoring.list_monitors():
         latest = app.monitoring.evaluations(m.name, limit=1)
         rows.append(
             {
