@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import logging
 import socket
+import sys
 import threading
 import time
 import tomllib
@@ -20,7 +21,7 @@ from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import SMTP as SMTPServer
 from aiosmtpd.smtp import AuthResult, Envelope, LoginPassword, Session
 
-from shipyard.errors import BackendUnavailable, Conflict, InvalidInput
+from shipyard.errors import BackendUnavailable, ConfigError, Conflict, InvalidInput
 from shipyard.monitoring.dispatch import Delivery, NotificationDispatcher
 from shipyard.monitoring.metrics import MonitorMetrics
 from shipyard.monitoring.notifiers import NOTIFIERS, DeliveryRejected, Notification, build_notifier
@@ -463,6 +464,59 @@ def test_bad_notifier_settings_are_named(kind: str, settings: dict[str, object],
     with pytest.raises(InvalidInput) as caught:
         build_notifier(kind, settings)
     assert caught.value.field == bad
+
+
+PAGER_CODE = """
+from shipyard.monitoring.notifiers.base import Notifier
+
+class PagerNotifier(Notifier):
+    kind = "pager"
+    sent = []
+
+    def __init__(self, service, *, name=None):
+        super().__init__(name=name)
+        self.service = service
+
+    @classmethod
+    def from_settings(cls, settings, *, name=None):
+        return cls(settings["service"], name=name)
+
+    def send(self, notification):
+        self.sent.append((self.service, notification.alert_id))
+
+NOT_A_NOTIFIER = object()
+"""
+
+
+@pytest.fixture
+def pager_package(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """An installed distribution registering two notifier kinds, one of them broken."""
+    (tmp_path / "acme_pager.py").write_text(PAGER_CODE)
+    info = tmp_path / "acme_pager-1.0.dist-info"
+    info.mkdir()
+    (info / "METADATA").write_text("Metadata-Version: 2.1\nName: acme_pager\nVersion: 1.0\n")
+    (info / "entry_points.txt").write_text(
+        "[shipyard.notifiers]\npager = acme_pager:PagerNotifier\nbroken = acme_pager:NOT_A_NOTIFIER\n"
+    )
+    monkeypatch.syspath_prepend(str(tmp_path))
+    NOTIFIERS.refresh()
+    yield
+    NOTIFIERS.refresh()
+    sys.modules.pop("acme_pager", None)
+
+
+@pytest.mark.usefixtures("pager_package")
+def test_another_package_adds_a_notifier_kind_through_an_entry_point() -> None:
+    assert NOTIFIERS.names() == ["broken", "log", "pager", "smtp", "webhook"]
+    pager = build_notifier("pager", {"service": "ml-oncall"}, name="pages")
+    deliveries = Deliveries()
+    with NotificationDispatcher(on_delivery=deliveries) as dispatcher:
+        dispatcher.submit(notification(), [pager])
+        [delivery] = deliveries.wait(1)
+    assert (delivery.notifier_name, delivery.outcome) == ("pages", "sent")
+    assert pager.sent == [("ml-oncall", "al-42")]  # type: ignore[attr-defined]
+    with pytest.raises(ConfigError, match="not a Notifier"):
+        build_notifier("broken", {})
 
 
 def test_the_packages_entry_points_list_exactly_the_built_in_notifiers() -> None:

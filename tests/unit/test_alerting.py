@@ -4,6 +4,8 @@ figure moves, evaluation after evaluation."""
 from __future__ import annotations
 
 import math
+import re
+from pathlib import Path
 
 import pytest
 
@@ -256,3 +258,12 @@ def test_a_bad_condition_names_what_is_wrong(text: str, field: str) -> None:
     with pytest.raises(InvalidInput) as caught:
         parse_condition(text)
     assert caught.value.field == field
+
+
+def test_the_alerts_page_examples_run_as_written() -> None:
+    page = Path(__file__).parents[2] / "docs" / "alerts.md"
+    blocks = re.findall(r"```python\n(.*?)```", page.read_text(), re.DOTALL)
+    assert len(blocks) == 3
+    namespace: dict[str, object] = {}
+    for i, block in enumerate(blocks):
+        exec(compile(block, f"alerts.md[{i}]", "exec"), namespace)
