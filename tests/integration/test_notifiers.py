@@ -569,6 +569,37 @@ def test_closing_reports_notifications_still_waiting_for_a_retry_as_failed() -> 
         dispatcher.submit(notification(), [notifier])
 
 
+class Stuck(LogNotifier):
+    """Fails, but only once the test lets its send return."""
+
+    def __init__(self) -> None:
+        super().__init__("test.stuck", name="stuck")
+        self.entered = threading.Event()
+        self.release = threading.Event()
+        self.calls = 0
+
+    def send(self, notification: Notification) -> None:
+        self.calls += 1
+        self.entered.set()
+        self.release.wait(10)
+        raise ConnectionError("still down")
+
+
+def test_a_send_that_outlives_close_is_not_retried() -> None:
+    deliveries = Deliveries()
+    notifier = Stuck()
+    dispatcher = NotificationDispatcher(attempts=5, base_delay_s=0.01, on_delivery=deliveries)
+    dispatcher.submit(notification(), [notifier])
+    assert notifier.entered.wait(5)
+    dispatcher.close(timeout_s=0.2)
+    assert deliveries.items == []  # still being sent
+    notifier.release.set()
+    [delivery] = deliveries.wait(1)
+    assert (delivery.outcome, delivery.attempts) == ("failed", 1)
+    time.sleep(0.1)  # a retry, if one were scheduled, would have run by now
+    assert notifier.calls == 1
+
+
 def test_close_waits_for_pending_retries_within_its_timeout() -> None:
     deliveries = Deliveries()
     dispatcher = NotificationDispatcher(attempts=5, base_delay_s=0.1, on_delivery=deliveries)
