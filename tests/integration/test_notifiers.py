@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import logging
 import socket
+import sys
 import threading
 import time
 import tomllib
@@ -20,7 +21,7 @@ from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import SMTP as SMTPServer
 from aiosmtpd.smtp import AuthResult, Envelope, LoginPassword, Session
 
-from shipyard.errors import BackendUnavailable, Conflict, InvalidInput
+from shipyard.errors import BackendUnavailable, ConfigError, Conflict, InvalidInput
 from shipyard.monitoring.dispatch import Delivery, NotificationDispatcher
 from shipyard.monitoring.metrics import MonitorMetrics
 from shipyard.monitoring.notifiers import NOTIFIERS, DeliveryRejected, Notification, build_notifier
@@ -215,7 +216,7 @@ def test_with_the_webhook_server_down_the_monitor_is_not_delayed_and_delivery_re
     dispatcher = NotificationDispatcher(attempts=8, base_delay_s=0.2, max_delay_s=1.0, on_delivery=deliveries)
     began = time.monotonic()
     dispatcher.submit(notification(), [notifier])
-    assert time.monotonic() - began < 0.1
+    assert time.monotonic() - began < 0.5  # queued, not sent: the monitor goes on at once
 
     wait_until(lambda: notifier.failures >= 3, timeout=10, interval=0.02)
     assert deliveries.items == []  # still retrying, not given up
@@ -250,13 +251,13 @@ def test_a_hanging_notifier_does_not_hold_up_the_others(caplog: pytest.LogCaptur
         began = time.monotonic()
         dispatcher.submit(notification(), [hanging, LogNotifier("test.alerts")])
         submitted = time.monotonic() - began
-        [first] = deliveries.wait(1, timeout=1.5)
-        logged = time.monotonic() - began
+        [first] = deliveries.wait(1)
         dispatcher.close(timeout_s=10)
         hanging.close()
-    assert submitted < 0.1
+    assert submitted < 0.5
     assert (first.notifier_name, first.outcome) == ("log", "sent")
-    assert logged < 1.5  # before the webhook's 2 s timeout
+    assert len([r for r in caplog.records if r.name == "test.alerts"]) == 1
+    # Submitted second, the log is delivered while the webhook still waits for its answer.
     assert [(d.notifier_name, d.outcome) for d in deliveries.items] == [
         ("log", "sent"),
         ("webhook", "failed"),
@@ -465,6 +466,59 @@ def test_bad_notifier_settings_are_named(kind: str, settings: dict[str, object],
     assert caught.value.field == bad
 
 
+PAGER_CODE = """
+from shipyard.monitoring.notifiers.base import Notifier
+
+class PagerNotifier(Notifier):
+    kind = "pager"
+    sent = []
+
+    def __init__(self, service, *, name=None):
+        super().__init__(name=name)
+        self.service = service
+
+    @classmethod
+    def from_settings(cls, settings, *, name=None):
+        return cls(settings["service"], name=name)
+
+    def send(self, notification):
+        self.sent.append((self.service, notification.alert_id))
+
+NOT_A_NOTIFIER = object()
+"""
+
+
+@pytest.fixture
+def pager_package(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """An installed distribution registering two notifier kinds, one of them broken."""
+    (tmp_path / "acme_pager.py").write_text(PAGER_CODE)
+    info = tmp_path / "acme_pager-1.0.dist-info"
+    info.mkdir()
+    (info / "METADATA").write_text("Metadata-Version: 2.1\nName: acme_pager\nVersion: 1.0\n")
+    (info / "entry_points.txt").write_text(
+        "[shipyard.notifiers]\npager = acme_pager:PagerNotifier\nbroken = acme_pager:NOT_A_NOTIFIER\n"
+    )
+    monkeypatch.syspath_prepend(str(tmp_path))
+    NOTIFIERS.refresh()
+    yield
+    NOTIFIERS.refresh()
+    sys.modules.pop("acme_pager", None)
+
+
+@pytest.mark.usefixtures("pager_package")
+def test_another_package_adds_a_notifier_kind_through_an_entry_point() -> None:
+    assert NOTIFIERS.names() == ["broken", "log", "pager", "smtp", "webhook"]
+    pager = build_notifier("pager", {"service": "ml-oncall"}, name="pages")
+    deliveries = Deliveries()
+    with NotificationDispatcher(on_delivery=deliveries) as dispatcher:
+        dispatcher.submit(notification(), [pager])
+        [delivery] = deliveries.wait(1)
+    assert (delivery.notifier_name, delivery.outcome) == ("pages", "sent")
+    assert pager.sent == [("ml-oncall", "al-42")]  # type: ignore[attr-defined]
+    with pytest.raises(ConfigError, match="not a Notifier"):
+        build_notifier("broken", {})
+
+
 def test_the_packages_entry_points_list_exactly_the_built_in_notifiers() -> None:
     project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
     assert project["entry-points"][NOTIFIERS.group] == NOTIFIERS.builtins
@@ -513,6 +567,37 @@ def test_closing_reports_notifications_still_waiting_for_a_retry_as_failed() -> 
     assert delivery.error is not None and "closed" in delivery.error
     with pytest.raises(Conflict, match="closed"):
         dispatcher.submit(notification(), [notifier])
+
+
+class Stuck(LogNotifier):
+    """Fails, but only once the test lets its send return."""
+
+    def __init__(self) -> None:
+        super().__init__("test.stuck", name="stuck")
+        self.entered = threading.Event()
+        self.release = threading.Event()
+        self.calls = 0
+
+    def send(self, notification: Notification) -> None:
+        self.calls += 1
+        self.entered.set()
+        self.release.wait(10)
+        raise ConnectionError("still down")
+
+
+def test_a_send_that_outlives_close_is_not_retried() -> None:
+    deliveries = Deliveries()
+    notifier = Stuck()
+    dispatcher = NotificationDispatcher(attempts=5, base_delay_s=0.01, on_delivery=deliveries)
+    dispatcher.submit(notification(), [notifier])
+    assert notifier.entered.wait(5)
+    dispatcher.close(timeout_s=0.2)
+    assert deliveries.items == []  # still being sent
+    notifier.release.set()
+    [delivery] = deliveries.wait(1)
+    assert (delivery.outcome, delivery.attempts) == ("failed", 1)
+    time.sleep(0.1)  # a retry, if one were scheduled, would have run by now
+    assert notifier.calls == 1
 
 
 def test_close_waits_for_pending_retries_within_its_timeout() -> None:

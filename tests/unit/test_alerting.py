@@ -4,6 +4,8 @@ figure moves, evaluation after evaluation."""
 from __future__ import annotations
 
 import math
+import re
+from pathlib import Path
 
 import pytest
 
@@ -16,6 +18,7 @@ from shipyard.monitoring.alerting import (
     parse_condition,
     step,
 )
+from shipyard.monitoring.notifiers import Notification
 
 MINUTE = 60_000
 KNOWN = (
@@ -256,3 +259,44 @@ def test_a_bad_condition_names_what_is_wrong(text: str, field: str) -> None:
     with pytest.raises(InvalidInput) as caught:
         parse_condition(text)
     assert caught.value.field == field
+
+
+def test_the_alerts_page_examples_run_as_written() -> None:
+    page = Path(__file__).parents[2] / "docs" / "alerts.md"
+    blocks = re.findall(r"```python\n(.*?)```", page.read_text(), re.DOTALL)
+    assert len(blocks) == 3
+    namespace: dict[str, object] = {}
+    for i, block in enumerate(blocks):
+        exec(compile(block, f"alerts.md[{i}]", "exec"), namespace)
+
+
+def test_an_event_becomes_a_notification_that_says_what_happened() -> None:
+    rule = AlertRule("auc-low", "performance.roc_auc", "<", 0.7, "critical")
+    fired = step(rule, AlertState(), 0.6512, now_ms=5_000)
+    assert fired.event is not None
+    sent = Notification.for_event(
+        rule, fired.event, 0.6512, alert_id="al-7", monitor="churn-perf", deployment="churn-prod", at_ms=5_000
+    )
+    assert (sent.status, sent.rule, sent.figure, sent.op, sent.threshold, sent.severity) == (
+        "firing",
+        "auc-low",
+        "performance.roc_auc",
+        "<",
+        0.7,
+        "critical",
+    )
+    assert sent.summary == "performance.roc_auc is 0.6512, below 0.7"
+    assert sent.title == "[FIRING] critical: auc-low on churn-perf"
+    resolved = step(rule, fired.state, 0.74, now_ms=6_000)
+    assert resolved.event is not None
+    back = Notification.for_event(
+        rule,
+        resolved.event,
+        0.74,
+        alert_id="al-7",
+        monitor="churn-perf",
+        deployment="churn-prod",
+        at_ms=6_000,
+    )
+    assert back.status == "resolved"
+    assert back.summary == "performance.roc_auc is back to 0.74 (alert when < 0.7)"

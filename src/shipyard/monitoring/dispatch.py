@@ -93,6 +93,7 @@ class NotificationDispatcher:
         self._ready = threading.Condition()
         self._threads: list[threading.Thread] = []
         self._closing = False
+        self._closed = False  # close() gave up waiting: a failing attempt is not retried any more
         self._random = random.Random()
 
     def __enter__(self) -> NotificationDispatcher:
@@ -145,6 +146,7 @@ class NotificationDispatcher:
             self._ready.notify_all()
         self.join(timeout_s)
         with self._ready:
+            self._closed = True
             left, self._queue = self._queue, []
             self._ready.notify_all()
         for job in left:
@@ -192,7 +194,9 @@ class NotificationDispatcher:
             self._report(job, "failed", str(exc))
         except Exception as exc:
             error = f"{type(exc).__name__}: {exc}"
-            if job.attempts >= self.attempts:
+            with self._ready:
+                closed = self._closed
+            if job.attempts >= self.attempts or closed:
                 self._report(job, "failed", error)
                 return
             wait = self.delay(job.attempts)

@@ -13,9 +13,12 @@ from abc import ABC, abstractmethod
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
-from typing import ClassVar, Literal, Self
+from typing import TYPE_CHECKING, ClassVar, Literal, Self
 
 from shipyard.errors import BackendUnavailable, InvalidInput
+
+if TYPE_CHECKING:
+    from shipyard.monitoring.alerting import AlertRule, Event
 
 NotificationStatus = Literal["firing", "resolved"]
 
@@ -50,6 +53,43 @@ class Notification:
         if not self.alert_id:
             raise InvalidInput("alert_id must not be empty", field="alert_id")
 
+    @classmethod
+    def for_event(
+        cls,
+        rule: AlertRule,
+        event: Event,
+        value: float,
+        *,
+        alert_id: str,
+        monitor: str,
+        deployment: str,
+        at_ms: int,
+        link: str | None = None,
+        summary: str | None = None,
+    ) -> Notification:
+        """The notification of ``event`` (from :func:`~shipyard.monitoring.alerting.step`), with a
+        one-line summary such as ``drift.share is 0.45, above 0.3`` unless one is given."""
+        if summary is None:
+            if event == "fired":
+                summary = f"{rule.figure} is {_number(value)}, {_WORDS[rule.op]} {_number(rule.threshold)}"
+            else:
+                summary = f"{rule.figure} is back to {_number(value)} (alert when {rule.op} {_number(rule.threshold)})"
+        return cls(
+            alert_id=alert_id,
+            status="firing" if event == "fired" else "resolved",
+            rule=rule.name,
+            figure=rule.figure,
+            value=value,
+            threshold=rule.threshold,
+            op=rule.op,
+            severity=rule.severity,
+            monitor=monitor,
+            deployment=deployment,
+            at_ms=at_ms,
+            summary=summary,
+            link=link,
+        )
+
     @property
     def title(self) -> str:
         """One line: ``[FIRING] critical: drift-high on churn-monitor``."""
@@ -69,6 +109,9 @@ class Notification:
             if not math.isfinite(data[key]):
                 data[key] = None  # JSON has no NaN or infinity
         return data
+
+
+_WORDS = {">": "above", ">=": "at or above", "<": "below", "<=": "at or below"}
 
 
 def _number(value: float) -> str:
