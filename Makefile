@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
 
-.PHONY: demo test bench bench-feast bench-mlflow lint typecheck clean services
+.PHONY: demo test bench bench-feast bench-mlflow bench-nannyml lint typecheck clean services
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -43,6 +43,18 @@ $(FEAST_VENV)/.installed:
 
 bench-feast: $(VENV)/.installed-dev $(FEAST_VENV)/.installed
 	$(BIN)/python benchmarks/run.py
+
+## bench-nannyml: install NannyML in its own venv (.venv-nannyml: its pins clash with ours), then run
+## the CBPE benchmark; it adds NannyML's CBPE on the same files and the per-window differences
+NANNYML_VENV := .venv-nannyml
+$(NANNYML_VENV)/.installed:
+	$(PYTHON) -m venv $(NANNYML_VENV)
+	$(NANNYML_VENV)/bin/python -m pip install --quiet --upgrade pip
+	$(NANNYML_VENV)/bin/pip install --quiet "nannyml==0.13.1" "pandas<3" statsmodels pyarrow
+	touch $@
+
+bench-nannyml: $(VENV)/.installed-dev $(NANNYML_VENV)/.installed
+	$(BIN)/python benchmarks/run.py cbpe
 
 ## services: install (from Debian's packages) and start PostgreSQL with a `test` database, Redis and
 ## Chromium, as the suite expects them; needs root. `make test` does not run it: CI does, first.
