@@ -4,8 +4,9 @@ version they registered → its gate reports → the deployment decisions that f
 
 Each link is found from the previous one by what was recorded, never by guessing: the alert row
 names its event type and id (the event's payload carries ``alert_id``), the firing's detail names
-the event's sequence number, the firing names its run, step runs name their parent, a version names
-its run, and decisions are those of the monitored deployment after the version was registered.
+the event's sequence number, the firing names its run, step runs name their parent, a run started
+inside a step carries the pipeline run's tag, a version names its run, and decisions are those of
+the monitored deployment after the version was registered.
 """
 
 from __future__ import annotations
@@ -13,13 +14,14 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import select
+from sqlalchemy import Connection, select
 
 from shipyard.events.log import events_t
 from shipyard.monitoring.model import ThreadStep
+from shipyard.pipelines.context import TAG_STARTED_BY_PIPELINE_RUN
 from shipyard.pipelines.triggers.records import firings_t, triggers_t
 from shipyard.registry import lineage as registry_lineage
-from shipyard.tracking.records import runs_t
+from shipyard.tracking.records import runs_t, tags_t
 
 if TYPE_CHECKING:
     from shipyard.app import App
@@ -65,7 +67,8 @@ def explain(app: App, alert_id: str) -> list[ThreadStep]:
         for child_id, child_name, child_status in children:
             steps.append(ThreadStep("step_run", child_id, None, f"step {child_name}: {child_status}"))
         with app.db.read() as conn:
-            registered = registry_lineage.versions_of_runs(conn, [run.id, *(c[0] for c in children)])
+            made = _made_in(conn, run.id)  # runs a step started (e.g. to log the model it registers)
+            registered = registry_lineage.versions_of_runs(conn, [run.id, *(c[0] for c in children), *made])
         for version in registered:
             mv = app.registry.get_version(version.model, version.version)
             created = _ms(mv.created_at)
@@ -116,6 +119,14 @@ def _firings(app: App, seq: int) -> list[Any]:
             .order_by(firings_t.c.created_at)
         ).all()
     return [r for r in rows if (r.detail or {}).get("event_seq") == seq]
+
+
+def _made_in(conn: Connection, pipeline_run_id: str) -> list[str]:
+    """Runs tagged with the pipeline run that made them (see :mod:`shipyard.pipelines.context`)."""
+    query = select(tags_t.c.run_id).where(
+        tags_t.c.key == TAG_STARTED_BY_PIPELINE_RUN, tags_t.c.value == pipeline_run_id
+    )
+    return [r for (r,) in conn.execute(query)]
 
 
 def _children(app: App, run_id: str) -> list[tuple[str, str, str]]:

@@ -81,7 +81,6 @@ def test_a_drifted_window_raises_drift_and_a_calm_one_does_not(deployed: Deploye
 def test_a_drift_rule_fires_once_publishes_an_event_and_is_audited(deployed: Deployed, app: App) -> None:
     app.monitoring.create(spec(deployed, "drift-alerts"), actor="dana")
     app.alerts.create_rule("drift-alerts", "dataset-drift", "drift.share", ">=", 0.5, cooldown_s=3600, actor="dana")
-    _, evaluation = churn_data()
     app.monitoring.evaluate("drift-alerts", at=T0 + HOUR)  # the calm hour written by the test above
     assert app.alerts.list_alerts(monitor="drift-alerts") == []
 
@@ -183,9 +182,9 @@ def test_bad_monitors_and_rules_get_clear_errors(deployed: Deployed, app: App, t
     app.monitoring.create(spec(deployed, "rules-here"), actor="dana")
     with pytest.raises(AlreadyExists):
         app.monitoring.create(spec(deployed, "rules-here"), actor="dana")
-    with pytest.raises(InvalidInput, match="no figure 'drift.shares'"):
+    with pytest.raises(InvalidInput, match=r"no figure 'drift\.shares'"):
         app.alerts.create_rule("rules-here", "typo", "drift.shares", ">", 0.5, actor="dana")
-    with pytest.raises(InvalidInput, match="no figure 'drift.column.age'"):
+    with pytest.raises(InvalidInput, match=r"no figure 'drift\.column\.age'"):
         app.alerts.create_rule("rules-here", "not-watched", "drift.column.age", ">", 0.1, actor="dana")
     with pytest.raises(NotFound, match="pager"):
         app.alerts.create_rule("rules-here", "to-nowhere", "drift.share", ">", 0.5, channels=["pager"], actor="dana")

@@ -89,12 +89,15 @@ class Client:
             experiment_id = self.tracking.get_or_create_experiment(experiment).id
             self._experiment_ids[experiment] = experiment_id
         parent_id = parent if isinstance(parent, str) or parent is None else parent.id
+        from shipyard.pipelines import context as step_context  # loaded once a run starts
+
+        made_by = step_context.run_tags()  # inside a pipeline step: which runs made this one
         run = self.tracking.create_run(
             experiment_id,
             name=name,
             user=self.user,
             parent_id=parent_id,
-            tags=tags,
+            tags={**made_by, **tags} if tags else (made_by or None),
             environment=environment.capture(),
         )
         active = ActiveRun(self, run)

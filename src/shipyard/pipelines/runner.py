@@ -266,8 +266,9 @@ class Driver:
             else:
                 kwargs[name] = pending.args[name]
         task = StepTask(
-            node.id, node.step, node.ref, node.code_digest, kwargs, pending.attempt, node.options.timeout
-        )
+            node.id, node.step, node.ref, node.code_digest, kwargs, pending.attempt, node.options.timeout,
+            step_run_id=pending.run_id, pipeline_run_id=ctx.run_id,
+        )  # fmt: skip
         pending.future = self.executor.submit(task, definition.step_of(node.id).fn)
         timeout = node.options.timeout
         pending.deadline = None if timeout is None else time.monotonic() + timeout

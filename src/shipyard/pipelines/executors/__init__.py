@@ -13,6 +13,7 @@ from typing import Any, Protocol
 
 from shipyard.core.plugins import PluginGroup
 from shipyard.errors import InvalidInput
+from shipyard.pipelines import context
 from shipyard.pipelines.capture import captured, text_of
 
 EXECUTORS = PluginGroup(
@@ -39,6 +40,8 @@ class StepTask:
     args: dict[str, Any] = field(default_factory=dict)
     attempt: int = 1
     timeout: float | None = None  # seconds; the driver enforces it, an executor may too
+    step_run_id: str = ""  # the tracking runs the attempt belongs to (see pipelines.context)
+    pipeline_run_id: str = ""
 
 
 @dataclass
@@ -73,6 +76,11 @@ def run_task(task: StepTask, fn: Callable[..., Any] | None = None) -> StepResult
 
     result = StepResult(started_ms=time.time_ns() // 1_000_000)
     token = TRIALS.set(result.trials)
+    where = context.enter(
+        context.StepContext(task.node, task.step_run_id, task.pipeline_run_id, task.attempt)
+        if task.pipeline_run_id
+        else None
+    )
     with captured() as (out, err):
         try:
             result.value = fn(**task.args)
@@ -82,6 +90,7 @@ def run_task(task: StepTask, fn: Callable[..., Any] | None = None) -> StepResult
             result.error = "".join(traceback.format_exception(exc)).strip()
         finally:
             TRIALS.reset(token)
+            context.leave(where)
     result.stdout, result.stderr = text_of(out), text_of(err)
     result.finished_ms = time.time_ns() // 1_000_000
     return result
