@@ -138,6 +138,14 @@ def test_expected_confusion_matrix_by_hand() -> None:
     assert got["f1"].value == pytest.approx(tp / (tp + 0.5 * (fp + fn)))
 
 
+def test_a_window_the_metric_cannot_describe_gives_nan_and_no_alert(fitted: CBPE) -> None:
+    got = fitted.estimate(np.zeros(100))  # certain negatives: no expected positive
+    assert math.isnan(got["roc_auc"].value)
+    assert not got["roc_auc"].alert
+    assert got["precision"].value == 0.0  # nothing predicted positive: zero denominator gives 0
+    assert got["specificity"].value == 1.0
+
+
 def test_round_trip_gives_identical_estimates(reference: tuple[np.ndarray, np.ndarray]) -> None:
     scores, labels = reference
     for model in (CBPE.fit(scores, labels, chunk_size=3_000), CBPE.fit(scores**3, labels, threshold=0.2)):
