@@ -8,10 +8,11 @@ import math
 
 import numpy as np
 import pytest
+from sklearn.isotonic import IsotonicRegression
 from sklearn.metrics import roc_auc_score
 
 from shipyard.errors import InvalidInput
-from shipyard.monitoring.calibration import expected_calibration_error, needs_calibration
+from shipyard.monitoring.calibration import IsotonicCalibration, expected_calibration_error, needs_calibration
 from shipyard.monitoring.cbpe import CBPE, estimate_roc_auc
 from shipyard.monitoring.performance import classification_metrics
 
@@ -114,6 +115,17 @@ def test_calibrated_scores_are_left_alone(fitted: CBPE, reference: tuple[np.ndar
     assert not needs_calibration(perfect, np.r_[np.zeros(500, int), np.ones(500, int)])  # AUC 1: skipped
 
 
+def test_stored_calibrator_predicts_what_isotonic_regression_predicts(
+    reference: tuple[np.ndarray, np.ndarray],
+) -> None:
+    scores, labels = reference
+    skewed = scores[:5_000] ** 3
+    fitted = IsotonicRegression(out_of_bounds="clip").fit(skewed, labels[:5_000])
+    calibration = IsotonicCalibration.fit(skewed, labels[:5_000])
+    probe = np.r_[0.0, 1.0, skewed.min() / 2, np.linspace(0, 1, 1_001), scores[5_000:8_000] ** 3]
+    np.testing.assert_allclose(calibration.apply(probe), fitted.predict(probe), rtol=0, atol=1e-12)
+
+
 def test_roc_auc_estimate_is_the_real_auc_when_probabilities_are_certain() -> None:
     rng = np.random.default_rng(9)
     scores = rng.random(3_000)
@@ -136,6 +148,26 @@ def test_expected_confusion_matrix_by_hand() -> None:
     assert got["recall"].value == pytest.approx(tp / (tp + fn))
     assert got["accuracy"].value == pytest.approx((tp + tn) / 4)
     assert got["f1"].value == pytest.approx(tp / (tp + 0.5 * (fp + fn)))
+
+
+def test_a_window_the_metric_cannot_describe_gives_nan_and_no_alert(fitted: CBPE) -> None:
+    got = fitted.estimate(np.zeros(100))  # certain negatives: no expected positive
+    assert math.isnan(got["roc_auc"].value)
+    assert not got["roc_auc"].alert
+    assert got["precision"].value == 0.0  # nothing predicted positive: zero denominator gives 0
+    assert got["specificity"].value == 1.0
+
+
+def test_a_metric_no_reference_chunk_defines_has_no_thresholds_and_survives_the_round_trip() -> None:
+    scores, labels = population(40, 0.0, seed=6)
+    model = CBPE.fit(scores, labels, chunk_size=1)  # one row per chunk: ROC AUC never defined
+    assert model.references["roc_auc"].lower_threshold is None
+    restored = CBPE.from_bytes(model.to_bytes())
+    window = population(500, 2.0, seed=7)[0]
+    got = restored.estimate(window)["roc_auc"]
+    assert got == model.estimate(window)["roc_auc"]
+    assert got.upper_threshold is None and not got.alert
+    assert all(math.isnan(v) for v in restored.references["roc_auc"].realized)
 
 
 def test_round_trip_gives_identical_estimates(reference: tuple[np.ndarray, np.ndarray]) -> None:
