@@ -455,10 +455,17 @@ def add_channel(
         key, sep, value = item.partition("=")
         if not sep or not key:
             raise InvalidInput(f"--set takes KEY=VALUE, got {item!r}", field="set")
-        settings[key] = [v for v in value.split(",") if v] if key == "recipients" else value
+        settings[key] = [v for v in value.split(",") if v] if key == "recipients" else _setting(value)
     api, user = _api(ctx)
     channel = api.create_channel(name, kind, settings, actor=user)
     console.print(f"Channel {channel.name} ({channel.kind})")
+
+
+def _setting(value: str) -> object:
+    """``2525`` and ``true`` as a number and a flag; anything else as text."""
+    if value.isdigit():
+        return int(value)
+    return {"true": True, "false": False}.get(value.lower(), value)
 
 
 @channels_app.command("list")
