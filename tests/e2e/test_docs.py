@@ -23,6 +23,7 @@ BLOCK = re.compile(r"```python\n(.*?)```", re.DOTALL)
         ("registry.md", ()),
         ("deployments.md", ()),
         ("events.md", ()),
+        ("monitoring.md", ()),
     ],
 )
 def test_examples_run(

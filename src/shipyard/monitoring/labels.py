@@ -15,7 +15,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 import numpy as np
-from sqlalchemy import Connection, func, select, tuple_
+from sqlalchemy import Connection, func, select
 
 from shipyard.errors import InvalidInput
 from shipyard.monitoring.model import LabelReport
@@ -116,13 +116,19 @@ def store(
 
 
 def lookup(conn: Connection, deployment: str, keys: Sequence[tuple[str, int]]) -> dict[tuple[str, int], str]:
-    """The labels known for these predictions."""
+    """The labels known for these predictions (one cheap query when the deployment has none)."""
+    if (
+        not keys
+        or conn.execute(select(labels_t.c.row).where(labels_t.c.deployment == deployment).limit(1)).first()
+        is None
+    ):
+        return {}
+    wanted = set(keys)
+    ids = sorted({request_id for request_id, _ in keys})
     found: dict[tuple[str, int], str] = {}
-    for start in range(0, len(keys), 500):
-        chunk = keys[start : start + 500]
+    for start in range(0, len(ids), 900):
         stmt = select(labels_t.c.request_id, labels_t.c.row, labels_t.c.value).where(
-            labels_t.c.deployment == deployment,
-            tuple_(labels_t.c.request_id, labels_t.c.row).in_(chunk),
+            labels_t.c.deployment == deployment, labels_t.c.request_id.in_(ids[start : start + 900])
         )
-        found.update({(r, n): v for r, n, v in conn.execute(stmt)})
+        found.update({(r, n): v for r, n, v in conn.execute(stmt) if (r, n) in wanted})
     return found
