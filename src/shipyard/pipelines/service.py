@@ -18,7 +18,7 @@ from shipyard.core.clock import now_ms
 from shipyard.core.ids import new_id
 from shipyard.errors import Conflict, InvalidInput, NotFound
 from shipyard.events import log as event_log
-from shipyard.pipelines import store
+from shipyard.pipelines import store, studies
 from shipyard.pipelines.codecs import ModelPackager
 from shipyard.pipelines.definition import PipelineDefinition, check_name, load_definition, topological_order
 from shipyard.pipelines.events import PipelineFinished, PipelineStarted
@@ -335,6 +335,7 @@ class PipelineService:
             params=row.params,
             cache=row.cache,
             resume_from=row.resumed_from,
+            study_storage=studies.location(self.db.url),
         )
         error: str | None = None
         try:

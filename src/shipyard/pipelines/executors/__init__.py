@@ -14,6 +14,7 @@ from typing import Any, Protocol
 from shipyard.core.plugins import PluginGroup
 from shipyard.errors import InvalidInput
 from shipyard.pipelines.capture import captured, text_of
+from shipyard.pipelines.studies import StudyScope
 
 EXECUTORS = PluginGroup(
     "executors",
@@ -39,6 +40,7 @@ class StepTask:
     args: dict[str, Any] = field(default_factory=dict)
     attempt: int = 1
     timeout: float | None = None  # seconds; the driver enforces it, an executor may too
+    study: StudyScope | None = None  # where the step's searches keep their studies
 
 
 @dataclass
@@ -69,10 +71,11 @@ def run_task(task: StepTask, fn: Callable[..., Any] | None = None) -> StepResult
         from shipyard.pipelines.definition import load_step
 
         fn = load_step(task.ref, task.code_digest).fn
-    from shipyard.pipelines.search import TRIALS
+    from shipyard.pipelines.search import SCOPE, TRIALS
 
     result = StepResult(started_ms=time.time_ns() // 1_000_000)
     token = TRIALS.set(result.trials)
+    scope = SCOPE.set(None if task.study is None else (task.study, [0]))
     with captured() as (out, err):
         try:
             result.value = fn(**task.args)
@@ -82,6 +85,7 @@ def run_task(task: StepTask, fn: Callable[..., Any] | None = None) -> StepResult
             result.error = "".join(traceback.format_exception(exc)).strip()
         finally:
             TRIALS.reset(token)
+            SCOPE.reset(scope)
     result.stdout, result.stderr = text_of(out), text_of(err)
     result.finished_ms = time.time_ns() // 1_000_000
     return result
