@@ -121,12 +121,14 @@ class App:
         from shipyard.pipelines.triggers.event_feed import EventLogFeed
         from shipyard.pipelines.triggers.scheduler import Scheduler
 
+        launcher = self.pipeline_launcher
         return Scheduler(
             self.db,
-            self.pipeline_launcher,
+            launcher,
             events=EventLogFeed(self.events),
             views=FeatureViewSourceLookup(self),
             lease_s=dispatch.DEFAULT_LEASE_S if lease_s is None else lease_s,
+            runs=launcher if hasattr(launcher, "abandon_stale") else None,  # type: ignore[arg-type]
         )
 
     def close(self) -> None:

@@ -218,3 +218,9 @@ def crashing_search(
     marker: str, n_trials: int = 5, crash_at: str = "2", how: str = "raise", early: bool = False
 ) -> None:
     tune_until_crash(marker, n_trials, crash_at, how, early)
+
+
+@pipeline
+def sleeping(seconds: float = 60.0) -> None:
+    """One long step: a live run whose only sign of life is its heartbeat."""
+    sleep_then(seconds, 1)

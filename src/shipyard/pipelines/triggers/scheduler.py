@@ -9,6 +9,10 @@ compare-and-set matches nothing, and even a stale evaluation could only repeat k
 Then pending firings are submitted (see :mod:`.dispatch`). A scheduler killed at any point leaves
 either nothing (the transaction rolled back; the next tick evaluates again) or pending firings
 (the next tick submits them).
+
+Every ``sweep_every_s`` a tick also fails the pipeline runs whose process died (no heartbeat for
+``stale_after_s``, see :meth:`shipyard.pipelines.service.PipelineService.abandon_stale`), so a
+killed executor does not leave runs RUNNING, counted against a trigger's concurrency, forever.
 """
 
 from __future__ import annotations
@@ -16,6 +20,7 @@ from __future__ import annotations
 import dataclasses
 import logging
 import threading
+import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -38,7 +43,7 @@ from shipyard.pipelines.triggers.model import (
     TriggerKind,
     spec_from,
 )
-from shipyard.pipelines.triggers.ports import EventFeed, FeatureViewSources, PipelineLauncher
+from shipyard.pipelines.triggers.ports import EventFeed, FeatureViewSources, PipelineLauncher, StaleRuns
 from shipyard.pipelines.triggers.records import triggers_t
 from shipyard.storage.metadata.database import Database
 from shipyard.storage.metadata.engine import make_engine
@@ -51,6 +56,10 @@ BATCH = 500
 EVENT_BATCH = 500
 #: A ``none`` schedule still fires a slot seen this late (a tick or two behind).
 DEFAULT_GRACE_S = 120.0
+#: A run without a heartbeat for this long is abandoned (a dozen missed heartbeats).
+DEFAULT_STALE_AFTER_S = 120.0
+#: Seconds between two sweeps for abandoned runs.
+DEFAULT_SWEEP_EVERY_S = 30.0
 
 
 @dataclass(frozen=True)
@@ -72,6 +81,7 @@ class TickReport:
     recorded: int = 0
     submitted: list[Firing] = field(default_factory=list)
     errors: list[str] = field(default_factory=list)
+    abandoned: list[str] = field(default_factory=list)  # ids of runs whose process died
 
 
 def _with_cooldown(
@@ -103,8 +113,15 @@ class Scheduler:
         lease_s: float = DEFAULT_LEASE_S,
         grace_s: float = DEFAULT_GRACE_S,
         clock: Callable[[], datetime] | None = None,
+        runs: StaleRuns | None = None,
+        stale_after_s: float = DEFAULT_STALE_AFTER_S,
+        sweep_every_s: float = DEFAULT_SWEEP_EVERY_S,
     ) -> None:
         self.db = db
+        self.runs = runs
+        self.stale_after_s = stale_after_s
+        self.sweep_every_s = sweep_every_s
+        self._swept_at: float | None = None
         self.launcher = launcher
         self.events = events
         self.views = views
@@ -133,7 +150,24 @@ class Scheduler:
             report.evaluated += len(evaluations)
             report.recorded += self._apply(evaluations)
         report.submitted = submit_pending(self.db, self.launcher, lease_s=self.lease_s)
+        self._sweep(report)
         return report
+
+    def _sweep(self, report: TickReport) -> None:
+        """Abandon the runs whose process died, at most every ``sweep_every_s`` seconds."""
+        if self.runs is None:
+            return
+        started = time.monotonic()
+        if self._swept_at is not None and started - self._swept_at < self.sweep_every_s:
+            return
+        self._swept_at = started
+        try:
+            report.abandoned = self.runs.abandon_stale(self.stale_after_s)
+        except ShipyardError as exc:
+            report.errors.append(f"abandoning stale runs: {exc}")
+            log.warning("abandoning stale runs: %s", exc)
+        for run_id in report.abandoned:
+            log.warning("run %s abandoned: its process stopped", run_id)
 
     def _due(self, now: int) -> Sequence[Any]:
         with self.db.read() as conn:
