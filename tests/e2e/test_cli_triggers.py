@@ -231,3 +231,59 @@ def test_scheduler_once_fails_runs_whose_process_died(home: Path) -> None:
     assert f"abandoned run {run.id}" in ok("scheduler", "--once", "--stale-after", "600")
     assert "--stale-after must be from 10 seconds" in fails("scheduler", "--once", "--stale-after", "5")
     assert "--stale-after" in ok("scheduler", "--help")
+
+
+def test_update_changes_what_is_given_and_keeps_the_rest(home: Path) -> None:
+    ok(
+        "pipelines",
+        "triggers",
+        "create",
+        "nightly",
+        "-p",
+        "train",
+        "--cron",
+        "0 2 * * *",
+        "--timezone",
+        "Europe/Paris",
+        "--param",
+        "lr=0.1",
+        "--param",
+        "tag=v1",
+        "--max-concurrent",
+        "2",
+    )
+    out = ok(
+        "pipelines",
+        "triggers",
+        "update",
+        "nightly",
+        "--cron",
+        "30 4 * * *",
+        "--cooldown",
+        "600",
+        "--param",
+        "lr=0.5",
+    )
+    assert "Updated schedule trigger 'nightly'" in out
+    shown = ok_json("pipelines", "triggers", "show", "nightly")
+    assert shown["spec"]["cron"] == "30 4 * * *" and shown["spec"]["timezone"] == "Europe/Paris"
+    assert shown["params"] == {"lr": 0.5, "tag": "v1"} and shown["cooldown_s"] == 600
+    assert shown["max_concurrent"] == 2
+    changed = ok_json("pipelines", "triggers", "update", "nightly", "--no-limit", "--clear-params", "--json")
+    assert changed["max_concurrent"] is None and changed["params"] == {}
+    assert "cron" in fails("pipelines", "triggers", "update", "nightly", "--cron", "61 * * * *")
+    assert "nothing to change" in fails("pipelines", "triggers", "update", "nightly")
+    assert "not both" in fails(
+        "pipelines", "triggers", "update", "nightly", "--no-limit", "--max-concurrent", "1"
+    )
+    assert (
+        fails("pipelines", "triggers", "update", "nope", "--cooldown", "5")
+        == "error: no trigger named 'nope'"
+    )
+    app = build_app(load_settings(home=home))
+    try:
+        actions = [r.action for r in app.audit.list(object_type="trigger")]
+    finally:
+        app.close()
+    assert actions == ["trigger.create", "trigger.update", "trigger.update"]
+    assert "--max-concurrent" in ok("pipelines", "triggers", "update", "--help")
