@@ -114,10 +114,18 @@ def create(
     slot_param: Annotated[
         str | None, typer.Option(help="Schedule: pass the slot time as this parameter.")
     ] = None,
-    files: Annotated[str | None, typer.Option(help="New data: a file glob to watch.")] = None,
-    partitions: Annotated[str | None, typer.Option(help="New data: a folder of partitions to watch.")] = None,
+    files: Annotated[
+        str | None,
+        typer.Option(help="New data: a file glob to watch (local, or s3://bucket/prefix/*.parquet)."),
+    ] = None,
+    partitions: Annotated[
+        str | None, typer.Option(help="New data: a folder of partitions to watch (local or s3://).")
+    ] = None,
     table: Annotated[str | None, typer.Option(help="New data: a SQL table to watch (with --url).")] = None,
-    url: Annotated[str | None, typer.Option(help="New data: the database URL of --table.")] = None,
+    url: Annotated[
+        str | None,
+        typer.Option(help="New data: the database of --table (postgresql://…, duckdb:///file.duckdb …)."),
+    ] = None,
     column: Annotated[
         str | None, typer.Option(help="New data: the table's timestamp column (else the row count).")
     ] = None,

@@ -21,7 +21,7 @@ import dataclasses
 import logging
 import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -30,7 +30,7 @@ from sqlalchemy import Engine, select
 
 from shipyard.core.clock import now_ms, to_datetime, to_ms
 from shipyard.errors import BackendUnavailable, ShipyardError
-from shipyard.pipelines.triggers import schedules, sources
+from shipyard.pipelines.triggers import duckdb_tables, schedules, sources
 from shipyard.pipelines.triggers.dispatch import DEFAULT_LEASE_S, NewFiring, record_many, submit_pending
 from shipyard.pipelines.triggers.model import (
     CatchUp,
@@ -114,11 +114,13 @@ class Scheduler:
         grace_s: float = DEFAULT_GRACE_S,
         clock: Callable[[], datetime] | None = None,
         runs: StaleRuns | None = None,
+        storage_options: Mapping[str, Mapping[str, Any]] | None = None,
         stale_after_s: float = DEFAULT_STALE_AFTER_S,
         sweep_every_s: float = DEFAULT_SWEEP_EVERY_S,
     ) -> None:
         self.db = db
         self.runs = runs
+        self.storage_options = dict(storage_options or {})  # fsspec's, per scheme: object-store sources
         self.stale_after_s = stale_after_s
         self.sweep_every_s = sweep_every_s
         self._swept_at: float | None = None
@@ -266,8 +268,9 @@ class Scheduler:
                 raise BackendUnavailable("feature views cannot be read by this scheduler")
             assert spec.view is not None
             spec = dataclasses.replace(self.views.source_of(spec.view), poll_seconds=spec.poll_seconds)
-        engine = self._engine(spec.url) if spec.source is SourceKind.TABLE and spec.url else None
-        found, cursor = sources.observe(spec, row.cursor, engine)
+        sql = spec.source is SourceKind.TABLE and spec.url and not duckdb_tables.is_duckdb(spec.url)
+        engine = self._engine(spec.url) if sql and spec.url else None
+        found, cursor = sources.observe(spec, row.cursor, engine, self.storage_options)
         at = to_ms(now)
         firings = [NewFiring(f"data/{d.key}", at, row.params or {}, d.detail) for d in found]
         return firings, cursor, at + spec.poll_seconds * 1000
