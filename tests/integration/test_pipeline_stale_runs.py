@@ -9,6 +9,8 @@ import sys
 import time
 from pathlib import Path
 
+import pytest
+
 from shipyard.app import build_app
 from shipyard.config import load_settings
 from shipyard.pipelines.model import RunState
@@ -18,6 +20,7 @@ from support.waiting import wait_until
 SCRIPT = Path(__file__).resolve().parents[1] / "support" / "pipeline_process.py"
 
 
+@pytest.mark.slow
 def test_the_scheduler_abandons_the_runs_of_a_killed_process(tmp_path: Path) -> None:
     home, artifacts = seed_embedded_home(tmp_path / "home"), str(tmp_path / "artifacts")
     proc = subprocess.Popen(

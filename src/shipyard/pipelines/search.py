@@ -115,7 +115,7 @@ def search(
             f"study {name!r} was started to {study.direction.name.lower()}, not {direction}",
             field="direction",
         )
-    remaining = n_trials - fail_interrupted(study) if storage is not None else n_trials
+    remaining = n_trials - fail_interrupted(storage, study) if storage is not None else n_trials
     earlier = len(study.get_trials(deepcopy=False))
     if seed is not None and earlier:  # a continued study: the same seed would repeat its trials
         study.sampler = optuna.samplers.TPESampler(seed=seed + earlier)

@@ -97,17 +97,18 @@ def _create_schema(url: str, schema: str) -> None:
         engine.dispose()
 
 
-def fail_interrupted(study: optuna.Study) -> int:
+def fail_interrupted(storage: optuna.storages.BaseStorage, study: optuna.Study) -> int:
     """Fail the trials a dead attempt left RUNNING (this step is their only runner); return how
     many finished trials count towards the study's ``n_trials``."""
     from optuna.trial import TrialState
 
-    storage = study._storage
+    study_id = storage.get_study_id_from_name(study.study_name)
     counted = 0
     for trial in study.get_trials(deepcopy=False):
         if trial.state is TrialState.RUNNING:
-            storage.set_trial_system_attr(trial._trial_id, INTERRUPTED, True)
-            storage.set_trial_state_values(trial._trial_id, TrialState.FAIL)
+            trial_id = storage.get_trial_id_from_study_id_trial_number(study_id, trial.number)
+            storage.set_trial_system_attr(trial_id, INTERRUPTED, True)
+            storage.set_trial_state_values(trial_id, TrialState.FAIL)
         elif trial.state.is_finished() and not trial.system_attrs.get(INTERRUPTED):
             counted += 1
     return counted
