@@ -165,13 +165,16 @@ class App:
         from shipyard.pipelines.triggers.event_feed import EventLogFeed
         from shipyard.pipelines.triggers.scheduler import Scheduler
 
+        launcher = self.pipeline_launcher
         return Scheduler(
             self.db,
-            self.pipeline_launcher,
+            launcher,
             events=EventLogFeed(self.events),
             views=FeatureViewSourceLookup(self),
             lease_s=dispatch.DEFAULT_LEASE_S if lease_s is None else lease_s,
             jobs=[MonitorTick(self)],
+            runs=launcher if hasattr(launcher, "abandon_stale") else None,  # type: ignore[arg-type]
+            storage_options=s3_storage_options(self.settings),
         )
 
     def close(self) -> None:
@@ -299,9 +302,16 @@ class PackageModelPackager:
         return loaded.raw, loaded.manifest.example_frame(), loaded.manifest.flavor
 
 
+def s3_storage_options(settings: Settings) -> dict[str, dict[str, object]]:
+    """fsspec's options for ``s3://`` paths: the configured S3-compatible endpoint, if any."""
+    if not settings.s3_endpoint_url:
+        return {}
+    return {"s3": {"client_kwargs": {"endpoint_url": settings.s3_endpoint_url}}}
+
+
 class FeatureViewSourceLookup:
     """The triggers' view of feature views (:class:`~shipyard.pipelines.triggers.ports.FeatureViewSources`):
-    the local files or PostgreSQL table a view reads, as a new-data source."""
+    the local or S3 files, or the PostgreSQL or DuckDB table a view reads, as a new-data source."""
 
     def __init__(self, app: App) -> None:
         self.app = app
@@ -315,13 +325,20 @@ class FeatureViewSourceLookup:
             path = Path(source.path)
             pattern = str(path / "**" / "*") if path.is_dir() else source.path
             return NewDataSpec(SourceKind.FILES, path=pattern)
-        if isinstance(source, SqlSource) and source.table and source.url.startswith("postgresql"):
+        if isinstance(source, FileSource) and source.path.startswith("s3://"):
+            folder = source.path.endswith("/")
+            return NewDataSpec(SourceKind.FILES, path=source.path + "**" if folder else source.path)
+        if (
+            isinstance(source, SqlSource)
+            and source.table
+            and source.url.startswith(("postgresql", "duckdb:///"))
+        ):
             return NewDataSpec(
                 SourceKind.TABLE, url=source.url, table=source.table, column=fv.timestamp_field
             )
         raise InvalidInput(
-            f"feature view {view!r} reads a source a trigger cannot watch (local files and PostgreSQL "
-            "tables can be watched)",
+            f"feature view {view!r} reads a source a trigger cannot watch (local or S3 files, and "
+            "PostgreSQL or DuckDB tables can be watched)",
             field="view",
         )
 

@@ -197,3 +197,93 @@ def test_server_with_scheduler_records_firings_and_stops_on_sigterm(home: Path) 
     # uvicorn re-raises SIGTERM once it has shut down: the exit status says which signal stopped it.
     assert proc.returncode in (0, -signal.SIGTERM), err
     assert "Finished server process" in err and "Traceback" not in err
+
+
+def test_scheduler_once_fails_runs_whose_process_died(home: Path) -> None:
+    from sqlalchemy import update
+
+    from shipyard.pipelines.store import runs_t, steps_t
+
+    app = build_app(load_settings(home=home))
+    try:
+        name = app.pipelines.list_pipelines()[0].name
+        run = app.pipelines.run(name, {"lr": 0.5}, started_by="ops")
+        hour_ago = int(time.time() * 1000) - 3_600_000
+        with app.db.write() as conn:  # as a process killed an hour ago left it
+            conn.execute(
+                update(runs_t)
+                .where(runs_t.c.id == run.id)
+                .values(
+                    state="RUNNING",
+                    finished_at=None,
+                    created_at=hour_ago,
+                    started_at=hour_ago,
+                    heartbeat_at=hour_ago,
+                )
+            )
+            conn.execute(
+                update(steps_t)
+                .where(steps_t.c.pipeline_run_id == run.id)
+                .values(started_at=hour_ago, finished_at=hour_ago)
+            )
+    finally:
+        app.close()
+    assert f"abandoned run {run.id}" in ok("scheduler", "--once", "--stale-after", "600")
+    assert "--stale-after must be from 10 seconds" in fails("scheduler", "--once", "--stale-after", "5")
+    assert "--stale-after" in ok("scheduler", "--help")
+
+
+def test_update_changes_what_is_given_and_keeps_the_rest(home: Path) -> None:
+    ok(
+        "pipelines",
+        "triggers",
+        "create",
+        "nightly",
+        "-p",
+        "train",
+        "--cron",
+        "0 2 * * *",
+        "--timezone",
+        "Europe/Paris",
+        "--param",
+        "lr=0.1",
+        "--param",
+        "tag=v1",
+        "--max-concurrent",
+        "2",
+    )
+    out = ok(
+        "pipelines",
+        "triggers",
+        "update",
+        "nightly",
+        "--cron",
+        "30 4 * * *",
+        "--cooldown",
+        "600",
+        "--param",
+        "lr=0.5",
+    )
+    assert "Updated schedule trigger 'nightly'" in out
+    shown = ok_json("pipelines", "triggers", "show", "nightly")
+    assert shown["spec"]["cron"] == "30 4 * * *" and shown["spec"]["timezone"] == "Europe/Paris"
+    assert shown["params"] == {"lr": 0.5, "tag": "v1"} and shown["cooldown_s"] == 600
+    assert shown["max_concurrent"] == 2
+    changed = ok_json("pipelines", "triggers", "update", "nightly", "--no-limit", "--clear-params", "--json")
+    assert changed["max_concurrent"] is None and changed["params"] == {}
+    assert "cron" in fails("pipelines", "triggers", "update", "nightly", "--cron", "61 * * * *")
+    assert "nothing to change" in fails("pipelines", "triggers", "update", "nightly")
+    assert "not both" in fails(
+        "pipelines", "triggers", "update", "nightly", "--no-limit", "--max-concurrent", "1"
+    )
+    assert (
+        fails("pipelines", "triggers", "update", "nope", "--cooldown", "5")
+        == "error: no trigger named 'nope'"
+    )
+    app = build_app(load_settings(home=home))
+    try:
+        actions = [r.action for r in app.audit.list(object_type="trigger")]
+    finally:
+        app.close()
+    assert actions == ["trigger.create", "trigger.update", "trigger.update"]
+    assert "--max-concurrent" in ok("pipelines", "triggers", "update", "--help")

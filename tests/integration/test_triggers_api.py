@@ -99,6 +99,53 @@ def test_lifecycle_over_rest_is_audited_under_the_caller(api: Api) -> None:
     ]
 
 
+def test_patch_changes_only_what_it_names_and_is_audited(api: Api) -> None:
+    body = {**SCHEDULE, "params": {"lr": 0.1}, "cooldown": 60, "max_concurrent": 2}
+    assert api.call("POST", "/api/v1/triggers", body=body).status_code == 201
+    patch = {"spec": {"cron": "30 4 * * 1", "timezone": "UTC"}, "params": {"lr": 0.3}, "cooldown": 600}
+    changed = api.call("PATCH", "/api/v1/triggers/nightly", body=patch)
+    assert changed.status_code == 200, changed.text
+    out = changed.json()
+    assert out["spec"]["cron"] == "30 4 * * 1" and out["spec"]["timezone"] == "UTC"
+    assert out["params"] == {"lr": 0.3} and out["cooldown"] == 600
+    assert out["max_concurrent"] == 2  # left out: kept
+    assert datetime.fromisoformat(out["next_check_at"]).astimezone(UTC).strftime("%a %H:%M") == "Mon 04:30"
+    unlimited = api.call("PATCH", "/api/v1/triggers/nightly", body={"max_concurrent": None}).json()
+    assert unlimited["max_concurrent"] is None and unlimited["cooldown"] == 600
+    limited = api.call("PATCH", "/api/v1/triggers/nightly", body={"max_concurrent": 1}).json()
+    assert limited["max_concurrent"] == 1
+    records = [r for r in api.app.audit.list(object_type="trigger") if r.action == "trigger.update"]
+    assert len(records) == 3 and {r.actor for r in records} == {"contributor"}
+    first = min(records, key=lambda r: r.seq)
+    assert first.before["cooldown_s"] == 60 and first.after["cooldown_s"] == 600
+    assert api.call("PATCH", "/api/v1/triggers/nightly", "viewer", {"cooldown": 5}).status_code == 403
+    assert api.call("GET", "/api/v1/triggers/nightly").json()["cooldown"] == 600
+
+
+@pytest.mark.parametrize(
+    ("name", "body", "status", "field"),
+    [
+        ("nightly", {}, 422, "trigger"),
+        ("nightly", {"spec": {"cron": "0 2 * *"}}, 422, "cron"),
+        ("nightly", {"cooldown": -5}, 422, "cooldown"),
+        ("nightly", {"max_concurrent": 0}, 422, "max_concurrent"),
+        ("nightly", {"params": {f"p{i}": i for i in range(101)}}, 422, "params"),
+        ("nightly", {"description": "x" * 5001}, 422, "description"),
+        ("missing", {"cooldown": 5}, 404, None),
+    ],
+)
+def test_bad_patches_are_a_4xx_naming_the_field(
+    api: Api, name: str, body: dict[str, Any], status: int, field: str | None
+) -> None:
+    api.call("POST", "/api/v1/triggers", body=SCHEDULE)
+    response = api.call("PATCH", f"/api/v1/triggers/{name}", body=body)
+    assert response.status_code == status, response.text
+    if field is not None:
+        assert field in (response.json()["error"]["field"] or "")
+    assert api.call("GET", "/api/v1/triggers/nightly").json()["spec"]["cron"] == "0 2 * * *"
+    assert [r.action for r in api.app.audit.list(object_type="trigger")] == ["trigger.create"]
+
+
 def test_viewers_read_but_cannot_change_or_run(api: Api) -> None:
     api.call("POST", "/api/v1/triggers", body=SCHEDULE)
     assert api.call("GET", "/api/v1/triggers/nightly", "viewer").status_code == 200
@@ -154,6 +201,12 @@ def test_remote_sdk_gives_the_same_models_and_errors(api: Api) -> None:
         assert firing.status is FiringStatus.SUBMITTED
         assert remote.fire("retrain", {"reason": "manual"}, key="once", actor="ignored").id == firing.id
         assert [f.id for f in remote.firings("retrain")] == [firing.id]
+        updated = remote.update("retrain", cooldown=120, max_concurrent=3, actor="ignored")
+        assert (updated.cooldown_s, updated.max_concurrent, updated.spec) == (120, 3, trigger.spec)
+        assert remote.update("retrain", max_concurrent=None, actor="ignored").max_concurrent is None
+        assert remote.update("retrain", params={"k": 1}, actor="ignored").cooldown_s == 120
+        with pytest.raises(InvalidInput, match="nothing to change"):
+            remote.update("retrain", actor="ignored")
         assert remote.set_enabled("retrain", False, actor="ignored").enabled is False
         with pytest.raises(Conflict):
             remote.fire("retrain", actor="ignored")

@@ -176,3 +176,51 @@ def tune(frame: pd.DataFrame, n_trials: int) -> Model:
 @pipeline
 def tuning(n_trials: int = 6) -> None:
     tune(features(load(20), 2.0), n_trials)
+
+
+class Crash(BaseException):
+    """Stops a step body as a dying worker would: a search does not catch it as a failed trial."""
+
+
+@step(retries=1, retry_backoff=0.01)
+def tune_until_crash(marker: str, n_trials: int, crash_at: str, how: str, early: bool) -> Model:
+    """A search whose objective appends each trial's number to ``marker`` (``refit N`` when the best
+    model is fitted again); it crashes in the trials
+    numbered in ``crash_at`` ("2,4") (``how``: ``raise`` a :class:`Crash`, or ``exit`` the process)."""
+    import optuna
+
+    from shipyard.pipelines import search
+
+    log, crashes = Path(marker), {int(n) for n in crash_at.split(",") if n}
+    X = pd.DataFrame({"x": [float(i) for i in range(20)]})
+    y = [int(i >= 10) for i in range(20)]
+
+    def objective(trial: optuna.Trial) -> tuple[float, Model]:
+        c = trial.suggest_float("c", 1e-3, 10.0, log=True)
+        refit = isinstance(trial, optuna.trial.FixedTrial)
+        with log.open("a") as out:
+            out.write(f"{'refit ' if refit else ''}{trial.number}\n")
+        if trial.number in crashes and not refit:
+            if how == "exit":
+                os._exit(1)
+            raise Crash(f"crashed in trial {trial.number}")
+        model = LogisticRegression(C=c).fit(X, y)
+        # The largest c is the best, or (``early``) the first trial.
+        return (-trial.number if early else c), Model(model, input_example=X.head(3))
+
+    best = search(objective, n_trials=n_trials, direction="maximize", seed=3).best_model
+    assert best is not None
+    return best
+
+
+@pipeline
+def crashing_search(
+    marker: str, n_trials: int = 5, crash_at: str = "2", how: str = "raise", early: bool = False
+) -> None:
+    tune_until_crash(marker, n_trials, crash_at, how, early)
+
+
+@pipeline
+def sleeping(seconds: float = 60.0) -> None:
+    """One long step: a live run whose only sign of life is its heartbeat."""
+    sleep_then(seconds, 1)

@@ -1,5 +1,5 @@
-"""``shipyard pipelines triggers …`` and ``shipyard pipelines backfill``: define, list, enable,
-disable, delete and fire triggers, and run a schedule's slots over a past range. The acting user
+"""``shipyard pipelines triggers …`` and ``shipyard pipelines backfill``: define, list, change,
+enable, disable, delete and fire triggers, and run a schedule's slots over a past range. The acting user
 is the client's user in embedded mode; with ``SHIPYARD_URL`` set the server acts as the token's
 user and checks its roles."""
 
@@ -114,10 +114,18 @@ def create(
     slot_param: Annotated[
         str | None, typer.Option(help="Schedule: pass the slot time as this parameter.")
     ] = None,
-    files: Annotated[str | None, typer.Option(help="New data: a file glob to watch.")] = None,
-    partitions: Annotated[str | None, typer.Option(help="New data: a folder of partitions to watch.")] = None,
+    files: Annotated[
+        str | None,
+        typer.Option(help="New data: a file glob to watch (local, or s3://bucket/prefix/*.parquet)."),
+    ] = None,
+    partitions: Annotated[
+        str | None, typer.Option(help="New data: a folder of partitions to watch (local or s3://).")
+    ] = None,
     table: Annotated[str | None, typer.Option(help="New data: a SQL table to watch (with --url).")] = None,
-    url: Annotated[str | None, typer.Option(help="New data: the database URL of --table.")] = None,
+    url: Annotated[
+        str | None,
+        typer.Option(help="New data: the database of --table (postgresql://…, duckdb:///file.duckdb …)."),
+    ] = None,
     column: Annotated[
         str | None, typer.Option(help="New data: the table's timestamp column (else the row count).")
     ] = None,
@@ -203,6 +211,63 @@ def show(ctx: typer.Context, name: Name, json: JsonOption = False) -> None:
         return
     views.triggers_table([trigger])
     views.firings_table(firings, f"Latest firings of {name}")
+
+
+@app.command("update")
+def update(
+    ctx: typer.Context,
+    name: Name,
+    cron: Annotated[str | None, typer.Option(help="Schedule: a new cron expression.")] = None,
+    timezone: Annotated[str | None, typer.Option(help="Schedule: a new IANA time zone.")] = None,
+    catchup: Annotated[str | None, typer.Option(help="Schedule: latest, all or none.")] = None,
+    poll: Annotated[int | None, typer.Option(help="New data: seconds between looks at the source.")] = None,
+    where: Pairs = None,
+    param: Pairs = None,
+    clear_params: Annotated[
+        bool, typer.Option("--clear-params", help="Remove every parameter (then add --param ones).")
+    ] = False,
+    cooldown: Annotated[int | None, typer.Option(help="Seconds between two firings (0: none).")] = None,
+    max_concurrent: Annotated[int | None, typer.Option(help="Queued or running runs at most.")] = None,
+    no_limit: Annotated[
+        bool, typer.Option("--no-limit", help="Remove the limit on concurrent runs.")
+    ] = False,
+    description: Annotated[str | None, typer.Option(help="What it is for.")] = None,
+    json: JsonOption = False,
+) -> None:
+    """Change a trigger: its schedule, poll interval, event filter, parameters, cooldown or
+    concurrency limit. What is not given is kept; a changed spec restarts the trigger from now."""
+    if max_concurrent is not None and no_limit:
+        raise InvalidInput("give --max-concurrent or --no-limit, not both", field="max_concurrent")
+    api, user = _api(ctx)
+    current = api.get(name)
+    changes: dict[str, Any] = {
+        k: v
+        for k, v in (("cron", cron), ("timezone", timezone), ("catchup", catchup), ("poll_seconds", poll))
+        if v is not None
+    }
+    if where:
+        changes["where"] = parse_pairs(where, "where")
+    spec = None
+    if changes:
+        if current.spec is None:
+            raise InvalidInput(f"trigger {name!r} is manual: it has no spec to change", field="spec")
+        spec = {**current.spec.to_dict(), **changes}
+    params = None
+    if param or clear_params:
+        params = {**({} if clear_params else current.params), **parse_pairs(param, "param")}
+    trigger = api.update(
+        name,
+        spec=spec,
+        params=params,
+        cooldown=cooldown,
+        max_concurrent=None if no_limit else (max_concurrent if max_concurrent is not None else False),
+        description=description,
+        actor=user,
+    )
+    if json:
+        emit_json(views.trigger_dict(trigger))
+        return
+    console.print(f"Updated {trigger.kind.value} trigger {trigger.name!r}: {views.what(trigger)}")
 
 
 @app.command("enable")

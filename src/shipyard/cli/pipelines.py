@@ -206,7 +206,13 @@ def run(
     ] = [],  # noqa: B006
     executor: Annotated[str | None, typer.Option("--executor", "-e", help="local, process or ray.")] = None,
     no_cache: Annotated[bool, typer.Option("--no-cache", help="Run every step, reusing nothing.")] = False,
-    resume: Annotated[str | None, typer.Option("--resume", help="Resume this failed run.")] = None,
+    resume: Annotated[
+        str | None,
+        typer.Option(
+            "--resume",
+            help="Resume this failed run: reuse the steps that succeeded; a search step continues its study.",
+        ),
+    ] = None,
     detach: Annotated[bool, typer.Option("--detach", help="Queue the run and return its id.")] = False,
     json: JsonOption = False,
 ) -> None:

@@ -27,19 +27,34 @@ def scheduler(
     ctx: typer.Context,
     once: Annotated[bool, typer.Option("--once", help="Run one tick and exit.")] = False,
     interval: Annotated[float, typer.Option(help="Seconds between ticks.")] = 10.0,
+    stale_after: Annotated[
+        float,
+        typer.Option(
+            "--stale-after",
+            help="Fail pipeline runs without a heartbeat for this many seconds (their process died).",
+        ),
+    ] = 120.0,
 ) -> None:
-    """Fire due triggers every --interval seconds until stopped (SIGTERM or Ctrl+C)."""
+    """Fire due triggers every --interval seconds until stopped (SIGTERM or Ctrl+C), and fail the
+    pipeline runs whose process died (checked every 30 s)."""
     if ctx.invoked_subcommand is not None:
         return
     if not 0.05 <= interval <= 3600:
         raise InvalidInput(f"--interval must be from 0.05 to 3600 seconds, got {interval}", field="interval")
+    if not 10 <= stale_after <= 7 * 86400:
+        raise InvalidInput(
+            f"--stale-after must be from 10 seconds to 7 days, got {stale_after}", field="stale_after"
+        )
     sched = get_client(ctx).scheduler()
+    sched.stale_after_s = stale_after
 
     def show(report: TickReport) -> None:
         for firing in report.submitted:
             console.print(f"fired {firing.key} -> {firing.run_id or firing.status.value}")
         for line in report.done:
             console.print(line)
+        for run_id in report.abandoned:
+            console.print(f"abandoned run {run_id}: its process stopped")
         for error in report.errors:
             typer.echo(f"warning: {error}", err=True)
 

@@ -108,6 +108,32 @@ class RemoteTriggers(RemoteClient, TriggersAPI):
         params = {k: v for k, v in (("pipeline", pipeline), ("kind", kind)) if v is not None}
         return [_trigger(t) for t in self.connection.json("GET", "/triggers", params=params)["triggers"]]
 
+    def update(
+        self,
+        name: str,
+        *,
+        spec: Spec | Mapping[str, Any] | None = None,
+        params: Mapping[str, object] | None = None,
+        cooldown: int | None = None,
+        max_concurrent: int | bool | None = False,
+        description: str | None = None,
+        actor: str,
+    ) -> Trigger:
+        body: dict[str, Any] = {}  # only what changes: an absent max_concurrent keeps the limit
+        if spec is not None:
+            body["spec"] = spec if isinstance(spec, Mapping) else spec.to_dict()
+        if params is not None:
+            body["params"] = dict(params)
+        if cooldown is not None:
+            body["cooldown"] = cooldown
+        if max_concurrent is not False:
+            body["max_concurrent"] = max_concurrent
+        if description is not None:
+            body["description"] = description
+        return _trigger(
+            self.connection.json("PATCH", f"/triggers/{segment(name)}", json=body, idempotent=True)
+        )
+
     def set_enabled(self, name: str, enabled: bool, *, actor: str) -> Trigger:
         action = "enable" if enabled else "disable"
         return _trigger(self.connection.json("POST", f"/triggers/{segment(name)}/{action}", idempotent=True))

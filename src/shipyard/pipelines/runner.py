@@ -34,6 +34,7 @@ from shipyard.pipelines.model import (
     RunState,
 )
 from shipyard.pipelines.ports import InputRef, RunRecorder
+from shipyard.pipelines.studies import StudyScope
 from shipyard.storage.artifacts.content import ContentStore
 from shipyard.storage.metadata.database import Database
 
@@ -66,6 +67,8 @@ class RunContext:
     params: Mapping[str, Any]
     cache: bool
     resume_from: str | None
+    #: Where search studies live (see :mod:`shipyard.pipelines.studies`); None: in memory.
+    study_storage: tuple[str | None, str | None] = (None, None)
 
 
 class Driver:
@@ -84,6 +87,7 @@ class Driver:
         self.packager = packager
         self.executor = executor
         self.on_step = on_step or (lambda node, state: None)
+        self._study_root = ""  # the first run of the resume chain (names the search studies)
 
     def execute(self, ctx: RunContext, spec: PipelineSpec, definition: PipelineDefinition) -> RunState:
         """Run every step; return SUCCEEDED or FAILED (the caller records the pipeline run's end)."""
@@ -92,8 +96,10 @@ class Driver:
         outputs: dict[str, tuple[str, str]] = {}  # node -> (kind, digest)
         values: dict[str, Any] = {}
         reusable: dict[str, Any] = {}
+        self._study_root = ctx.run_id
         if ctx.resume_from is not None:
             with self.db.read() as conn:
+                self._study_root = store.resume_root(conn, ctx.resume_from)
                 reusable = {
                     s.node: s
                     for s in store.step_runs(conn, ctx.resume_from)
@@ -265,9 +271,11 @@ class Driver:
                 kwargs[name] = values[source.ref]
             else:
                 kwargs[name] = pending.args[name]
+        # Same name on a retry and in a resumed run (same first run), for the same code and inputs.
+        study = StudyScope(*ctx.study_storage, f"{self._study_root}/{node.id}/{pending.key}")
         task = StepTask(
             node.id, node.step, node.ref, node.code_digest, kwargs, pending.attempt, node.options.timeout,
-            step_run_id=pending.run_id, pipeline_run_id=ctx.run_id,
+            study=study, step_run_id=pending.run_id, pipeline_run_id=ctx.run_id,
         )  # fmt: skip
         pending.future = self.executor.submit(task, definition.step_of(node.id).fn)
         timeout = node.options.timeout

@@ -2,10 +2,16 @@
 
 A run's id is its tracking run's id. ``submit`` is what triggers and the scheduler call: it
 records a QUEUED run and executes it on a background thread of this process.
+
+While a process executes runs it writes their ``heartbeat_at`` every ``heartbeat_s`` seconds;
+``abandon_stale`` fails the active runs without a heartbeat (or a step starting or ending) for
+longer than a lease, which the scheduler calls on its ticks: a killed process does not leave its
+runs RUNNING forever, and a run with one long step is left alone.
 """
 
 from __future__ import annotations
 
+import logging
 import threading
 from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -16,9 +22,9 @@ from sqlalchemy.exc import IntegrityError
 from shipyard.audit import log as audit
 from shipyard.core.clock import now_ms
 from shipyard.core.ids import new_id
-from shipyard.errors import Conflict, InvalidInput, NotFound
+from shipyard.errors import Conflict, InvalidInput, NotFound, ShipyardError
 from shipyard.events import log as event_log
-from shipyard.pipelines import store
+from shipyard.pipelines import store, studies
 from shipyard.pipelines.codecs import ModelPackager
 from shipyard.pipelines.definition import PipelineDefinition, check_name, load_definition, topological_order
 from shipyard.pipelines.events import PipelineFinished, PipelineStarted
@@ -39,7 +45,11 @@ from shipyard.pipelines.store import pipes_t, runs_t, versions_t
 from shipyard.storage.artifacts.content import ContentStore
 from shipyard.storage.metadata.database import Database
 
+log = logging.getLogger(__name__)
+
 MAX_RUNS_PAGE = 500
+#: Seconds between two heartbeats of the runs a process executes.
+DEFAULT_HEARTBEAT_S = 10.0
 
 
 class PipelineService:
@@ -54,6 +64,7 @@ class PipelineService:
         executor_options: Mapping[str, object] | None = None,
         experiment: str = "pipelines/{name}",
         background_workers: int = 4,
+        heartbeat_s: float = DEFAULT_HEARTBEAT_S,
     ) -> None:
         self.db = db
         self.content = content
@@ -66,6 +77,10 @@ class PipelineService:
         self._lock = threading.Lock()
         self._background = ThreadPoolExecutor(background_workers, thread_name_prefix="pipeline-run")
         self._futures: dict[str, Future[None]] = {}
+        self.heartbeat_s = heartbeat_s
+        self._executing: set[str] = set()  # runs this process executes now (heartbeats)
+        self._stop = threading.Event()
+        self._heart: threading.Thread | None = None
 
     # -- definitions ----------------------------------------------------------------------------
     def apply(self, definition: PipelineDefinition, *, actor: str) -> PipelineSpec:
@@ -321,10 +336,11 @@ class PipelineService:
             row = store.run_row(conn, run_id)
             if row.state != RunState.QUEUED.value:
                 return
+            now = now_ms()
             conn.execute(
                 update(runs_t)
                 .where(runs_t.c.id == run_id)
-                .values(state=RunState.RUNNING.value, started_at=now_ms())
+                .values(state=RunState.RUNNING.value, started_at=now, heartbeat_at=now)
             )
             event = PipelineStarted(run_id, spec.name, spec.version, row.trigger_id, row.started_by)
             event_log.publish(conn, event, actor=row.started_by)
@@ -335,8 +351,10 @@ class PipelineService:
             params=row.params,
             cache=row.cache,
             resume_from=row.resumed_from,
+            study_storage=studies.location(self.db.url),
         )
         error: str | None = None
+        self._beating(run_id, True)
         try:
             driver = Driver(
                 self.db, self.recorder, self.content, self.packager, self._executor(row.executor), on_step
@@ -344,11 +362,40 @@ class PipelineService:
             state = driver.execute(ctx, spec, definition)
         except Exception as exc:  # the driver itself failed: the run must still end
             state, error = RunState.FAILED, f"{type(exc).__name__}: {exc}"
+        finally:
+            self._beating(run_id, False)
         if state is RunState.FAILED and error is None:
             with self.db.read() as conn:
                 failed = [s for s in store.step_runs(conn, run_id) if s.state is RunState.FAILED]
             error = f"step {failed[0].node!r} failed" if failed else "failed"
         self._end(run_id, state, error)
+
+    def _beating(self, run_id: str, on: bool) -> None:
+        """Start or stop the heartbeats of ``run_id`` (the heart thread starts with the first)."""
+        with self._lock:
+            if on:
+                self._executing.add(run_id)
+                if self._heart is None:
+                    self._heart = threading.Thread(target=self._beat, name="pipeline-heartbeat", daemon=True)
+                    self._heart.start()
+            else:
+                self._executing.discard(run_id)
+
+    def _beat(self) -> None:
+        while not self._stop.wait(self.heartbeat_s):
+            with self._lock:
+                executing = sorted(self._executing)
+            if not executing:
+                continue
+            try:
+                with self.db.write() as conn:
+                    conn.execute(
+                        update(runs_t)
+                        .where(runs_t.c.id.in_(executing), runs_t.c.state.in_(store.ACTIVE))
+                        .values(heartbeat_at=now_ms())
+                    )
+            except ShipyardError as exc:  # the database is away: the next beat tries again
+                log.warning("pipeline heartbeat failed: %s", exc)
 
     # -- reading --------------------------------------------------------------------------------
     def get_run(self, run_id: str) -> PipelineRun:
@@ -393,24 +440,25 @@ class PipelineService:
         return out
 
     def abandon_stale(self, older_than_s: float) -> list[str]:
-        """Fail the QUEUED or RUNNING runs without activity (a step starting or ending) for
-        ``older_than_s`` seconds that this process is not executing: the process that was died.
-        Returns their ids. A scheduler calls this so ``active_runs`` does not count them forever."""
+        """Fail the QUEUED or RUNNING runs without activity (a heartbeat, a step starting or
+        ending) for ``older_than_s`` seconds that this process is not executing: the process that
+        was died. Returns their ids. The scheduler calls this on its ticks, so ``active_runs``
+        does not count them forever; ``older_than_s`` should span several heartbeats."""
         if not isinstance(older_than_s, int | float) or older_than_s <= 0:
             raise InvalidInput("older_than_s must be a positive number of seconds", field="older_than_s")
         cutoff = now_ms() - int(older_than_s * 1000)
         mine = {run_id for run_id, f in self._futures.items() if not f.done()}
         with self.db.read() as conn:
             rows = conn.execute(
-                select(runs_t.c.id, runs_t.c.created_at, runs_t.c.started_at).where(
+                select(runs_t.c.id, runs_t.c.created_at, runs_t.c.started_at, runs_t.c.heartbeat_at).where(
                     runs_t.c.state.in_(store.ACTIVE)
                 )
             ).all()
             stale = []
             for row in rows:
-                if row.id in mine:
+                if row.id in mine or row.id in self._executing:
                     continue
-                times = [row.created_at, row.started_at or 0]
+                times = [row.created_at, row.started_at or 0, row.heartbeat_at or 0]
                 for s in store.step_runs(conn, row.id):
                     times += [
                         int(t.timestamp() * 1000) for t in (s.started_at, s.finished_at) if t is not None
@@ -446,5 +494,6 @@ class PipelineService:
 
     def close(self) -> None:
         self._background.shutdown(wait=True)
+        self._stop.set()
         for executor in self._executors.values():
             executor.close()

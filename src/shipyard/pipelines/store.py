@@ -163,3 +163,14 @@ def run_row(conn: Connection, run_id: str) -> Any:
 def active_count(conn: Connection, trigger_id: str) -> int:
     q = select(func.count()).where(runs_t.c.trigger_id == trigger_id, runs_t.c.state.in_(ACTIVE))
     return int(conn.execute(q).scalar_one())
+
+
+def resume_root(conn: Connection, run_id: str) -> str:
+    """The first run of the chain of resumed runs ``run_id`` belongs to."""
+    seen = {run_id}
+    while True:
+        row = conn.execute(select(runs_t.c.resumed_from).where(runs_t.c.id == run_id)).first()
+        if row is None or row.resumed_from is None or row.resumed_from in seen:
+            return run_id
+        run_id = row.resumed_from
+        seen.add(run_id)

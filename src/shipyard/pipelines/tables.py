@@ -62,6 +62,7 @@ class PipelineRunRow(Base):
     created_at: Mapped[int]
     started_at: Mapped[int | None]
     finished_at: Mapped[int | None]
+    heartbeat_at: Mapped[int | None]  # written every few seconds by the process executing the run
 
 
 class StepRunRow(Base):

@@ -33,6 +33,24 @@ class TriggerIn(BaseModel):
     description: str = Field("", max_length=5000)
 
 
+class TriggerUpdateIn(BaseModel):
+    """What to change; a field left out is kept (``max_concurrent: null`` removes the limit)."""
+
+    spec: dict[str, Any] | None = Field(
+        None,
+        max_length=20,
+        description="The whole new spec (as in TriggerIn); restarts the trigger's cursor.",
+    )
+    params: dict[str, Any] | None = Field(
+        None, max_length=MAX_ENTRIES, description="The parameters every run gets (replaces them all)."
+    )
+    cooldown: StrictInt | None = Field(None, description="Seconds between two firings (0: none).")
+    max_concurrent: StrictInt | None = Field(
+        None, description="Queued or running runs at most; null removes the limit, absent keeps it."
+    )
+    description: str | None = Field(None, max_length=5000)
+
+
 class FireIn(BaseModel):
     params: dict[str, Any] = Field(default_factory=dict, max_length=MAX_ENTRIES)
     key: str | None = Field(None, min_length=1, max_length=200, description="Makes the call idempotent.")

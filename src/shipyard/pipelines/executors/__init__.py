@@ -15,6 +15,7 @@ from shipyard.core.plugins import PluginGroup
 from shipyard.errors import InvalidInput
 from shipyard.pipelines import context
 from shipyard.pipelines.capture import captured, text_of
+from shipyard.pipelines.studies import StudyScope
 
 EXECUTORS = PluginGroup(
     "executors",
@@ -42,6 +43,7 @@ class StepTask:
     timeout: float | None = None  # seconds; the driver enforces it, an executor may too
     step_run_id: str = ""  # the tracking runs the attempt belongs to (see pipelines.context)
     pipeline_run_id: str = ""
+    study: StudyScope | None = None  # where the step's searches keep their studies
 
 
 @dataclass
@@ -72,7 +74,7 @@ def run_task(task: StepTask, fn: Callable[..., Any] | None = None) -> StepResult
         from shipyard.pipelines.definition import load_step
 
         fn = load_step(task.ref, task.code_digest).fn
-    from shipyard.pipelines.search import TRIALS
+    from shipyard.pipelines.search import SCOPE, TRIALS
 
     result = StepResult(started_ms=time.time_ns() // 1_000_000)
     token = TRIALS.set(result.trials)
@@ -81,6 +83,7 @@ def run_task(task: StepTask, fn: Callable[..., Any] | None = None) -> StepResult
         if task.pipeline_run_id
         else None
     )
+    scope = SCOPE.set(None if task.study is None else (task.study, [0]))
     with captured() as (out, err):
         try:
             result.value = fn(**task.args)
@@ -91,6 +94,7 @@ def run_task(task: StepTask, fn: Callable[..., Any] | None = None) -> StepResult
         finally:
             TRIALS.reset(token)
             context.leave(where)
+            SCOPE.reset(scope)
     result.stdout, result.stderr = text_of(out), text_of(err)
     result.finished_ms = time.time_ns() // 1_000_000
     return result

@@ -7,6 +7,7 @@ import multiprocessing
 import os
 from collections.abc import Callable
 from concurrent.futures import Future, ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
 from typing import Any
 
 from shipyard.pipelines.executors import StepResult, StepTask, run_by_ref
@@ -20,12 +21,19 @@ class ProcessExecutor:
         self._pool: ProcessPoolExecutor | None = None
 
     def submit(self, task: StepTask, fn: Callable[..., Any]) -> Future[StepResult]:
+        try:
+            return self._workers().submit(run_by_ref, task)
+        except BrokenProcessPool:  # a worker died (killed, out of memory): start a new pool
+            self.close()
+            return self._workers().submit(run_by_ref, task)
+
+    def _workers(self) -> ProcessPoolExecutor:
         if self._pool is None:
             # spawn, not fork: the parent has threads (background runs), and fork copies their locks.
             self._pool = ProcessPoolExecutor(
                 self.max_workers, mp_context=multiprocessing.get_context("spawn")
             )
-        return self._pool.submit(run_by_ref, task)
+        return self._pool
 
     def close(self) -> None:
         if self._pool is not None:

@@ -32,6 +32,20 @@ class TriggersAPI(Protocol):
 
     def list_triggers(self, *, pipeline: str | None = None, kind: str | None = None) -> list[Trigger]: ...
 
+    def update(
+        self,
+        name: str,
+        *,
+        spec: Spec | Mapping[str, Any] | None = None,
+        params: Mapping[str, object] | None = None,
+        cooldown: int | None = None,
+        max_concurrent: int | bool | None = False,
+        description: str | None = None,
+        actor: str,
+    ) -> Trigger:
+        """Change what is given (``max_concurrent=None`` removes the limit, ``False`` keeps it)."""
+        ...
+
     def set_enabled(self, name: str, enabled: bool, *, actor: str) -> Trigger: ...
 
     def delete(self, name: str, *, actor: str) -> None: ...

@@ -45,6 +45,13 @@ class PipelineLauncher(Protocol):
         ...
 
 
+class StaleRuns(Protocol):
+    def abandon_stale(self, older_than_s: float) -> list[str]:
+        """Fail the active runs whose process stopped (no heartbeat or step activity for
+        ``older_than_s`` seconds); return their ids."""
+        ...
+
+
 class PipelineCatalog(Protocol):
     def exists(self, name: str) -> bool:
         """Whether a pipeline called ``name`` is defined."""

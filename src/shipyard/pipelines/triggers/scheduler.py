@@ -9,6 +9,10 @@ compare-and-set matches nothing, and even a stale evaluation could only repeat k
 Then pending firings are submitted (see :mod:`.dispatch`). A scheduler killed at any point leaves
 either nothing (the transaction rolled back; the next tick evaluates again) or pending firings
 (the next tick submits them).
+
+Every ``sweep_every_s`` a tick also fails the pipeline runs whose process died (no heartbeat for
+``stale_after_s``, see :meth:`shipyard.pipelines.service.PipelineService.abandon_stale`), so a
+killed executor does not leave runs RUNNING, counted against a trigger's concurrency, forever.
 """
 
 from __future__ import annotations
@@ -16,7 +20,8 @@ from __future__ import annotations
 import dataclasses
 import logging
 import threading
-from collections.abc import Callable, Sequence
+import time
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -25,7 +30,7 @@ from sqlalchemy import Engine, select
 
 from shipyard.core.clock import now_ms, to_datetime, to_ms
 from shipyard.errors import BackendUnavailable, ShipyardError
-from shipyard.pipelines.triggers import schedules, sources
+from shipyard.pipelines.triggers import duckdb_tables, schedules, sources
 from shipyard.pipelines.triggers.dispatch import DEFAULT_LEASE_S, NewFiring, record_many, submit_pending
 from shipyard.pipelines.triggers.model import (
     CatchUp,
@@ -38,7 +43,13 @@ from shipyard.pipelines.triggers.model import (
     TriggerKind,
     spec_from,
 )
-from shipyard.pipelines.triggers.ports import EventFeed, FeatureViewSources, PipelineLauncher, TickJob
+from shipyard.pipelines.triggers.ports import (
+    EventFeed,
+    FeatureViewSources,
+    PipelineLauncher,
+    StaleRuns,
+    TickJob,
+)
 from shipyard.pipelines.triggers.records import triggers_t
 from shipyard.storage.metadata.database import Database
 from shipyard.storage.metadata.engine import make_engine
@@ -51,6 +62,10 @@ BATCH = 500
 EVENT_BATCH = 500
 #: A ``none`` schedule still fires a slot seen this late (a tick or two behind).
 DEFAULT_GRACE_S = 120.0
+#: A run without a heartbeat for this long is abandoned (a dozen missed heartbeats).
+DEFAULT_STALE_AFTER_S = 120.0
+#: Seconds between two sweeps for abandoned runs.
+DEFAULT_SWEEP_EVERY_S = 30.0
 
 
 @dataclass(frozen=True)
@@ -73,6 +88,7 @@ class TickReport:
     submitted: list[Firing] = field(default_factory=list)
     errors: list[str] = field(default_factory=list)
     done: list[str] = field(default_factory=list)  # what the tick's jobs did (monitors evaluated)
+    abandoned: list[str] = field(default_factory=list)  # ids of runs whose process died
 
 
 def _with_cooldown(
@@ -104,10 +120,19 @@ class Scheduler:
         lease_s: float = DEFAULT_LEASE_S,
         grace_s: float = DEFAULT_GRACE_S,
         clock: Callable[[], datetime] | None = None,
+        runs: StaleRuns | None = None,
+        storage_options: Mapping[str, Mapping[str, Any]] | None = None,
+        stale_after_s: float = DEFAULT_STALE_AFTER_S,
+        sweep_every_s: float = DEFAULT_SWEEP_EVERY_S,
         jobs: Sequence[TickJob] = (),
     ) -> None:
         self.db = db
+        self.runs = runs
         self.jobs = tuple(jobs)
+        self.storage_options = dict(storage_options or {})  # fsspec's, per scheme: object-store sources
+        self.stale_after_s = stale_after_s
+        self.sweep_every_s = sweep_every_s
+        self._swept_at: float | None = None
         self.launcher = launcher
         self.events = events
         self.views = views
@@ -140,7 +165,24 @@ class Scheduler:
             report.evaluated += len(evaluations)
             report.recorded += self._apply(evaluations)
         report.submitted = submit_pending(self.db, self.launcher, lease_s=self.lease_s)
+        self._sweep(report)
         return report
+
+    def _sweep(self, report: TickReport) -> None:
+        """Abandon the runs whose process died, at most every ``sweep_every_s`` seconds."""
+        if self.runs is None:
+            return
+        started = time.monotonic()
+        if self._swept_at is not None and started - self._swept_at < self.sweep_every_s:
+            return
+        self._swept_at = started
+        try:
+            report.abandoned = self.runs.abandon_stale(self.stale_after_s)
+        except ShipyardError as exc:
+            report.errors.append(f"abandoning stale runs: {exc}")
+            log.warning("abandoning stale runs: %s", exc)
+        for run_id in report.abandoned:
+            log.warning("run %s abandoned: its process stopped", run_id)
 
     def _due(self, now: int) -> Sequence[Any]:
         with self.db.read() as conn:
@@ -239,8 +281,9 @@ class Scheduler:
                 raise BackendUnavailable("feature views cannot be read by this scheduler")
             assert spec.view is not None
             spec = dataclasses.replace(self.views.source_of(spec.view), poll_seconds=spec.poll_seconds)
-        engine = self._engine(spec.url) if spec.source is SourceKind.TABLE and spec.url else None
-        found, cursor = sources.observe(spec, row.cursor, engine)
+        sql = spec.source is SourceKind.TABLE and spec.url and not duckdb_tables.is_duckdb(spec.url)
+        engine = self._engine(spec.url) if sql and spec.url else None
+        found, cursor = sources.observe(spec, row.cursor, engine, self.storage_options)
         at = to_ms(now)
         firings = [NewFiring(f"data/{d.key}", at, row.params or {}, d.detail) for d in found]
         return firings, cursor, at + spec.poll_seconds * 1000

@@ -196,6 +196,17 @@ class TriggerService:
     ) -> Trigger:
         """Change what is given (``max_concurrent=None`` removes the limit; leave it out to keep it).
         A changed spec restarts the trigger's schedule, watermark or event position from now."""
+        if (
+            spec is None
+            and params is None
+            and cooldown is None
+            and max_concurrent is False
+            and description is None
+        ):
+            raise InvalidInput(
+                "nothing to change: give spec, params, cooldown, max_concurrent or description",
+                field="trigger",
+            )
         with self.db.write() as conn:
             row = trigger_row(conn, name)
             before = trigger_of(row)

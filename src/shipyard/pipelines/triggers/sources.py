@@ -7,6 +7,10 @@
 - ``table``: ``max(column)`` of a SQL table when a column is given (a timestamp or an increasing
   id), else ``count(*)``; a value past the watermark is new rows.
 
+A ``files`` or ``partitions`` path given as a URL (``s3://…``) is listed on its object store (see
+:mod:`.object_stores`); a ``table`` whose url is ``duckdb:///…`` is read from that DuckDB file
+(see :mod:`.duckdb_tables`), any other url through SQLAlchemy.
+
 The first look at a source sets the watermark without firing: a trigger fires on data that
 arrives after it was created.
 """
@@ -16,14 +20,17 @@ from __future__ import annotations
 import glob
 import hashlib
 import os
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
+from typing import Any
 
 from sqlalchemy import Engine, column, func, select, table
 from sqlalchemy.exc import SQLAlchemyError
 
 from shipyard.errors import BackendUnavailable, InvalidInput
+from shipyard.pipelines.triggers import duckdb_tables, object_stores
 from shipyard.pipelines.triggers.model import NewDataSpec, SourceKind
 
 #: A partition folder holding more entries than this is a mistake (a glob was meant).
@@ -92,16 +99,24 @@ def table_watermark(engine: Engine, name: str, column_name: str | None) -> str |
 
 
 def observe(
-    spec: NewDataSpec, cursor: str | None, engine: Engine | None = None
+    spec: NewDataSpec,
+    cursor: str | None,
+    engine: Engine | None = None,
+    storage_options: Mapping[str, Mapping[str, Any]] | None = None,
 ) -> tuple[list[NewData], str | None]:
     """The new data past ``cursor`` (oldest first) and the watermark to store.
 
     ``spec`` must be a ``files``, ``partitions`` or ``table`` source (a feature view is resolved to
-    one of these first); ``engine`` is the engine of a ``table`` source's URL.
+    one of these first); ``engine`` is the engine of a ``table`` source's SQLAlchemy URL (None for
+    a DuckDB file); ``storage_options`` are fsspec's options per URL scheme (``{"s3": {…}}``).
     """
+    options = storage_options or {}
     if spec.source is SourceKind.FILES:
         assert spec.path is not None
-        fingerprint, count = files_fingerprint(spec.path)
+        if object_stores.is_url(spec.path):
+            fingerprint, count = object_stores.files_fingerprint(spec.path, options)
+        else:
+            fingerprint, count = files_fingerprint(spec.path)
         if cursor is None or fingerprint == cursor or count == 0:
             return [], fingerprint
         return [
@@ -109,7 +124,10 @@ def observe(
         ], fingerprint
     if spec.source is SourceKind.PARTITIONS:
         assert spec.path is not None
-        names = partitions(spec.path)
+        if object_stores.is_url(spec.path):
+            names = object_stores.partitions(spec.path, options, MAX_PARTITIONS)
+        else:
+            names = partitions(spec.path)
         newest = names[-1] if names else None
         if cursor is None:
             return [], newest if newest is not None else ""
@@ -118,8 +136,12 @@ def observe(
             fresh[-1] if fresh else cursor
         )
     if spec.source is SourceKind.TABLE:
-        assert engine is not None and spec.table is not None
-        value = table_watermark(engine, spec.table, spec.column)
+        assert spec.table is not None and spec.url is not None
+        if duckdb_tables.is_duckdb(spec.url):
+            value = duckdb_tables.watermark(spec.url, spec.table, spec.column)
+        else:
+            assert engine is not None
+            value = table_watermark(engine, spec.table, spec.column)
         if value is None:
             return [], cursor if cursor is not None else ""
         if cursor is None:

@@ -1,6 +1,6 @@
 """Trigger routes under ``/api/v1/triggers`` and the scheduler's status at ``/api/v1/scheduler``.
 
-Reading needs ``pipelines.read``; creating, enabling, disabling and deleting a trigger
+Reading needs ``pipelines.read``; creating, changing, enabling, disabling and deleting a trigger
 ``pipelines.write``; firing one or backfilling a schedule ``pipelines.run``. A trigger watching a
 feature view also needs ``features.read`` (checked in the handler: it references that view).
 Every change is audited with the caller as the actor.
@@ -78,6 +78,27 @@ def create_trigger(body: s.TriggerIn, principal: Writer, app: Shipyard, triggers
 @router.get("/triggers/{name}", responses=ERRORS)
 def get_trigger(name: str, _: Reader, triggers: Triggers) -> s.TriggerOut:
     return s.TriggerOut.of(triggers.get(name))
+
+
+@router.patch("/triggers/{name}", responses=ERRORS)
+def update_trigger(
+    name: str, body: s.TriggerUpdateIn, principal: Writer, app: Shipyard, triggers: Triggers
+) -> s.TriggerOut:
+    """Change a trigger's spec (cron, source, event …), parameters, cooldown, concurrency limit or
+    description; what the body leaves out is kept."""
+    if body.spec and body.spec.get("source") == "feature_view":
+        ensure_allowed(app, principal, "features.read")
+    given = body.model_fields_set
+    trigger = triggers.update(
+        name,
+        spec=body.spec,
+        params=body.params,
+        cooldown=body.cooldown,
+        max_concurrent=body.max_concurrent if "max_concurrent" in given else False,
+        description=body.description,
+        actor=principal.user.name,
+    )
+    return s.TriggerOut.of(trigger)
 
 
 @router.post("/triggers/{name}/enable", responses=ERRORS)
