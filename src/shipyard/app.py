@@ -50,6 +50,7 @@ if TYPE_CHECKING:
     from shipyard.pipelines.triggers.scheduler import Scheduler
     from shipyard.pipelines.triggers.service import TriggerService
     from shipyard.registry.service import RegistryService
+    from shipyard.serving.canary import LabelFigure
     from shipyard.serving.deployments import DeploymentService
     from shipyard.serving.ports import DeploymentSource, OnlineRows, WindowSink
     from shipyard.serving.runtime.server import PredictionServer, ServeConfig
@@ -87,7 +88,7 @@ class App:
     def deployments(self) -> DeploymentService:
         from shipyard.serving.deployments import DeploymentService
 
-        return DeploymentService(self.db, RegistryCatalog(self))
+        return DeploymentService(self.db, RegistryCatalog(self), labels=MonitoredLabels(self))
 
     @cached_property
     def monitoring(self) -> MonitorService:
@@ -515,6 +516,32 @@ class _LazyFeatures:
         entity_rows: Sequence[Mapping[str, object]],
     ) -> OnlineRows:
         return self.app.features.get_online_features(features, service, entity_rows=entity_rows)
+
+
+class MonitoredLabels:
+    """Serving's :class:`~shipyard.serving.canary.LabelMetrics` from monitoring: a version's
+    accuracy on its labelled predictions (the canary's label check, once labels arrive). Reads
+    nothing when no label was ever sent for the deployment."""
+
+    def __init__(self, app: App) -> None:
+        self.app = app
+
+    def metric(self, deployment: str, model: str, version: int, since: int) -> LabelFigure | None:
+        from sqlalchemy import select
+
+        from shipyard.monitoring.labels import labels_t
+        from shipyard.serving.canary import LabelFigure
+
+        with self.app.db.read() as conn:
+            if (
+                conn.execute(
+                    select(labels_t.c.row).where(labels_t.c.deployment == deployment).limit(1)
+                ).first()
+                is None
+            ):
+                return None
+        found = self.app.monitoring.label_accuracy(deployment, version, since)
+        return None if found is None else LabelFigure(found[0], found[1])
 
 
 class MonitorTick:

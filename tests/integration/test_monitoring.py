@@ -11,7 +11,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from shipyard.app import App, build_app
+from shipyard.app import App, MonitoredLabels, build_app
 from shipyard.config import load_settings
 from shipyard.core.clock import now_ms
 from shipyard.errors import AlreadyExists, InvalidInput, NotFound
@@ -153,6 +153,11 @@ def test_late_labels_out_of_order_duplicated_and_unknown_are_counted_and_joined(
     expected_accuracy = float((model.predict(frame) == frame["churned"]).mean())
     assert result.figures["performance.accuracy"] == pytest.approx(expected_accuracy)
     assert abs(result.figures["estimated.roc_auc"] - result.figures["performance.roc_auc"]) < 0.1
+    # what a canary's label check reads: the version's accuracy on its labelled predictions
+    figure = MonitoredLabels(app).metric(deployed.deployment, "churn", deployed.v1, since=start)
+    assert figure is not None and figure.samples == 600
+    assert figure.value == pytest.approx(expected_accuracy)
+    assert MonitoredLabels(app).metric(deployed.deployment, "churn", deployed.v2, since=start) is None
 
 
 def test_a_label_batch_with_wrong_types_is_refused_whole(deployed: Deployed, app: App) -> None:

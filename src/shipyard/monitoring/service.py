@@ -264,6 +264,31 @@ class MonitorService:
         with self.db.write() as conn:
             return labels.store(conn, deployment, batch, predicted, now=now)
 
+    def label_accuracy(self, deployment: str, version: int, since: int) -> tuple[float, int] | None:
+        """The share of ``version``'s predictions on ``deployment`` since ``since`` (epoch ms) that
+        matched their label, and how many were labelled; None before any label (what a canary's
+        label check reads)."""
+        table = self.inference.read(deployment, since, self.clock() + 60_000)
+        if table.num_rows == 0:
+            return None
+        table = table.filter(pa.compute.equal(table.column("version"), version))
+        window = decode(
+            table.select(
+                ["request_id", "row", "time", "version", "latency_ms", "output", "inputs", "features"]
+            )
+        )
+        keys = list(zip(window.request_ids.tolist(), window.rows.tolist(), strict=True))
+        with self.db.read() as conn:
+            known = labels.lookup(conn, deployment, keys)
+        pairs = [
+            (str(_plain(o)), known[k])
+            for o, k in zip(window.outputs.tolist(), keys, strict=True)
+            if k in known
+        ]
+        if not pairs:
+            return None
+        return sum(1 for predicted, label in pairs if predicted == label) / len(pairs), len(pairs)
+
     # -- inside an evaluation ------------------------------------------------------------------------
 
     def _subject(self, spec: MonitorSpec) -> tuple[str, int]:
@@ -442,6 +467,13 @@ class MonitorService:
         with self.db.read() as conn:
             known = labels.lookup(conn, spec.deployment, keys)
         return [known.get(k) for k in keys]
+
+
+def _plain(value: object) -> object:
+    """A logged output as its label's text form would read (1.0 -> 1)."""
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    return value
 
 
 class _Row:
