@@ -64,7 +64,9 @@ def test_wasserstein_with_ties_matches_scipy() -> None:
 def test_ks_is_scipy_two_sided_p_value() -> None:
     ref, cur = RNG.normal(size=400), RNG.normal(0.2, size=700)
     expected = stats.ks_2samp(ref, cur).pvalue
-    assert score(pd.DataFrame({"x": ref}), pd.DataFrame({"x": cur}), "ks") == pytest.approx(expected, rel=1e-12)
+    assert score(pd.DataFrame({"x": ref}), pd.DataFrame({"x": cur}), "ks") == pytest.approx(
+        expected, rel=1e-12
+    )
 
 
 def test_jensen_shannon_on_many_valued_numbers_uses_sturges_bins_over_both_sides() -> None:
@@ -98,7 +100,9 @@ def test_psi_with_evidently_epsilon_for_empty_bins() -> None:
     p, q = shares_per_value(ref, cur)
     p, q = evidently_epsilon(p), evidently_epsilon(q)
     expected = float(np.sum((p - q) * np.log(p / q)))
-    assert score(pd.DataFrame({"x": ref}), pd.DataFrame({"x": cur}), "psi") == pytest.approx(expected, rel=1e-12)
+    assert score(pd.DataFrame({"x": ref}), pd.DataFrame({"x": cur}), "psi") == pytest.approx(
+        expected, rel=1e-12
+    )
 
 
 def test_psi_on_numbers_bins_like_numpy_histogram() -> None:
@@ -106,7 +110,9 @@ def test_psi_on_numbers_bins_like_numpy_histogram() -> None:
     p, q = sturges_shares(ref, cur)
     p, q = evidently_epsilon(p), evidently_epsilon(q)
     expected = float(np.sum((p - q) * np.log(p / q)))
-    assert score(pd.DataFrame({"x": ref}), pd.DataFrame({"x": cur}), "psi") == pytest.approx(expected, rel=1e-12)
+    assert score(pd.DataFrame({"x": ref}), pd.DataFrame({"x": cur}), "psi") == pytest.approx(
+        expected, rel=1e-12
+    )
 
 
 def test_chi_square_is_goodness_of_fit_against_scaled_reference() -> None:
