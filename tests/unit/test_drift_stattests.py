@@ -161,3 +161,11 @@ def test_nan_and_inf_are_dropped_from_each_side_before_testing() -> None:
     ).column("x")
     assert (result.reference_count, result.current_count) == (1500, 1200)
     assert result.score == pytest.approx(stats.wasserstein_distance(ref, cur) / np.std(ref), rel=1e-12)
+
+
+def test_wasserstein_with_few_distinct_values_on_one_side_only_matches_scipy() -> None:
+    ref, cur = RNG.integers(0, 5, 3000).astype(float), RNG.normal(2.0, 1.0, 1200)
+    expected = stats.wasserstein_distance(ref, cur) / np.std(ref)
+    assert score(pd.DataFrame({"x": ref}), pd.DataFrame({"x": cur}), "wasserstein") == pytest.approx(
+        expected, rel=1e-12
+    )
