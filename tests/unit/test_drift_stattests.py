@@ -169,3 +169,19 @@ def test_wasserstein_with_few_distinct_values_on_one_side_only_matches_scipy() -
     assert score(pd.DataFrame({"x": ref}), pd.DataFrame({"x": cur}), "wasserstein") == pytest.approx(
         expected, rel=1e-12
     )
+
+
+@pytest.mark.parametrize(
+    ("ref", "cur"),
+    [
+        (RNG.normal(size=800), RNG.normal(0.05, size=25_000)),
+        (RNG.integers(0, 40, 900).astype(float), RNG.integers(2, 45, 30_000).astype(float)),
+        (RNG.normal(size=12_000), RNG.normal(size=300)),
+        (RNG.normal(size=700), RNG.normal(9.0, size=20_000)),
+    ],
+)
+def test_ks_on_a_large_window_is_scipy_asymptotic_p_value(ref: np.ndarray, cur: np.ndarray) -> None:
+    expected = stats.ks_2samp(ref, cur).pvalue
+    assert score(pd.DataFrame({"x": ref}), pd.DataFrame({"x": cur}), "ks") == pytest.approx(
+        expected, rel=1e-9, abs=1e-300
+    )
