@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
 
-.PHONY: demo test bench bench-feast bench-mlflow bench-nannyml lint typecheck clean services
+.PHONY: demo test bench bench-feast bench-mlflow bench-nannyml bench-evidently lint typecheck clean services
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -72,6 +72,18 @@ $(MLFLOW_VENV)/.installed:
 
 bench-mlflow: $(VENV)/.installed-dev $(MLFLOW_VENV)/.installed
 	$(BIN)/python benchmarks/run.py
+
+## bench-evidently: install Evidently in its own venv (.venv-evidently; it needs pandas < 3), then run
+## the drift benchmark, which compares every column's method, value and decision with Evidently's
+EVIDENTLY_VENV := .venv-evidently
+$(EVIDENTLY_VENV)/.installed:
+	$(PYTHON) -m venv $(EVIDENTLY_VENV)
+	$(EVIDENTLY_VENV)/bin/python -m pip install --quiet --upgrade pip
+	$(EVIDENTLY_VENV)/bin/pip install --quiet "evidently==0.7.23" "pandas>=2.3,<3" pyarrow
+	touch $@
+
+bench-evidently: $(VENV)/.installed-dev $(EVIDENTLY_VENV)/.installed
+	$(BIN)/python benchmarks/run.py drift
 
 lint: $(VENV)/.installed-dev
 	$(BIN)/ruff check src tests benchmarks

@@ -39,10 +39,16 @@ def test_reference_size_counts_values_left_after_dropping_nan() -> None:
 
 @pytest.mark.parametrize(
     ("distinct", "small", "large"),
-    [(2, "z", "jensenshannon"), (3, "chisquare", "jensenshannon"), (5, "chisquare", "jensenshannon"),
-     (6, "ks", "wasserstein")],
+    [
+        (2, "z", "jensenshannon"),
+        (3, "chisquare", "jensenshannon"),
+        (5, "chisquare", "jensenshannon"),
+        (6, "ks", "wasserstein"),
+    ],
 )
-def test_numerical_method_follows_distinct_values_over_both_sides(distinct: int, small: str, large: str) -> None:
+def test_numerical_method_follows_distinct_values_over_both_sides(
+    distinct: int, small: str, large: str
+) -> None:
     # Floats with distinct-1 values in the reference and one more only in the current window.
     values = np.arange(distinct - 1, dtype=float) / 2
     cur = pd.DataFrame({"x": np.append(RNG.choice(values, 99), distinct)})
@@ -158,7 +164,7 @@ def test_bad_options_are_invalid_input(options: dict[str, object]) -> None:
 
 def test_method_not_for_the_column_kind_is_invalid_input() -> None:
     ref = pd.DataFrame({"x": RNG.choice(list("abc"), 200)})
-    with pytest.raises(InvalidInput, match="'wasserstein'.*'x' is categorical"):
+    with pytest.raises(InvalidInput, match=r"'wasserstein'.*'x' is categorical"):
         detect_drift(prepare_reference(ref), ref, DriftOptions(method="wasserstein"))
 
 
@@ -219,8 +225,13 @@ def test_arrow_and_pandas_inputs_give_the_same_result() -> None:
         pa.Table.from_pandas(cur, preserve_index=False),
     )
     assert from_arrow == from_pandas
-    assert [c.method for c in from_arrow.columns] == ["wasserstein", "jensenshannon", "jensenshannon",
-                                                      "wasserstein", "jensenshannon"]
+    assert [c.method for c in from_arrow.columns] == [
+        "wasserstein",
+        "jensenshannon",
+        "jensenshannon",
+        "wasserstein",
+        "jensenshannon",
+    ]
 
 
 def test_garbage_bytes_are_invalid_input() -> None:

@@ -64,7 +64,9 @@ def test_wasserstein_with_ties_matches_scipy() -> None:
 def test_ks_is_scipy_two_sided_p_value() -> None:
     ref, cur = RNG.normal(size=400), RNG.normal(0.2, size=700)
     expected = stats.ks_2samp(ref, cur).pvalue
-    assert score(pd.DataFrame({"x": ref}), pd.DataFrame({"x": cur}), "ks") == pytest.approx(expected, rel=1e-12)
+    assert score(pd.DataFrame({"x": ref}), pd.DataFrame({"x": cur}), "ks") == pytest.approx(
+        expected, rel=1e-12
+    )
 
 
 def test_jensen_shannon_on_many_valued_numbers_uses_sturges_bins_over_both_sides() -> None:
@@ -98,7 +100,9 @@ def test_psi_with_evidently_epsilon_for_empty_bins() -> None:
     p, q = shares_per_value(ref, cur)
     p, q = evidently_epsilon(p), evidently_epsilon(q)
     expected = float(np.sum((p - q) * np.log(p / q)))
-    assert score(pd.DataFrame({"x": ref}), pd.DataFrame({"x": cur}), "psi") == pytest.approx(expected, rel=1e-12)
+    assert score(pd.DataFrame({"x": ref}), pd.DataFrame({"x": cur}), "psi") == pytest.approx(
+        expected, rel=1e-12
+    )
 
 
 def test_psi_on_numbers_bins_like_numpy_histogram() -> None:
@@ -106,7 +110,9 @@ def test_psi_on_numbers_bins_like_numpy_histogram() -> None:
     p, q = sturges_shares(ref, cur)
     p, q = evidently_epsilon(p), evidently_epsilon(q)
     expected = float(np.sum((p - q) * np.log(p / q)))
-    assert score(pd.DataFrame({"x": ref}), pd.DataFrame({"x": cur}), "psi") == pytest.approx(expected, rel=1e-12)
+    assert score(pd.DataFrame({"x": ref}), pd.DataFrame({"x": cur}), "psi") == pytest.approx(
+        expected, rel=1e-12
+    )
 
 
 def test_chi_square_is_goodness_of_fit_against_scaled_reference() -> None:
@@ -155,3 +161,27 @@ def test_nan_and_inf_are_dropped_from_each_side_before_testing() -> None:
     ).column("x")
     assert (result.reference_count, result.current_count) == (1500, 1200)
     assert result.score == pytest.approx(stats.wasserstein_distance(ref, cur) / np.std(ref), rel=1e-12)
+
+
+def test_wasserstein_with_few_distinct_values_on_one_side_only_matches_scipy() -> None:
+    ref, cur = RNG.integers(0, 5, 3000).astype(float), RNG.normal(2.0, 1.0, 1200)
+    expected = stats.wasserstein_distance(ref, cur) / np.std(ref)
+    assert score(pd.DataFrame({"x": ref}), pd.DataFrame({"x": cur}), "wasserstein") == pytest.approx(
+        expected, rel=1e-12
+    )
+
+
+@pytest.mark.parametrize(
+    ("ref", "cur"),
+    [
+        (RNG.normal(size=800), RNG.normal(0.05, size=25_000)),
+        (RNG.integers(0, 40, 900).astype(float), RNG.integers(2, 45, 30_000).astype(float)),
+        (RNG.normal(size=12_000), RNG.normal(size=300)),
+        (RNG.normal(size=700), RNG.normal(9.0, size=20_000)),
+    ],
+)
+def test_ks_on_a_large_window_is_scipy_asymptotic_p_value(ref: np.ndarray, cur: np.ndarray) -> None:
+    expected = stats.ks_2samp(ref, cur).pvalue
+    assert score(pd.DataFrame({"x": ref}), pd.DataFrame({"x": cur}), "ks") == pytest.approx(
+        expected, rel=1e-9, abs=1e-300
+    )
