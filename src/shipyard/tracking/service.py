@@ -24,8 +24,8 @@ from shipyard.storage.metadata.base import table
 from shipyard.storage.metadata.bulk import insert_tuples
 from shipyard.storage.metadata.database import Database
 from shipyard.storage.metadata.upsert import insert_ignore, upsert
+from shipyard.tracking import curves, records, validation
 from shipyard.tracking import lineage as lineage_walk
-from shipyard.tracking import records, validation
 from shipyard.tracking.api import DEFAULT_MAX_RESULTS, MetricPoint, TrackingAPI
 from shipyard.tracking.events import RunFinished
 from shipyard.tracking.model import (
@@ -390,6 +390,13 @@ class TrackingService(TrackingAPI):
                 .order_by(metrics_t.c.step, metrics_t.c.timestamp, metrics_t.c.id)
             )
             return [Metric(r.key, records.nan_if_null(r.value), r.step, r.timestamp) for r in rows]
+
+    def metric_curve(self, run_id: str, key: str, points: int) -> list[Metric]:
+        """The history cut to at most ``points`` points in the database, for charts (see
+        :mod:`shipyard.tracking.curves`)."""
+        with self.db.read() as conn:
+            self._require_run(conn, run_id)
+            return curves.curve(conn, run_id, key, points)
 
     def set_tags(self, run_id: str, tags: Mapping[str, str]) -> None:
         clean = validation.tags(tags)

@@ -43,7 +43,13 @@ def runs(
     query = views.RunsQuery(filter.strip(), order_by.strip(), page, per_page)
     table = views.runs_page(tracking, experiment, query)
     base = f"{UI_PREFIX}/experiments/{experiment.id}"  # links by id: names may hold any character
-    context = {"experiment": experiment, "query": query, "table": table, "base": base}
+    context = {
+        "experiment": experiment,
+        "query": query,
+        "table": table,
+        "base": base,
+        "max_nested": views.MAX_NESTED,
+    }
     return render(request, "runs.html", context, status_code=422 if table.error else 200)
 
 

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import re
 import tempfile
+from collections import Counter
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Generic, TypeVar
+from typing import Generic, Protocol, TypeVar
 from urllib.parse import urlencode
 
 from shipyard.errors import InvalidInput
@@ -114,34 +115,94 @@ class RunsQuery:
 
 
 @dataclass(frozen=True)
+class TableRow:
+    """A run as a row of the runs table: a parent with ``children`` rows right after it, or a child
+    nested under ``parent`` (a run on the same page)."""
+
+    run: Run
+    children: int = 0
+    parent: str | None = None
+
+
+@dataclass(frozen=True)
 class RunsPage:
-    runs: Sequence[Run] = ()
+    rows: Sequence[TableRow] = ()
     param_keys: Sequence[str] = ()
     metric_keys: Sequence[str] = ()
     has_next: bool = False
     error: str | None = None  # a malformed filter or ordering, shown above the table
+    #: True when the page's parents had more children than :data:`MAX_NESTED` (some not shown).
+    children_cut: bool = False
+
+    @property
+    def runs(self) -> list[Run]:
+        return [row.run for row in self.rows]
+
+    @property
+    def top_level(self) -> int:
+        return sum(1 for row in self.rows if row.parent is None)
+
+
+#: Child runs loaded under one page of parents (one query for the whole page).
+MAX_NESTED = 1000
 
 
 def runs_page(tracking: TrackingAPI, experiment: Experiment, query: RunsQuery) -> RunsPage:
     """One page of the experiment's runs (one run more is asked for, to know whether a next page
-    exists); a bad filter or ordering becomes ``error``, not a failure."""
+    exists); a bad filter or ordering becomes ``error``, not a failure.
+
+    Without a filter the page holds top-level runs, and their children come from one more query
+    over the page's parents (so 100,000 runs cost two bounded queries). With a filter every
+    matching run is listed, and a match whose parent matched on the same page nests under it."""
+    order = split_order_by(query.order_by)
+    nested = not query.filter
     try:
         found = tracking.search_runs(
             [experiment.id],
-            query.filter,
-            split_order_by(query.order_by),
+            "parent_id IS NULL" if nested else query.filter,
+            order,
             max_results=query.per_page + 1,
             offset=(query.page - 1) * query.per_page,
         )
+        runs = found[: query.per_page]
+        children: list[Run] = []
+        if nested and runs:
+            parents = ", ".join(f"'{run.id}'" for run in runs)  # run ids are hex: no quoting needed
+            children = tracking.search_runs(
+                [experiment.id], f"parent_id IN ({parents})", order or ["start_time ASC"], MAX_NESTED + 1
+            )
     except InvalidInput as exc:
         return RunsPage(error=exc.message)
-    runs = found[: query.per_page]
+    everything = runs + children[:MAX_NESTED]
     return RunsPage(
-        runs=runs,
-        param_keys=sorted({k for r in runs for k in r.params}),
-        metric_keys=sorted({k for r in runs for k in r.metrics}),
+        rows=nest(everything),
+        param_keys=sorted({k for r in everything for k in r.params}),
+        metric_keys=sorted({k for r in everything for k in r.metrics}),
         has_next=len(found) > query.per_page,
+        children_cut=len(children) > MAX_NESTED,
     )
+
+
+def nest(runs: Sequence[Run]) -> list[TableRow]:
+    """Runs in their order, each run whose parent is among them moved right under that parent
+    (one level: a grandchild nests under its own parent's row, which is itself nested)."""
+    on_page = {run.id for run in runs}
+    under: dict[str, list[Run]] = {}
+    for run in runs:
+        if run.parent_id in on_page and run.parent_id != run.id:
+            under.setdefault(run.parent_id, []).append(run)
+    rows: list[TableRow] = []
+
+    def place(run: Run, parent: str | None) -> None:
+        kids = under.get(run.id, [])
+        rows.append(TableRow(run, len(kids), parent))
+        for kid in kids:
+            place(kid, run.id)
+
+    for run in runs:
+        if run.parent_id not in on_page:
+            place(run, None)
+    return rows
 
 
 # -- one run ------------------------------------------------------------------------------------
@@ -372,19 +433,45 @@ class Comparison:
     #: Metrics with a history, one curve per run (downsampled), for overlaid charts.
     curves: Sequence[Mapping[str, object]] = ()
 
+    def param_cells(self, key: str) -> list[tuple[str, bool]]:
+        """The param in each run, as shown, and whether it is an odd one out (see :func:`_cells`)."""
+        return _cells(["—" if v is None else v for v in self.compared.param(key)])
+
+    def metric_cells(self, key: str) -> list[tuple[str, bool]]:
+        """The latest metric in each run (five significant digits), and whether it is an odd one
+        out as shown."""
+        return _cells(
+            ["NaN" if v is not None and v != v else _shown(v) or "—" for v in self.compared.metric(key)]
+        )
+
+
+def _cells(shown: Sequence[str]) -> list[tuple[str, bool]]:
+    """Each value with whether it differs from the one most runs share (the first run's on a
+    tie), so only the odd values are highlighted, not whole rows."""
+    common = Counter(shown).most_common(1)[0][0] if shown else ""  # ties: the first seen wins
+    return [(value, value != common) for value in shown]
+
 
 def _shown(value: float | None) -> str:
     """A metric as the page shows it (five significant digits)."""
     return "" if value is None else f"{value:.5g}"
 
 
-def comparison(tracking: TrackingAPI, run_ids: Sequence[str]) -> Comparison:
+class CurveSource(TrackingAPI, Protocol):
+    """The tracking service, which can also cut a history down in the database."""
+
+    def metric_curve(self, run_id: str, key: str, points: int) -> list[Metric]: ...
+
+
+def comparison(tracking: CurveSource, run_ids: Sequence[str]) -> Comparison:
+    """The runs side by side, with each metric's curves downsampled in the database (a compare of
+    10 runs of 100,000 points each reads about 1,000 points per run)."""
     if not run_ids:
         raise InvalidInput("select at least one run to compare", field="run")
     compared = tracking.compare_runs(run_ids)
     curves = []
     for key in compared.metric_keys[:MAX_COMPARED_CURVES]:
-        histories = [(run, tracking.metric_history(run.id, key)) for run in compared.runs]
+        histories = [(run, tracking.metric_curve(run.id, key, downsample.POINTS)) for run in compared.runs]
         if any(len(h) > 1 for _, h in histories):
             runs = [{"name": run.name, **downsample.series(h)} for run, h in histories if h]
             curves.append({"key": key, "runs": runs})

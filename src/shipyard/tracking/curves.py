@@ -1,0 +1,78 @@
+"""A metric history cut down to what a chart can show, in the database.
+
+A chart ``points`` wide needs at most two points per pixel column: the lowest and the highest
+value (the M4 idea, Jugel et al. 2014), so peaks and dips survive. The steps are split into
+``points // 2`` equal ranges; for each range the database finds the point with the lowest and the
+one with the highest value by a small index range scan on ``(run_id, key, step)``, and only those
+rows come back. Nothing is grouped or sorted over the whole history, which SQLite would do with a
+temporary B-tree, and a 100,000-point history never becomes 100,000 Python objects.
+
+The query is plain SQL (a recursive CTE numbering the ranges, correlated ``ORDER BY value LIMIT 1``
+subqueries), so it runs unchanged on SQLite and PostgreSQL. NaN is stored as NULL and has no
+place on a chart: ranges holding only NaN give no point.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import Connection, func, select, text
+
+from shipyard.storage.metadata.base import table
+from shipyard.tracking import records
+from shipyard.tracking.model import Metric
+from shipyard.tracking.tables import MetricRow
+
+metrics_t = table(MetricRow)
+
+_EXTREME = """(SELECT m.step FROM {metrics} m
+    WHERE m.run_id = :run_id AND m.key = :key AND m.value IS NOT NULL
+      AND m.step >= :low + r.i * :width AND m.step < :low + (r.i + 1) * :width
+    ORDER BY m.value {direction}, m.step LIMIT 1)"""
+
+_DOWNSAMPLE = """WITH RECURSIVE ranges(i) AS (
+    SELECT 0 UNION ALL SELECT i + 1 FROM ranges WHERE i + 1 < :ranges
+), picked(step) AS (
+    SELECT {lowest} FROM ranges r UNION SELECT {highest} FROM ranges r
+)
+SELECT m.step, m.value, m.timestamp FROM {metrics} m JOIN picked p ON m.step = p.step
+WHERE m.run_id = :run_id AND m.key = :key AND m.value IS NOT NULL
+ORDER BY m.step, m.timestamp, m.id"""
+
+
+def _statement() -> str:
+    name = metrics_t.name
+    return _DOWNSAMPLE.format(
+        metrics=name,
+        lowest=_EXTREME.format(metrics=name, direction="ASC"),
+        highest=_EXTREME.format(metrics=name, direction="DESC"),
+    )
+
+
+_SQL = text(_statement())
+
+
+def curve(conn: Connection, run_id: str, key: str, points: int) -> list[Metric]:
+    """The run's ``key`` history, whole when it has at most ``points`` points, else at most
+    ``points`` of them: each step range's lowest and highest value, in step order."""
+    bounds = conn.execute(
+        select(func.count(), func.min(metrics_t.c.step), func.max(metrics_t.c.step)).where(
+            metrics_t.c.run_id == run_id, metrics_t.c.key == key
+        )
+    ).one()
+    count, low, high = bounds
+    if count <= points or points < 2 or low is None or high is None:
+        rows = conn.execute(
+            select(metrics_t.c.step, metrics_t.c.value, metrics_t.c.timestamp)
+            .where(metrics_t.c.run_id == run_id, metrics_t.c.key == key)
+            .order_by(metrics_t.c.step, metrics_t.c.timestamp, metrics_t.c.id)
+        )
+        return [Metric(key, records.nan_if_null(r.value), r.step, r.timestamp) for r in rows]
+    ranges = points // 2
+    width = (high - low) // ranges + 1  # every step falls in one of the ranges
+    rows = conn.execute(_SQL, {"run_id": run_id, "key": key, "low": low, "width": width, "ranges": ranges})
+    seen: set[int] = set()
+    kept = []
+    for step, value, timestamp in rows:
+        if step not in seen:  # several points logged at one step: the first stands for them
+            seen.add(step)
+            kept.append(Metric(key, value, step, timestamp))
+    return kept
