@@ -109,3 +109,60 @@ def test_predict_bad_input_is_one_line(home: Path, tmp_path: Path) -> None:
         "predict", "churn@champion", "-i", str(tmp_path / "narrow.parquet"), "-o", "y.parquet"
     )
     assert not (tmp_path / "y.parquet").exists() and not list(tmp_path.glob(".y.parquet*"))
+
+
+def test_predict_from_an_entity_frame_joins_features_as_of_each_row(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from datetime import timedelta
+
+    import pandas as pd
+    from sklearn.linear_model import LinearRegression
+
+    from shipyard.features.model import FeatureService
+    from shipyard.packaging.package import save_model
+    from support.features import T0, driver_definitions, write_driver_stats
+
+    isolate(monkeypatch, tmp_path, home=tmp_path / "home")
+    app = build_app(load_settings(home=tmp_path / "home"))
+    try:
+        definitions = driver_definitions(write_driver_stats(tmp_path / "data"))
+        app.features.apply(
+            [*definitions, FeatureService("driver_basic", ["driver_stats:trips", "driver_stats:rating"])],
+            actor="alice",
+        )
+        train = pd.DataFrame({"trips": [100.0, 212.0, 306.0, 118.0], "rating": [4.1, 4.2, 4.3, 4.28]})
+        model = LinearRegression().fit(train, [1.0, 2.0, 3.0, 1.5])
+        app.tracking.get_or_create_experiment("eta")
+        run = app.tracking.create_run("eta", user="alice")
+        save_model(model, tmp_path / "eta.zip", input_example=train.head(2))
+        app.tracking.log_artifact(run.id, tmp_path / "eta.zip", "model")
+        app.tracking.end_run(run.id)
+        app.registry.create_version("eta", run.id, actor="alice")
+    finally:
+        app.close()
+    entities = pd.DataFrame(
+        {"driver_id": [1, 2, 3, 1], "event_timestamp": [T0 + timedelta(hours=h) for h in (1, 7, 13, 19)]}
+    )
+    entities.to_parquet(tmp_path / "entities.parquet")
+    out = ok(
+        "predict", "eta/1", "--entities", str(tmp_path / "entities.parquet"), "--feature-service", "driver_basic",
+        "--output", str(tmp_path / "eta.parquet"),
+    )  # fmt: skip
+    assert "scored 4 rows with eta v1" in out
+    scored = pq.read_table(tmp_path / "eta.parquet").to_pandas()
+    # each row has its driver's statistics as of its own time (hour 1 -> the hour-0 row, …)
+    assert scored["trips"].tolist() == [100, 206, 312, 118]
+    assert scored["prediction"].tolist() == pytest.approx(model.predict(scored[["trips", "rating"]]).tolist())
+    assert "no feature service" in fails(
+        "predict",
+        "eta/1",
+        "--entities",
+        str(tmp_path / "entities.parquet"),
+        "--output",
+        str(tmp_path / "x.parquet"),
+    )
+    assert "one of them" in fails(
+        "predict", "eta/1", "--entities", str(tmp_path / "entities.parquet"), "--input", str(tmp_path / "eta.parquet"),
+        "--output", str(tmp_path / "y.parquet"),
+    )  # fmt: skip

@@ -156,21 +156,57 @@ def _load(settings: Settings, ref: str) -> tuple[Any, Any, str, int]:
         raise
 
 
+def _entity_frame(
+    app: Any, name: str, version: int, entities: Path, service: str | None, output: Path
+) -> Path:
+    """The entity frame joined point-in-time with the feature service's features, written next to
+    the output (its digest is the scoring job's input in lineage)."""
+    import pyarrow.parquet as pq
+
+    service = service or app.registry.get_version(name, version).feature_service
+    if service is None:
+        raise InvalidInput(
+            f"{name} v{version} records no feature service: name one with --feature-service",
+            field="feature_service",
+        )
+    try:
+        frame = pq.read_table(entities)
+    except (OSError, ValueError) as exc:
+        raise InvalidInput(f"cannot read the entity frame {entities}: {exc}", field="entities") from None
+    joined = app.features.get_historical_features(frame, service=service)
+    path = output.with_name(f"{output.stem}.features.parquet")
+    joined.to_parquet(path)
+    return path
+
+
 def predict(
     ctx: typer.Context,
     model: Annotated[str, typer.Argument(help="The version to score with: NAME@ALIAS or NAME/VERSION.")],
-    input: Annotated[Path, typer.Option("--input", "-i", help="Parquet file of rows to score.")],
     output: Annotated[
         Path, typer.Option("--output", "-o", help="Parquet file to write (rows + predictions).")
     ],
+    input: Annotated[
+        Path | None, typer.Option("--input", "-i", help="Parquet file of rows to score.")
+    ] = None,
+    entities: Annotated[
+        Path | None,
+        typer.Option(
+            help="Instead of --input: a feature-store entity frame (Parquet: entity keys and "
+            "event_timestamp); each row gets its features as of its time, then is scored."
+        ),
+    ] = None,
+    feature_service: Annotated[
+        str | None,
+        typer.Option(help="With --entities: the feature service to join (default: the version's own)."),
+    ] = None,
     chunk_rows: Annotated[int, typer.Option(min=1, max=10_000_000, help="Rows per chunk.")] = 65_536,
     executor: Annotated[
         str, typer.Option(help="local (chunked Arrow in this process) or ray (Ray Data).")
     ] = "local",
     no_record: Annotated[bool, typer.Option("--no-record", help="Do not record the job as a run.")] = False,
 ) -> None:
-    """Score a Parquet file with a registered model version, chunk by chunk; records a run with
-    lineage (input digest -> version -> output digest)."""
+    """Score a Parquet file (or a feature-store entity frame) with a registered model version,
+    chunk by chunk; records a run with lineage (input digest -> version -> output digest)."""
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
     from shipyard.app import TrackingScoringRecorder
@@ -178,11 +214,20 @@ def predict(
 
     if executor not in ("local", "ray"):
         raise InvalidInput(f"--executor must be local or ray, got {executor!r}", field="executor")
-    if input.resolve() == output.resolve():
-        raise InvalidInput("--output must differ from --input", field="output")
-    batch.open_input(input)
+    if (input is None) == (entities is None):
+        raise InvalidInput("give --input FILE or --entities FILE (one of them)", field="input")
+    if feature_service is not None and entities is None:
+        raise InvalidInput("--feature-service goes with --entities", field="feature_service")
+    source_file = input if input is not None else entities
+    assert source_file is not None
+    if source_file.resolve() == output.resolve():
+        raise InvalidInput("--output must differ from the input", field="output")
+    if input is not None:
+        batch.open_input(input)
     app, loaded, name, version = _load(get_state(ctx).settings, model)
     try:
+        if entities is not None:
+            input = _entity_frame(app, name, version, entities, feature_service, output)
         runner = batch.score_file
         if executor == "ray":
             from shipyard.serving.ray_batch import score_file_ray
