@@ -38,7 +38,9 @@ def decode(table: pa.Table) -> WindowData:
         if features:
             for key, value in orjson.loads(features).items():
                 record.setdefault(key, value)
-    outputs = [_first_output(orjson.loads(text)) if text else None for text in columns.get("output", [])]
+    logged = columns.get("output", [])
+    # One parse of all outputs as a JSON array (each is a JSON value; an empty one is null).
+    outputs = [_first_output(v) for v in orjson.loads("[" + ",".join(t or "null" for t in logged) + "]")]
     try:
         out = np.asarray(outputs, dtype=float)
     except (TypeError, ValueError):
