@@ -210,7 +210,7 @@ def next_steps(
         later.append(
             (
                 "score a file with the champion, recorded as a run with its input and output",
-                f"shipyard predict {MODEL}@champion --input {shlex.quote(str(evaluation))} "
+                f"shipyard predict {champion} --input {shlex.quote(str(evaluation))} "
                 f"--output {shlex.quote(str(scored))}",
             )
         )
@@ -340,10 +340,17 @@ def run_demo(
     app = build_app(client.settings, migrate=False)
     try:
         console.rule("[bold]Serving: deployment, traffic, canary", align="left")
-        serving = run_serving_stage(app, client, validation, client.settings.home / "spill", console)
+        serving = run_serving_stage(
+            app, client, champion, validation, client.settings.home / "spill", console
+        )
         console.rule("[bold]Batch and stream scoring", align="left")
         scoring = run_scoring_stage(
-            app, evaluation, validation, redis_url_for(client.settings.online_store, redis_url), console
+            app,
+            champion,
+            evaluation,
+            validation,
+            redis_url_for(client.settings.online_store, redis_url),
+            console,
         )
     finally:
         app.close()

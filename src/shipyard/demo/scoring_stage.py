@@ -53,14 +53,21 @@ def redis_url_for(online_store: str | None, configured: str | None) -> str | Non
 
 
 def run_scoring_stage(
-    app: App, batch_input: Path, stream_rows: pd.DataFrame, redis_url: str | None, console: Console
+    app: App,
+    model_ref: str,
+    batch_input: Path,
+    stream_rows: pd.DataFrame,
+    redis_url: str | None,
+    console: Console,
 ) -> ScoringOutcome:
-    """Score ``batch_input`` into the data folder, then ``stream_rows`` through a Redis stream."""
+    """Score ``batch_input`` with ``model_ref`` (``churn@champion``) into the data folder, then
+    ``stream_rows`` through a Redis stream."""
     from shipyard.app import RegistryModelSource, TrackingScoringRecorder
     from shipyard.serving import batch
+    from shipyard.serving.sources import parse_model_ref
 
     source = RegistryModelSource(app)
-    version = source.resolve(MODEL, "champion")
+    version = source.resolve(*parse_model_ref(model_ref))
     loaded = source.load(MODEL, version)
     output = batch_input.with_name(SCORED_FILE)
     columns = (TextColumn(f"Batch scoring {MODEL}/{version}"), BarColumn(), MofNCompleteColumn(),

@@ -24,6 +24,7 @@ from shipyard.demo.models import FEATURES
 from shipyard.demo.names import CANDIDATE_ALIAS, DEPLOYMENT
 from shipyard.demo.onboarding import VIEWER
 from shipyard.demo.registry_stage import MODEL
+from shipyard.errors import NotFound
 from shipyard.serving.model import CanaryPolicy
 
 if TYPE_CHECKING:
@@ -54,15 +55,16 @@ class ServingOutcome:
 
 
 def run_serving_stage(
-    app: App, client: Client, traffic: pd.DataFrame, spill_dir: Path, console: Console
+    app: App, client: Client, champion_ref: str, traffic: pd.DataFrame, spill_dir: Path, console: Console
 ) -> ServingOutcome:
-    """Deploy, drive traffic, canary the candidate and decide. ``traffic`` rows hold the features."""
+    """Deploy ``champion_ref`` (``churn@champion``), drive traffic, canary the candidate and decide.
+    ``traffic`` rows hold the features."""
     user = client.user
     deployments = client.deployments
     registry = client.registry
-    champion = registry.resolve(f"{MODEL}@champion").version
-    deployments.deploy(DEPLOYMENT, f"{MODEL}@champion", strategy="single", actor=user)
-    console.print(f"Deployed {DEPLOYMENT!r}: {MODEL}/{champion} (@champion) takes all traffic.")
+    champion = registry.resolve(champion_ref).version
+    deployments.deploy(DEPLOYMENT, champion_ref, strategy="single", actor=user)
+    console.print(f"Deployed {DEPLOYMENT!r}: {MODEL}/{champion} ({escape(champion_ref)}) takes all traffic.")
     secret = app.accounts.create_token(
         VIEWER, "demo-traffic", timedelta(hours=1), actor=user
     ).secret  # the prediction server asks for a token of a user allowed to predict (a viewer is)
@@ -70,13 +72,13 @@ def run_serving_stage(
     answered = drive(app, secret, rows[:CHAMPION_REQUESTS], spill_dir, console, "Champion traffic")
     try:
         candidate = registry.resolve(f"{MODEL}@{CANDIDATE_ALIAS}").version
-    except Exception:  # the pipeline registered nothing: no canary to show
+    except NotFound:  # the pipeline registered nothing: no canary to show
         candidate = None
     if candidate is None or candidate == champion:
         console.print("[yellow]No candidate version to canary; the champion keeps all traffic.[/]")
         return ServingOutcome(DEPLOYMENT, champion, None, answered, None)
     deployments.deploy(
-        DEPLOYMENT, f"{MODEL}@champion", strategy="canary", challenger=f"{MODEL}@{CANDIDATE_ALIAS}",
+        DEPLOYMENT, champion_ref, strategy="canary", challenger=f"{MODEL}@{CANDIDATE_ALIAS}",
         canary=POLICY, actor=user,
     )  # fmt: skip
     console.print(
@@ -94,6 +96,11 @@ def run_serving_stage(
         console.print(
             f"[bold]{escape(decision.action)}[/]: {escape(decision.reason)} — now serving {serving}."
         )
+        if decision.action == "promote":
+            console.print(
+                f"The registry's @champion stays {MODEL}/{champion}: moving it is the registry's decision "
+                "(gates and a reviewer), not the deployment's."
+            )
     return ServingOutcome(DEPLOYMENT, champion, candidate, answered, decision)
 
 
