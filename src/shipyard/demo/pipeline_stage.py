@@ -182,7 +182,8 @@ def append_activity_month(data_dir: Path, seed: int, rows: int, today: pd.Timest
     The file is rewritten under a temporary name and renamed, so a reader never sees half of it."""
     path = data_dir / "customer_activity.parquet"
     existing = pd.read_parquet(path)
-    month = generate_churn_data(rows, seed, months=MONTHS + 1)
+    customers = rows // MONTHS  # as many as in the year already there, so the same ones go on
+    month = generate_churn_data(customers * (MONTHS + 1), seed, months=MONTHS + 1)
     month = month[month["event_timestamp"] == month["event_timestamp"].max()]
     stamp = (today or pd.Timestamp.now(tz="UTC")).normalize()
     new = month[["customer_id", *ACTIVITY_COLUMNS]].assign(event_timestamp=stamp)[list(existing.columns)]

@@ -286,6 +286,7 @@ def run_demo(
             "unset SHIPYARD_URL and point SHIPYARD_DB_URL / SHIPYARD_ARTIFACTS at them instead"
         )
     console = console or Console()
+    started = time.monotonic()
     workdir = Path(workdir).resolve()
     with console.status("Generating customer data…"):
         data = recent_data(seed, rows)
@@ -364,6 +365,7 @@ def run_demo(
         pipeline=pipeline,
         serving=serving,
     )
+    console.print(f"Demo done in {time.monotonic() - started:.0f} s.")
     print_next_steps(console, steps)
     return DemoResult(
         sweep.id, tuple(r.id for r in runs), workdir / "data", outcome, pipeline, serving, scoring

@@ -38,7 +38,7 @@ if TYPE_CHECKING:
 
 #: Requests sent to the champion alone, then to the canary (split by weight).
 CHAMPION_REQUESTS = 100
-CANARY_REQUESTS = 400
+CANARY_REQUESTS = 300
 CONCURRENCY = 8
 #: One step at 50% then promotion; decided as soon as each side has answered enough requests.
 POLICY = CanaryPolicy(steps=(50, 100), step_seconds=0, min_requests=100)

@@ -31,7 +31,7 @@ VALIDATION_MONTHS = 3
 #: Sort order that makes the same training set the same bytes, whatever order the join returns.
 ROW_ORDER = ["event_timestamp", "customer_id"]
 #: Most training rows a trial fits on.
-TUNE_ROWS = 20_000
+TUNE_ROWS = 10_000
 
 
 @step(cache=False)
