@@ -77,9 +77,13 @@ def run_pipeline_stage(
         _recreate_triggers(client, params)
         scheduler = client.scheduler()
         scheduler.tick()  # the new-data trigger's first look sets its watermark: no firing yet
+        next_slot = client.triggers.get(SCHEDULE_TRIGGER).next_check_at
         console.print(
-            f"Pipeline {PIPELINE!r} applied, with triggers {SCHEDULE_TRIGGER!r} (cron {SCHEDULE_CRON!r}, UTC) "
-            f"and {NEW_DATA_TRIGGER!r} (new files of the feature view {WATCHED_VIEW!r})."
+            f"Pipeline {PIPELINE!r} applied, with triggers {SCHEDULE_TRIGGER!r} (cron {SCHEDULE_CRON!r}, UTC; "
+            f"next {next_slot:%Y-%m-%d %H:%M} UTC) and {NEW_DATA_TRIGGER!r} (new files of the feature view "
+            f"{WATCHED_VIEW!r})."
+            if next_slot
+            else f"Pipeline {PIPELINE!r} applied, with triggers {SCHEDULE_TRIGGER!r} and {NEW_DATA_TRIGGER!r}."
         )
         first = follow(client, client.pipelines.submit(PIPELINE, params, started_by=user), console, "Run 1")
         console.print(steps_table(first, "Run 1, started by the demo"))
@@ -142,13 +146,14 @@ def follow(client: Client, run_id: str, console: Console, label: str) -> Pipelin
     columns = (SpinnerColumn(), TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
                TimeElapsedColumn())  # fmt: skip
     deadline = time.monotonic() + RUN_TIMEOUT_S
+    run = client.pipelines.get_run(run_id)
+    total = len(client.pipelines.get_pipeline(run.pipeline, run.version).nodes)
     with Progress(*columns, console=console, transient=True) as progress:
-        task = progress.add_task(f"{label}: queued", total=None)
+        task = progress.add_task(f"{label}: queued", total=total)
         while True:
             run = client.pipelines.get_run(run_id)
             done = [s for s in run.steps if s.state not in (RunState.QUEUED, RunState.RUNNING)]
             running = [s.node for s in run.steps if s.state is RunState.RUNNING]
-            total = len(client.pipelines.get_pipeline(run.pipeline, run.version).nodes)
             progress.update(
                 task,
                 description=f"{label}: {', '.join(running) or run.state.value.lower()}",
