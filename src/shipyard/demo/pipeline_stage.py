@@ -93,16 +93,21 @@ def run_pipeline_stage(
         )
         time.sleep(POLL_SECONDS)  # the trigger looks again once its poll interval has passed
         report = scheduler.tick()
-        fired = [f for f in report.submitted if f.run_id is not None]
+        watcher = client.triggers.get(NEW_DATA_TRIGGER).id
+        fired = [f for f in report.submitted if f.trigger_id == watcher and f.run_id is not None]
         second = None
         if fired:
             second = follow(client, fired[0].run_id or "", console, "Run 2")
             console.print(steps_table(second, f"Run 2, fired by {NEW_DATA_TRIGGER!r}"))
             reused = sum(s.state is RunState.CACHED for s in second.steps)
+            why = (
+                "the new month has no labels yet, so the training set came out the same and "
+                if reused == len(second.steps) - 1
+                else ""
+            )
             console.print(
-                f"[bold green]✓[/] {NEW_DATA_TRIGGER} fired {len(fired)} time(s); the new month has no labels "
-                f"yet, so the training set came out the same and {reused} of {len(second.steps)} steps "
-                "were reused from run 1."
+                f"[bold green]✓[/] {NEW_DATA_TRIGGER} fired {len(fired)} time(s); {why}{reused} of "
+                f"{len(second.steps)} steps were reused from earlier runs."
             )
         else:
             console.print(f"[yellow]{NEW_DATA_TRIGGER} did not fire:[/] {escape('; '.join(report.errors))}")
