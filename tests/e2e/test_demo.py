@@ -9,27 +9,45 @@ import sqlite3
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
 from contextlib import closing
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 import pytest
+import redis
 from rich.console import Console
 
 from shipyard.client import Client
 from shipyard.config import load_settings
 from shipyard.demo.data import generate_churn_data, split_by_time
+from shipyard.demo.feature_repo import split_sources
 from shipyard.demo.models import CANDIDATES, FEATURES
+from shipyard.demo.names import CANDIDATE_ALIAS, DEPLOYMENT, NEW_DATA_TRIGGER, PIPELINE, SCHEDULE_TRIGGER
+from shipyard.demo.pipeline_stage import TRIALS, PipelineOutcome, append_activity_month
 from shipyard.demo.scenario import run_demo
+from shipyard.demo.scoring_stage import STREAM_ENTRIES, ScoringOutcome
+from shipyard.demo.serving_stage import CANARY_REQUESTS, CHAMPION_REQUESTS, POLICY, ServingOutcome
 from shipyard.errors import ConfigError
+from shipyard.pipelines.model import RunState
 from shipyard.tracking.model import RunStatus
 from support.cli import invoke, isolate
+from support.databases import REDIS_ENV, redis_server_url
 
 ROWS = 600  # 50 customers x 12 months: seconds, not minutes
+#: A whole demo (sweep, pipeline runs, traffic) on a busy two-core machine outlasts the default.
+DEMO_TIMEOUT = 900
+
+
+@pytest.fixture(scope="session")
+def configured_redis() -> str | None:
+    """The test Redis URL, read before a test's isolation removes ``SHIPYARD_*`` variables."""
+    return os.environ.get(REDIS_ENV)
 
 
 @pytest.fixture(autouse=True)
-def isolated(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def isolated(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, configured_redis: str | None) -> None:
     isolate(monkeypatch, tmp_path)
 
 
@@ -53,12 +71,58 @@ def test_data_is_seeded_realistic_and_drifts() -> None:
     assert validation["event_timestamp"].nunique() == 3
 
 
-def test_run_demo_goes_from_files_to_a_governed_champion(tmp_path: Path) -> None:
+def test_a_new_month_of_activity_is_appended_whole(tmp_path: Path) -> None:
+    data = generate_churn_data(rows=ROWS, seed=5)
+    paths = split_sources(data, tmp_path)
+    before = pd.read_parquet(paths["activity"])
+    today = pd.Timestamp("2025-03-14T15:00", tz="UTC")
+    added = append_activity_month(tmp_path, seed=5, rows=ROWS, today=today)
+    after = pd.read_parquet(paths["activity"])
+    assert added == ROWS // 12 and len(after) == len(before) + added
+    assert after.head(len(before)).equals(before)  # the year already there is untouched
+    new = after.tail(added)
+    assert set(new["event_timestamp"]) == {pd.Timestamp("2025-03-14", tz="UTC")}
+    assert list(after.dtypes) == list(before.dtypes) and new["customer_id"].is_unique
+    assert not list(tmp_path.glob(".*partial"))
+
+
+@pytest.fixture
+def redis_url(configured_redis: str | None, monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
+    if configured_redis:
+        monkeypatch.setenv(REDIS_ENV, configured_redis)
+    url = redis_server_url()  # skips (fails under CI) without a reachable Redis
+    monkeypatch.delenv(REDIS_ENV, raising=False)
+    before = set(_demo_keys(url))
+    yield url
+    connection = redis.Redis.from_url(url)
+    try:
+        created = set(_demo_keys(url)) - before
+        if created:
+            connection.delete(*created)
+    finally:
+        connection.close()
+
+
+def _demo_keys(url: str) -> list[bytes]:
+    connection = redis.Redis.from_url(url)
+    try:
+        return list(connection.scan_iter(match="shipyard-demo:*", count=10_000))
+    finally:
+        connection.close()
+
+
+@pytest.mark.timeout(DEMO_TIMEOUT)
+def test_run_demo_goes_from_files_to_a_governed_champion(tmp_path: Path, redis_url: str) -> None:
     client = Client(load_settings(home=tmp_path / "home"))
     buffer = io.StringIO()
     try:
         result = run_demo(
-            client, tmp_path / "work", seed=1, rows=ROWS, console=Console(file=buffer, width=200)
+            client,
+            tmp_path / "work",
+            seed=1,
+            rows=ROWS,
+            console=Console(file=buffer, width=200),
+            redis_url=redis_url,
         )
         tracking = client.tracking
         sweep = tracking.get_run(result.sweep_id)
@@ -112,6 +176,10 @@ def test_run_demo_goes_from_files_to_a_governed_champion(tmp_path: Path) -> None
 
         graph = tracking.lineage(result.best_run_id, depth=2)
         assert {"churn_training", "model"} <= {n.label for n in graph.nodes}
+
+        _check_pipeline(client, result.pipeline)
+        _check_serving(client, result.serving, tmp_path / "home")
+        _check_scoring(result.scoring, redis_url)
     finally:
         client.close()
     text = buffer.getvalue()
@@ -120,8 +188,101 @@ def test_run_demo_goes_from_files_to_a_governed_champion(tmp_path: Path) -> None
     assert f"shipyard lineage {result.best_run_id}" in text
     assert "shipyard models card churn@champion" in text
     assert 'shipyard runs search "metrics.roc_auc > 0.8"' in text
+    assert f"shipyard pipelines runs {PIPELINE}" in text
+    assert f"shipyard deployments show {DEPLOYMENT}" in text
+    assert f"shipyard predict churn@champion --input {result.scoring.batch_input}" in text
+    assert f"Canary decision for {DEPLOYMENT}: {result.serving.decision.action}" in text  # type: ignore[union-attr]
 
 
+def _check_pipeline(client: Client, outcome: PipelineOutcome) -> None:
+    """Both runs are recorded with their step runs; the new-data run reused all but the training set."""
+    pipelines, tracking = client.pipelines, client.tracking
+    first = pipelines.get_run(outcome.first_run_id)
+    assert first.pipeline == PIPELINE and first.state is RunState.SUCCEEDED
+    assert [s.node for s in first.steps] == ["training_set", "tune", "assess", "register"]
+    assert {s.state for s in first.steps} == {RunState.SUCCEEDED}
+    for s in first.steps:
+        assert s.run_id is not None and tracking.get_run(s.run_id).parent_id == first.id
+    tune = next(s for s in first.steps if s.node == "tune")
+    trials = tracking.search_runs([f"pipelines/{PIPELINE}"], f"parent_id = '{tune.run_id}'")
+    assert len(trials) == TRIALS
+
+    [firing] = client.triggers.firings(NEW_DATA_TRIGGER)  # fired once, for the appended month
+    assert outcome.new_data_run_id is not None and firing.run_id == outcome.new_data_run_id
+    assert client.triggers.firings(SCHEDULE_TRIGGER) == []
+    second = pipelines.get_run(outcome.new_data_run_id)
+    assert second.state is RunState.SUCCEEDED
+    assert second.trigger_id == client.triggers.get(NEW_DATA_TRIGGER).id
+    states = {s.node: s.state for s in second.steps}
+    assert states == {
+        "training_set": RunState.SUCCEEDED,  # re-read: its files changed
+        "tune": RunState.CACHED,
+        "assess": RunState.CACHED,
+        "register": RunState.CACHED,
+    }
+    reused = {s.node: s.cached_from for s in second.steps if s.state is RunState.CACHED}
+    assert reused == {s.node: s.run_id for s in first.steps if s.node in reused}
+
+    # One candidate version, registered by the first run only, staged with its gate report.
+    candidate = client.registry.resolve(f"churn@{CANDIDATE_ALIAS}")
+    assert candidate.version == outcome.candidate_version
+    assert candidate.stage.value == "staging"
+    assert client.registry.gate_reports("churn", candidate.version)
+    assert [v.version for v in client.registry.list_versions("churn")] == [1, 2, 3]
+
+
+def _check_serving(client: Client, outcome: ServingOutcome, home: Path) -> None:
+    """The deployment serves the champion; the canary's decision is in the audit trail with figures."""
+    champion = client.registry.resolve("churn@champion").version
+    assert outcome.champion_version == champion
+    assert outcome.challenger_version == client.registry.resolve(f"churn@{CANDIDATE_ALIAS}").version
+    assert outcome.requests == CHAMPION_REQUESTS + CANARY_REQUESTS
+    decision = outcome.decision
+    assert decision is not None and decision.action in ("promote", "rollback")
+    deployment = client.deployments.get(DEPLOYMENT)
+    served = {t.role: t.version for t in deployment.targets}
+    if decision.action == "rollback":
+        assert deployment.strategy == "single" and served == {"primary": champion}
+    else:  # promoted: the champion stays loaded as the standby
+        assert served == {"primary": outcome.challenger_version, "standby": champion}
+    [record] = client.audit.list(object_id=DEPLOYMENT, action=f"deployment.{decision.action}")
+    assert record.actor == "canary-decider"
+    checks = {c["name"]: c for c in record.after["checks"]}
+    assert set(checks) == {"error_rate", "latency_p99_ratio", "agreement"}
+    for check in checks.values():  # decided on live figures: enough samples on each side
+        assert check["status"] in ("pass", "fail") and check["samples"] >= POLICY.min_requests
+    assert checks["error_rate"]["value"] == 0.0  # every request was answered
+    figures = decision.figures
+    assert figures["challenger"]["requests"] + figures["primary"]["requests"] >= CANARY_REQUESTS  # type: ignore[index,operator]
+    # Every answered request was written to the inference log.
+    logged = pd.concat(
+        pd.read_parquet(p) for p in (home / "artifacts" / "inference-log" / DEPLOYMENT).glob("*/*.parquet")
+    )
+    answered = logged[logged["role"] != "shadow"]["request_id"].nunique()
+    assert answered == CHAMPION_REQUESTS + CANARY_REQUESTS
+
+
+def _check_scoring(outcome: ScoringOutcome, redis_url: str) -> None:
+    """The batch output has one score per input row; the stream step scored every entry."""
+    scored = pd.read_parquet(outcome.batch_output)
+    inputs = pd.read_parquet(outcome.batch_input)
+    assert len(scored) == len(inputs) == outcome.batch_rows
+    assert scored["customer_id"].tolist() == inputs["customer_id"].tolist()
+    prediction = [c for c in scored.columns if c not in inputs.columns]
+    assert len(prediction) == 1 and set(scored[prediction[0]]) <= {0, 1}
+    assert outcome.stream is not None and outcome.stream_entries == STREAM_ENTRIES
+    assert outcome.stream_scored == STREAM_ENTRIES
+    connection = redis.Redis.from_url(redis_url)
+    try:
+        outputs = connection.xrange(f"{outcome.stream}:scores")
+        inputs_ids = {i for i, _ in connection.xrange(outcome.stream)}
+    finally:
+        connection.close()
+    assert {fields[b"input_id"] for _, fields in outputs} == inputs_ids  # each entry once
+    assert len(outputs) == STREAM_ENTRIES
+
+
+@pytest.mark.timeout(DEMO_TIMEOUT)
 def test_demo_command_uses_a_fresh_folder(tmp_path: Path) -> None:
     result = invoke("demo", "--dir", "here", "--rows", str(ROWS), "--seed", "2")
     assert result.exit_code == 0, (result.stdout, result.stderr, result.exception)
@@ -131,6 +292,8 @@ def test_demo_command_uses_a_fresh_folder(tmp_path: Path) -> None:
     ).is_file()
     assert not (tmp_path / ".shipyard").exists()
     assert f"cd {tmp_path / 'here'}" in result.stdout  # the suggested commands need that folder's settings
+    assert "Stream scoring skipped: it needs Redis (set SHIPYARD_DEMO_REDIS_URL" in result.stdout
+    assert (tmp_path / "here" / "data" / "scored.parquet").is_file()
     client = Client(load_settings(home=home))
     try:
         runs = client.tracking.search_runs(["churn"], order_by=["metrics.roc_auc DESC"])
@@ -140,6 +303,7 @@ def test_demo_command_uses_a_fresh_folder(tmp_path: Path) -> None:
         client.close()
 
 
+@pytest.mark.timeout(2 * DEMO_TIMEOUT)  # two demos
 def test_demo_command_respects_configured_settings(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("SHIPYARD_HOME", str(tmp_path / "configured"))
     result = invoke("demo", "--dir", "here", "--rows", str(ROWS))

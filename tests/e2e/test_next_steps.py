@@ -19,6 +19,8 @@ import urllib.parse
 import urllib.request
 from pathlib import Path
 
+import pytest
+
 from support.waiting import wait_until
 
 BIN = Path(sys.executable).parent
@@ -59,6 +61,7 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
+@pytest.mark.timeout(1800)  # two whole demos and every printed command, on a busy machine
 def test_the_demos_next_steps_work_as_printed(tmp_path: Path) -> None:
     env = plain_env(tmp_path)
     demo = f"{BIN / 'shipyard'} demo --dir demo --rows {ROWS}"
@@ -82,9 +85,10 @@ def test_the_demos_next_steps_work_as_printed(tmp_path: Path) -> None:
         assert result.returncode == 0, (command, result.stdout, result.stderr)
         if command.startswith("shipyard tokens create demo-viewer"):
             token = result.stdout.strip()
-    # Only two versions of the model: the re-run did not pile onto the first run's store.
+    # Three versions of the model (two from the sweep, one from the pipeline): the re-run did not
+    # pile onto the first run's store.
     versions = bash(f"{prefix} && shipyard models show churn --json", env, tmp_path)
-    assert [v["version"] for v in json.loads(versions.stdout)["versions"]] == [1, 2]
+    assert [v["version"] for v in json.loads(versions.stdout)["versions"]] == [1, 2, 3]
 
     # The last step, the server, as printed; on another port, since 8080 may be in use here.
     assert commands[-1] == "shipyard server" and token.startswith("shp_")

@@ -34,8 +34,18 @@ def demo(
             help="Rows of data: customer-months, 12 months per customer (60,000 = 5,000 customers).",
         ),
     ] = 60_000,
+    redis_url: Annotated[
+        str | None,
+        typer.Option(
+            "--redis-url",
+            envvar="SHIPYARD_DEMO_REDIS_URL",
+            help="Redis for the stream-scoring step (default: the online store, if it is Redis; "
+            "else the step is skipped).",
+        ),
+    ] = None,
 ) -> None:
-    """Generate a customer-churn dataset and track a sweep of scikit-learn models on it.
+    """Generate a customer-churn dataset, track a sweep of models on it, govern, retrain as a
+    pipeline with triggers, deploy with a canary, and score a batch and a stream.
 
     Uses SHIPYARD_* settings or shipyard.toml when given; otherwise keeps everything in DIR/.shipyard.
     """
@@ -69,6 +79,8 @@ def demo(
                 f"[yellow]Adding to the configured store:[/] experiment {EXPERIMENT!r} already has {count} "
                 "runs; this demo adds its own, and new versions of the model 'churn'."
             )
-        run_demo(client, workdir, seed=seed, rows=rows, console=console, first_step=first_step)
+        run_demo(
+            client, workdir, seed=seed, rows=rows, console=console, first_step=first_step, redis_url=redis_url
+        )
     finally:
         client.close()

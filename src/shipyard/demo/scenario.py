@@ -36,6 +36,7 @@ from rich.progress import (
 from rich.table import Table
 from rich.text import Text
 
+from shipyard.app import build_app
 from shipyard.demo import onboarding
 from shipyard.demo.data import MONTHS, generate_churn_data, split_by_time
 from shipyard.demo.feature_stage import TrainingSet, build_training_set, serve_online
@@ -49,7 +50,10 @@ from shipyard.demo.models import (
     feature_importance,
 )
 from shipyard.demo.models import staged_metrics as boosting_stages
+from shipyard.demo.pipeline_stage import PipelineOutcome, run_pipeline_stage
 from shipyard.demo.registry_stage import MODEL, RegistryOutcome, govern
+from shipyard.demo.scoring_stage import ScoringOutcome, redis_url_for, run_scoring_stage
+from shipyard.demo.serving_stage import ServingOutcome, run_serving_stage
 from shipyard.errors import ConfigError
 
 if TYPE_CHECKING:
@@ -69,6 +73,9 @@ class DemoResult:
     run_ids: tuple[str, ...]  # child runs, best validation ROC AUC first
     data_dir: Path
     registry: RegistryOutcome
+    pipeline: PipelineOutcome
+    serving: ServingOutcome
+    scoring: ScoringOutcome
 
     @property
     def best_run_id(self) -> str:
@@ -153,6 +160,8 @@ def next_steps(
     champion: str,
     *,
     evaluation: Path | None = None,
+    pipeline: PipelineOutcome | None = None,
+    serving: ServingOutcome | None = None,
 ) -> list[tuple[str, str]]:
     """(why, shell command) pairs with the demo's real ids, runnable as printed in a plain shell."""
     best = runs[0].id
@@ -172,6 +181,39 @@ def next_steps(
         if evaluation
         else []
     )
+    later: list[tuple[str, str]] = []
+    if pipeline is not None:
+        later += [
+            (
+                "the training pipeline's runs: one by the demo, one fired by the new data",
+                f"shipyard pipelines runs {pipeline.pipeline}",
+            ),
+            ("what the tuning step printed", f"shipyard pipelines logs {pipeline.first_run_id} --step tune"),
+            (
+                "the new-data trigger and its firing",
+                f"shipyard pipelines triggers show {pipeline.new_data_trigger}",
+            ),
+        ]
+    if serving is not None:
+        later += [
+            (
+                "the deployment: versions, split, the canary's decision and its figures",
+                f"shipyard deployments show {serving.deployment}",
+            ),
+            (
+                "every change to the deployment, the decider's included, in the audit trail",
+                f"shipyard audit list --object-id {serving.deployment}",
+            ),
+        ]
+    if evaluation is not None:
+        scored = evaluation.with_name("scored-again.parquet")
+        later.append(
+            (
+                "score a file with the champion, recorded as a run with its input and output",
+                f"shipyard predict {champion} --input {shlex.quote(str(evaluation))} "
+                f"--output {shlex.quote(str(scored))}",
+            )
+        )
     return [
         *steps,
         ("the feature catalog: views, owners, tags", "shipyard features list"),
@@ -202,6 +244,7 @@ def next_steps(
             f"shipyard audit list --model {MODEL} && shipyard audit verify",
         ),
         *gates,
+        *later,
         (
             f"the web UI, as the read-only user {onboarding.VIEWER}: a token (shown once) to paste at "
             "http://127.0.0.1:8080/ui/login",
@@ -229,11 +272,13 @@ def run_demo(
     console: Console | None = None,
     *,
     first_step: str | None = None,
+    redis_url: str | None = None,
 ) -> DemoResult:
     """Run the whole demo in ``workdir`` and print its story to ``console``.
 
     ``first_step`` is a shell command the reader must run before the suggested ones (e.g. a ``cd``
-    into the folder whose settings the demo used).
+    into the folder whose settings the demo used). ``redis_url`` is a Redis the stream-scoring step
+    may use (without one, and without a Redis online store, that step is skipped).
     """
     if client.remote:
         raise ConfigError(
@@ -241,6 +286,7 @@ def run_demo(
             "unset SHIPYARD_URL and point SHIPYARD_DB_URL / SHIPYARD_ARTIFACTS at them instead"
         )
     console = console or Console()
+    started = time.monotonic()
     workdir = Path(workdir).resolve()
     with console.status("Generating customer data…"):
         data = recent_data(seed, rows)
@@ -287,9 +333,28 @@ def run_demo(
     customers = sorted(validation["customer_id"].unique())[:3]
     serve_online(client, customers, data["event_timestamp"].max().to_pydatetime(), console)
     outcome = govern(client, [r.id for r in runs], validation, workdir, console)
+    console.rule("[bold]Training as a pipeline, with triggers", align="left")
+    pipeline = run_pipeline_stage(client, workdir / "data", console, seed=seed, rows=rows)
     champion = f"{MODEL}@champion" if outcome.champion else f"{MODEL}/{outcome.challenger.version}"
     onboarding.ensure_viewer(client)
     evaluation = onboarding.save_evaluation(validation, workdir)
+    app = build_app(client.settings, migrate=False)
+    try:
+        console.rule("[bold]Serving: deployment, traffic, canary", align="left")
+        serving = run_serving_stage(
+            app, client, champion, validation, client.settings.home / "spill", console
+        )
+        console.rule("[bold]Batch and stream scoring", align="left")
+        scoring = run_scoring_stage(
+            app,
+            champion,
+            evaluation,
+            validation,
+            redis_url_for(client.settings.online_store, redis_url),
+            console,
+        )
+    finally:
+        app.close()
     steps = next_steps(
         sweep.id,
         runs,
@@ -297,6 +362,11 @@ def run_demo(
         customers[0],
         champion,
         evaluation=evaluation,
+        pipeline=pipeline,
+        serving=serving,
     )
+    console.print(f"Demo done in {time.monotonic() - started:.0f} s.")
     print_next_steps(console, steps)
-    return DemoResult(sweep.id, tuple(r.id for r in runs), workdir / "data", outcome)
+    return DemoResult(
+        sweep.id, tuple(r.id for r in runs), workdir / "data", outcome, pipeline, serving, scoring
+    )
