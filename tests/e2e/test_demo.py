@@ -24,6 +24,7 @@ from shipyard.config import load_settings
 from shipyard.demo.data import generate_churn_data, split_by_time
 from shipyard.demo.feature_repo import split_sources
 from shipyard.demo.models import CANDIDATES, FEATURES
+from shipyard.demo.monitoring_stage import DRIFT_SHARE, TRIGGER, MonitoringOutcome
 from shipyard.demo.names import CANDIDATE_ALIAS, DEPLOYMENT, NEW_DATA_TRIGGER, PIPELINE, SCHEDULE_TRIGGER
 from shipyard.demo.pipeline_stage import TRIALS, PipelineOutcome, append_activity_month
 from shipyard.demo.scenario import run_demo
@@ -180,6 +181,7 @@ def test_run_demo_goes_from_files_to_a_governed_champion(tmp_path: Path, redis_u
         _check_pipeline(client, result.pipeline)
         _check_serving(client, result.serving, tmp_path / "home")
         _check_scoring(result.scoring, redis_url)
+        _check_monitoring(client, result.monitoring)
     finally:
         client.close()
     text = buffer.getvalue()
@@ -199,7 +201,7 @@ def _check_pipeline(client: Client, outcome: PipelineOutcome) -> None:
     pipelines, tracking = client.pipelines, client.tracking
     first = pipelines.get_run(outcome.first_run_id)
     assert first.pipeline == PIPELINE and first.state is RunState.SUCCEEDED
-    assert [s.node for s in first.steps] == ["training_set", "tune", "assess", "register"]
+    assert [s.node for s in first.steps] == ["training_set", "tune", "assess", "register", "release"]
     assert {s.state for s in first.steps} == {RunState.SUCCEEDED}
     for s in first.steps:
         assert s.run_id is not None and tracking.get_run(s.run_id).parent_id == first.id
@@ -219,6 +221,7 @@ def _check_pipeline(client: Client, outcome: PipelineOutcome) -> None:
         "tune": RunState.CACHED,
         "assess": RunState.CACHED,
         "register": RunState.CACHED,
+        "release": RunState.SUCCEEDED,  # never cached: it acts on a deployment (here, none)
     }
     reused = {s.node: s.cached_from for s in second.steps if s.state is RunState.CACHED}
     assert reused == {s.node: s.run_id for s in first.steps if s.node in reused}
@@ -260,6 +263,34 @@ def _check_serving(client: Client, outcome: ServingOutcome, home: Path) -> None:
     )
     answered = logged[logged["role"] != "shadow"]["request_id"].nunique()
     assert answered == CHAMPION_REQUESTS + CANARY_REQUESTS
+
+
+def _check_monitoring(client: Client, outcome: MonitoringOutcome) -> None:
+    """The drift alert fired, its event started the retraining, and the candidate went through its
+    gates and then a canary (promoted or rolled back) or was refused; explain shows the thread."""
+    monitoring = client.monitoring
+    assert outcome.alert_id is not None
+    alert = monitoring.get_alert(outcome.alert_id)
+    assert (
+        alert.figure == "drift.share" and alert.value >= DRIFT_SHARE and alert.event_type == "drift.detected"
+    )
+    [firing] = client.triggers.firings(TRIGGER)
+    assert outcome.retrain_run_id is not None and firing.run_id == outcome.retrain_run_id
+    run = client.pipelines.get_run(outcome.retrain_run_id)
+    assert run.state is RunState.SUCCEEDED and run.params["canary"] == DEPLOYMENT
+    kinds = [s.kind for s in monitoring.explain(alert.id)]
+    assert kinds[:4] == ["alert", "event", "firing", "pipeline_run"]
+    assert "model_version" in kinds and "gate_report" in kinds
+    deployment = client.deployments.get(DEPLOYMENT)
+    if outcome.canary_version is None:  # refused by its gates: the deployment is as it was
+        assert deployment.strategy != "canary" or deployment.role("challenger") is None
+    else:
+        assert outcome.decision in ("promote", "rollback") and "decision" in kinds
+        primary = deployment.role("primary")
+        assert primary is not None
+        assert (primary.version == outcome.canary_version) == (outcome.decision == "promote")
+    page = outcome.report.read_text()
+    assert "drift over time" in page and alert.id in page
 
 
 def _check_scoring(outcome: ScoringOutcome, redis_url: str) -> None:

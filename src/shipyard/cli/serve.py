@@ -226,8 +226,12 @@ def predict(
         batch.open_input(input)
     app, loaded, name, version = _load(get_state(ctx).settings, model)
     try:
-        if entities is not None:
-            input = _entity_frame(app, name, version, entities, feature_service, output)
+        scored = (
+            input
+            if entities is None
+            else _entity_frame(app, name, version, entities, feature_service, output)
+        )
+        assert scored is not None
         runner = batch.score_file
         if executor == "ray":
             from shipyard.serving.ray_batch import score_file_ray
@@ -247,7 +251,7 @@ def predict(
                 loaded,
                 name,
                 version,
-                input,
+                scored,
                 output,
                 recorder=None if no_record else TrackingScoringRecorder(app.tracking),
                 chunk_rows=chunk_rows,

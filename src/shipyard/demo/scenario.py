@@ -50,7 +50,8 @@ from shipyard.demo.models import (
     feature_importance,
 )
 from shipyard.demo.models import staged_metrics as boosting_stages
-from shipyard.demo.pipeline_stage import PipelineOutcome, run_pipeline_stage
+from shipyard.demo.monitoring_stage import MonitoringOutcome, run_monitoring_stage
+from shipyard.demo.pipeline_stage import TRIALS, PipelineOutcome, run_pipeline_stage
 from shipyard.demo.registry_stage import MODEL, RegistryOutcome, govern
 from shipyard.demo.scoring_stage import ScoringOutcome, redis_url_for, run_scoring_stage
 from shipyard.demo.serving_stage import ServingOutcome, run_serving_stage
@@ -76,6 +77,7 @@ class DemoResult:
     pipeline: PipelineOutcome
     serving: ServingOutcome
     scoring: ScoringOutcome
+    monitoring: MonitoringOutcome
 
     @property
     def best_run_id(self) -> str:
@@ -353,6 +355,10 @@ def run_demo(
             redis_url_for(client.settings.online_store, redis_url),
             console,
         )
+        console.rule("[bold]Monitoring: drift, alert, retraining, canary", align="left")
+        monitoring = run_monitoring_stage(
+            app, client, workdir / "data", client.settings.home / "spill", console, seed=seed, trials=TRIALS
+        )
     finally:
         app.close()
     steps = next_steps(
@@ -368,5 +374,5 @@ def run_demo(
     console.print(f"Demo done in {time.monotonic() - started:.0f} s.")
     print_next_steps(console, steps)
     return DemoResult(
-        sweep.id, tuple(r.id for r in runs), workdir / "data", outcome, pipeline, serving, scoring
+        sweep.id, tuple(r.id for r in runs), workdir / "data", outcome, pipeline, serving, scoring, monitoring
     )

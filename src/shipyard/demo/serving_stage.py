@@ -65,9 +65,7 @@ def run_serving_stage(
     champion = registry.resolve(champion_ref).version
     deployments.deploy(DEPLOYMENT, champion_ref, strategy="single", actor=user)
     console.print(f"Deployed {DEPLOYMENT!r}: {MODEL}/{champion} ({escape(champion_ref)}) takes all traffic.")
-    secret = app.accounts.create_token(
-        VIEWER, "demo-traffic", timedelta(hours=1), actor=user
-    ).secret  # the prediction server asks for a token of a user allowed to predict (a viewer is)
+    secret = secret_for(app, user)
     rows = json.loads(traffic[list(FEATURES)].to_json(orient="records"))
     answered = drive(app, secret, rows[:CHAMPION_REQUESTS], spill_dir, console, "Champion traffic")
     try:
@@ -102,6 +100,12 @@ def run_serving_stage(
                 "(gates and a reviewer), not the deployment's."
             )
     return ServingOutcome(DEPLOYMENT, champion, candidate, answered, decision)
+
+
+def secret_for(app: App, actor: str) -> str:
+    """A one-hour token of the demo's viewer: the prediction server asks for a token of a user
+    allowed to predict (a viewer is)."""
+    return app.accounts.create_token(VIEWER, "demo-traffic", timedelta(hours=1), actor=actor).secret
 
 
 def drive(

@@ -22,6 +22,7 @@ from shipyard.demo.names import CANDIDATE_ALIAS, PIPELINE
 from shipyard.demo.registry_stage import LIMITATIONS, MODEL
 from shipyard.pipelines import Model, pipeline, search, step
 from shipyard.registry.entities import Stage
+from shipyard.serving.model import CanaryPolicy
 
 if TYPE_CHECKING:
     import optuna
@@ -35,9 +36,13 @@ TUNE_ROWS = 10_000
 
 
 @step(cache=False)
-def training_set(labels: str) -> pd.DataFrame:
-    """Point-in-time join of the feature service onto the label file (re-read on every run)."""
+def training_set(labels: str, recent_months: int) -> pd.DataFrame:
+    """Point-in-time join of the feature service onto the label file (re-read on every run); with
+    ``recent_months``, only the newest months' labels (after drift, the past teaches less)."""
     entities = pd.read_parquet(labels)
+    if recent_months > 0:
+        months = sorted(entities["event_timestamp"].unique())[-recent_months:]
+        entities = entities[entities["event_timestamp"].isin(months)]
     frame = get_client().features.get_historical_features(entities, service=SERVICE)
     frame = frame.sort_values(ROW_ORDER, ignore_index=True)
     print(f"{len(frame):,} labelled customer-months, {frame['event_timestamp'].nunique()} months")
@@ -110,9 +115,40 @@ def register(model: Model, metrics: dict[str, float], frame: pd.DataFrame) -> di
     return {"model": MODEL, "version": version.version, "run_id": run.id, "gates_failed": failed}
 
 
+#: How a canary started by a retraining run advances: one step at 50%, then all traffic. Agreement
+#: with the primary is not asked for: after drift, a retrained model is meant to answer differently.
+RETRAIN_CANARY = CanaryPolicy(steps=(50, 100), step_seconds=0, min_requests=100, min_agreement=0.0)
+
+
+@step(cache=False)
+def release(registered: dict[str, object], deployment: str) -> dict[str, object]:
+    """With ``deployment`` (a drift trigger sets it), start a canary of the new version there, if its
+    gates passed (the reviewer's approval excepted: live evidence comes first). The canary decider
+    then promotes or rolls it back from the live figures."""
+    if not deployment:
+        return {"canary": None}
+    failed = [g for g in registered["gates_failed"] if g != "approval"]  # type: ignore[attr-defined]
+    if failed:
+        print(f"{MODEL}/{registered['version']} failed its gates {failed}: no canary")
+        return {"canary": None, "refused": failed}
+    client = get_client()
+    current = client.deployments.get(deployment).role("primary")
+    primary = f"{MODEL}@{current.version}" if current is not None else f"{MODEL}@champion"
+    client.deployments.deploy(
+        deployment, primary, strategy="canary", challenger=f"{MODEL}@{registered['version']}",
+        canary=RETRAIN_CANARY, actor=client.user,
+    )  # fmt: skip
+    print(f"canary of {MODEL}/{registered['version']} on {deployment} at {RETRAIN_CANARY.steps[0]}%")
+    return {"canary": deployment, "version": registered["version"]}
+
+
 @pipeline(name=PIPELINE)  # type: ignore[untyped-decorator]  # returns a PipelineDefinition
-def churn_training(labels: str, trials: int = 6, seed: int = 7) -> None:
-    """Build the churn training set, tune, evaluate and register a candidate version."""
-    frame = training_set(labels)
+def churn_training(
+    labels: str, trials: int = 6, seed: int = 7, canary: str = "", recent_months: int = 0
+) -> None:
+    """Build the churn training set, tune, evaluate and register a candidate version; with
+    ``canary`` (a deployment), start a canary of it there; with ``recent_months``, train on the
+    newest months only."""
+    frame = training_set(labels, recent_months)
     model = tune(frame, trials, seed)
-    register(model, assess(model, frame), frame)
+    release(register(model, assess(model, frame), frame), canary)
