@@ -149,10 +149,16 @@ def run() -> list[Result]:
         return [Result("serve: wrk is not installed (apt-get install wrk)", 0, "", note="skipped")]
     with tempfile.TemporaryDirectory(prefix="shipyard-bench-serve-") as folder:
         tmp = Path(folder)
+        load_before = os.getloadavg()[0]
         ours = shipyard_side(tmp / "home")
+        load_after = os.getloadavg()[0]
         print(f"shipyard serve: {ours}", file=sys.stderr)
         theirs = mlflow_side(tmp)
-    note = f"{SECONDS} s, {CONNECTIONS} connections, 2 workers, inference log on ({ours['logged']:.0f} rows queued)"
+    # The machine's load says how much of its two cores the server really had.
+    note = (
+        f"{SECONDS} s, {CONNECTIONS} connections, 2 workers, inference log on ({ours['logged']:.0f} rows "
+        f"queued by the worker /metrics reached); 1-min load average {load_before:.1f} before, {load_after:.1f} after"
+    )
     results = [
         Result("serve: single-row requests/s (wrk)", ours["rps"], "req/s", 3000, note, higher=True),
         Result("serve: p99 latency", ours["p99_ms"], "ms", 20),

@@ -139,6 +139,22 @@ def test_unknown_deployment_size_limit_and_media_type(registry: Registry) -> Non
         assert broken.status_code == 400 and broken.json()["field"] == "body"
 
 
+def test_prediction_paths_answer_only_post_and_only_their_exact_shape(registry: Registry) -> None:
+    with serving(registry, [single("churn", registry.v1, public=True)]) as s:
+        assert s.client.get(PREDICT).status_code == 405
+        assert s.client.get("/invocations").status_code == 405
+        assert s.post(PREDICT + "/more", {"inputs": ROW}).status_code == 404
+        assert s.post("/v1/deployments//predict", {"inputs": ROW}).status_code == 404
+        assert s.post("/v2/models/churn/versions/1/extra/infer", {"inputs": []}).status_code == 404
+        tensors = [
+            {"name": k, "shape": [1], "datatype": "BYTES" if isinstance(v, str) else "FP64", "data": [v]}
+            for k, v in ROW.items()
+        ]
+        versioned = s.post(f"/v2/models/churn/versions/{registry.v1}/infer", {"inputs": tensors})
+        assert versioned.status_code == 200 and versioned.json()["model_version"] == str(registry.v1)
+        assert s.post("/v2/models/churn/versions/1x/infer", {"inputs": tensors}).status_code == 404
+
+
 def test_predicting_needs_a_token_allowed_to_predict_unless_public(registry: Registry) -> None:
     with serving(registry, [single("churn", registry.v1), single("open", registry.v1, public=True)]) as s:
         assert s.post(PREDICT, {"inputs": ROW}).status_code == 401

@@ -131,6 +131,13 @@ class LoadedModel:
         with _scoring_errors():
             return as_array(self.predictor.predict(checked))
 
+    def predict_conformed(self, frame: pd.DataFrame) -> np.ndarray:
+        """Predictions for a frame that already holds exactly the signature's columns, in its
+        order and types (a caller that checked every value itself, as the prediction server
+        does): :meth:`predict` without rebuilding the frame."""
+        with _scoring_errors():
+            return as_array(self.predictor.predict(frame))
+
     def predict_proba(self, frame: pd.DataFrame) -> np.ndarray | None:
         """Class probabilities (rows x classes), or None if the model gives none."""
         checked = self.signature.check(frame)

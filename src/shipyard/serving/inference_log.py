@@ -8,7 +8,8 @@ One row per predicted row: ``request_id``, ``row`` (its index in the request), `
 ``inputs`` (JSON object: the row as sent, plus fetched features), ``features`` (JSON object: what the
 feature service returned), ``output`` (JSON).
 
-:meth:`InferenceLog.append` only puts a tuple on a queue; a background thread groups, encodes and
+:meth:`InferenceLog.append` only appends the entry to a deque (no lock, no thread woken per
+request); a background thread takes what has gathered every few milliseconds, groups, encodes and
 writes. A write that fails is retried; if it still fails the file goes to a local spill folder and
 is uploaded again on later flushes. A prediction never waits for or fails because of the log.
 :meth:`InferenceLog.close` (called on SIGTERM) drains the queue.
@@ -17,10 +18,10 @@ is uploaded again on later flushes. A prediction never waits for or fails becaus
 from __future__ import annotations
 
 import io
-import queue
 import threading
 import time
 import uuid
+from collections import deque
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -34,7 +35,7 @@ import pyarrow.parquet as pq
 from shipyard.storage.artifacts.base import ArtifactStore
 
 PREFIX = "inference-log"
-_STOP = object()
+TICK_SECONDS = 0.05  # how often the writer collects what requests appended
 SCHEMA = pa.schema(
     [
         ("request_id", pa.string()),
@@ -121,7 +122,10 @@ class InferenceLog:
         self.flush_seconds = flush_seconds
         self.retries = retries
         self.retry_delay = retry_delay
-        self._queue: queue.Queue[object] = queue.Queue(maxsize=max_queue)
+        self.max_queue = max_queue
+        self._pending: deque[Entry] = deque()
+        self._held = 0  # entries the writer took and has not written yet
+        self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self._stats_lock = threading.Lock()
         self.stats = {"queued": 0, "written": 0, "spilled": 0, "dropped": 0, "failed_writes": 0, "files": 0}
@@ -132,26 +136,26 @@ class InferenceLog:
 
     def start(self) -> None:
         if self._thread is None:
+            self._stop.clear()
             self._thread = threading.Thread(target=self._run, name="shipyard-inference-log", daemon=True)
             self._thread.start()
 
     def append(self, entry: Entry) -> None:
         """Queue one request's predictions; never blocks, never raises."""
-        try:
-            self._queue.put_nowait(entry)
-        except queue.Full:
+        if len(self._pending) + self._held >= self.max_queue:
             self._count("dropped", len(entry.outputs))
             return
+        self._pending.append(entry)  # deque.append is atomic: the writer pops from the other end
         self._count("queued", len(entry.outputs))
 
     def pending(self) -> int:
-        return self._queue.qsize()
+        return len(self._pending) + self._held
 
     def close(self, timeout: float = 30.0) -> None:
         """Write everything queued, then stop the thread."""
         if self._thread is None:
             return
-        self._queue.put(_STOP)
+        self._stop.set()
         self._thread.join(timeout)
         self._thread = None
 
@@ -162,20 +166,18 @@ class InferenceLog:
         rows = 0
         deadline = time.monotonic() + self.flush_seconds
         while True:
-            try:
-                item = self._queue.get(timeout=max(0.0, deadline - time.monotonic()))
-            except queue.Empty:
-                item = None
-            if item is _STOP:
+            stopping = self._stop.wait(max(0.0, min(TICK_SECONDS, deadline - time.monotonic())))
+            while self._pending and rows < self.flush_rows:
+                entry = self._pending.popleft()
+                batch.append(entry)
+                rows += len(entry.outputs)
+            self._held = len(batch)
+            if stopping or rows >= self.flush_rows or time.monotonic() >= deadline:
                 self.flush(batch)
-                return
-            if isinstance(item, Entry):
-                batch.append(item)
-                rows += len(item.outputs)
-            if rows >= self.flush_rows or time.monotonic() >= deadline:
-                self.flush(batch)
-                batch, rows = [], 0
+                batch, rows, self._held = [], 0, 0
                 deadline = time.monotonic() + self.flush_seconds
+            if stopping and not self._pending:  # a stop drains everything, a flush at a time
+                return
 
     def flush(self, entries: Sequence[Entry]) -> None:
         """Write ``entries`` (one file per deployment and hour), then retry spilled files."""

@@ -19,10 +19,10 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
-import pandas as pd
 
 from shipyard.errors import InvalidInput
 from shipyard.serving.ports import ModelSource
+from shipyard.serving.runtime.frames import Predict, batch_predictor
 from shipyard.serving.runtime.payloads import Columns
 
 Key = tuple[str, int]  # model, version
@@ -38,12 +38,12 @@ class Job:
 class MicroBatcher:
     """Queues requests for one version; a worker task takes up to ``max_rows`` rows, waiting at
     most ``max_wait`` seconds after the first for more, and predicts them in one call (in
-    ``executor``, or on the event loop when it is None). A batch the model refuses as a whole is retried request by request, so one
-    bad request fails alone."""
+    ``executor``, or on the event loop when it is None). A batch the model refuses as a whole is
+    retried request by request, so one bad request fails alone."""
 
     def __init__(
         self,
-        predict: Callable[[pd.DataFrame], np.ndarray],
+        predict: Predict,
         *,
         max_rows: int,
         max_wait: float,
@@ -129,7 +129,7 @@ class MicroBatcher:
             for name, values in merged.items():
                 values.extend(job.columns[name])
         try:
-            out = _as_list(self.predict(pd.DataFrame(merged)))
+            out = _as_list(self.predict(merged))
         except InvalidInput:
             return [self._predict_one(job) for job in jobs]
         results: list[list[Any] | BaseException] = []
@@ -141,7 +141,7 @@ class MicroBatcher:
 
     def _predict_one(self, job: Job) -> list[Any] | BaseException:
         try:
-            return _as_list(self.predict(pd.DataFrame(job.columns)))
+            return _as_list(self.predict(job.columns))
         except Exception as exc:  # the caller's future carries it
             return exc
 
@@ -232,8 +232,9 @@ class Fleet:
         gc.freeze()
         self.on_load(time.perf_counter() - began)
         signature = loaded.signature
+        specs = tuple((c.name, c.dtype) for c in signature.inputs)
         batcher = MicroBatcher(
-            loaded.predict,
+            batch_predictor(loaded, specs),
             max_rows=self.max_batch_rows,
             max_wait=self.max_wait,
             executor=self.executor,
@@ -245,7 +246,7 @@ class Fleet:
             loaded,
             size,
             batcher,
-            specs=tuple((c.name, c.dtype) for c in signature.inputs),
+            specs=specs,
             outputs=tuple((c.name, c.dtype) for c in signature.outputs),
         )
 

@@ -8,6 +8,8 @@
 ``GET /health``, ``/ready``, ``/metrics``                 probes and Prometheus figures
 ======================================================  =========================================
 
+The prediction routes (every ``POST`` above) are dispatched by path before Starlette's middleware
+and router: their handlers catch every error themselves, so the hot path skips four ASGI layers.
 Every answer carries ``X-Request-ID`` (the caller's, or a new one) and ``X-Model-Version``.
 Errors are ``{"error": message, "field": name}`` with 400 (unreadable JSON), 401, 403, 404, 413
 (body over the limit), 415 (not JSON), 422 (a payload in no accepted shape, or a missing or
@@ -27,6 +29,7 @@ from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route as HttpRoute
+from starlette.types import Receive, Scope, Send
 
 from shipyard.errors import NotFound, ShipyardError
 from shipyard.serving.runtime.payloads import Rows, parse_entities_only, parse_mlflow, parse_v2
@@ -85,7 +88,7 @@ def _v2_type(dtype: str) -> str:
 Handler = Callable[[Request], Coroutine[Any, Any, Response]]
 
 
-def build_http_app(server: PredictionServer) -> Starlette:
+def build_http_app(server: PredictionServer) -> PredictionApp:
     limit = server.config.max_body_bytes
 
     async def body(request: Request) -> object:
@@ -269,7 +272,49 @@ def build_http_app(server: PredictionServer) -> Starlette:
     ]
     app = Starlette(routes=routes, lifespan=lifespan)
     app.state.server = server
-    return app
+    return PredictionApp(app, predict_own, invocations, infer)
 
 
-__all__ = ["build_http_app"]
+class PredictionApp:
+    """The ASGI app: ``POST`` to a prediction route goes straight to its handler; everything else
+    (probes, metadata, ``/metrics``, other methods, lifespan) through the Starlette ``app``."""
+
+    def __init__(self, app: Starlette, predict: Handler, invocations: Handler, infer: Handler) -> None:
+        self.app = app
+        self.state = app.state
+        self._predict = predict
+        self._invocations = invocations
+        self._infer = infer
+
+    def handler(self, path: str) -> tuple[Handler, dict[str, str]] | None:
+        """The handler and path parameters of a prediction route (the router's matching: a
+        parameter is one non-empty path segment)."""
+        if path == "/invocations":
+            return self._invocations, {}
+        parts = path.split("/")
+        if "" in parts[1:]:
+            return None
+        if len(parts) == 5 and parts[1] == "v1" and parts[2] == "deployments":
+            if parts[4] == "predict":
+                return self._predict, {"name": parts[3]}
+            if parts[4] == "invocations":
+                return self._invocations, {"name": parts[3]}
+        elif parts[1:3] == ["v2", "models"] and parts[-1] == "infer":
+            if len(parts) == 5:
+                return self._infer, {"name": parts[3]}
+            if len(parts) == 7 and parts[4] == "versions":
+                return self._infer, {"name": parts[3], "version": parts[5]}
+        return None
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http" and scope["method"] == "POST":
+            found = self.handler(scope["path"])
+            if found is not None:
+                scope["path_params"] = found[1]
+                response = await found[0](Request(scope, receive))
+                await response(scope, receive, send)
+                return
+        await self.app(scope, receive, send)
+
+
+__all__ = ["PredictionApp", "build_http_app"]
