@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 
+from shipyard.cli import output
 from shipyard.client import Client
 from shipyard.config import load_settings
 from support.cli import fails, invoke, isolate, ok, ok_json
@@ -171,3 +172,22 @@ def test_user_mistakes_are_one_line_errors(repo: Path, tmp_path: Path) -> None:
         "features", "online", "-f", "driver_stats:speed", "--entity", "driver_id=1"
     )
     assert "no training dataset named 'nope'" in fails("features", "datasets", "show", "nope")
+
+
+def test_online_reads_never_split_a_feature_name(
+    repo: Path, home: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    ok("features", "apply", str(repo))
+    start, end = T0.isoformat(), (T0 + timedelta(days=1)).isoformat()
+    ok("features", "materialize", "--start", start, "--end", end)
+    args = ["features", "online", "--service", "eta_model", "--full-names", "--entity", "driver_id=1"]
+    args += ["--entity", "driver_id=42", "--request", "fare=10", "--request", "fare=1"]
+    names = ("driver_stats__trips", "driver_fare__rating_x_fare")
+    wide = ok(*args)  # fits: a column per feature, names whole in the header
+    assert all(name in wide for name in names) and "driver_id=1" not in wide
+    monkeypatch.setattr(output.console, "_width", 60)
+    narrow = ok(*args)  # too wide for 60 columns: a row per feature, a column per entity
+    lines = narrow.splitlines()
+    for name in names:
+        assert sum(name in line for line in lines) == 1, narrow
+    assert "driver_id=1" in narrow and "driver_id=42" in narrow and "not_found" in narrow

@@ -10,6 +10,7 @@ from pathlib import Path
 import onnx
 import pytest
 
+from shipyard.cli import output
 from shipyard.client import Client
 from shipyard.config import load_settings
 from support.cli import fails, invoke, isolate, ok
@@ -139,3 +140,60 @@ def test_gates_approvals_card_compare_and_onnx(tmp_path: Path, monkeypatch: pyte
     exported = ok("models", "export-onnx", "churn/1", "--output", str(target))
     assert "ONNX parity" in exported and "input_example" in exported
     onnx.checker.check_model(onnx.load(str(target)))
+
+
+def test_versions_are_named_alike_everywhere_and_runs_by_a_prefix(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    first, second = log_models([FEATURES, FEATURES])
+    # ids start with their creation time: runs made together share a prefix, which is ambiguous
+    shared = next(first[:n] for n in range(32, 0, -1) if second.startswith(first[:n]))
+    assert len(shared) >= 4
+    ambiguous = fails("models", "register", "churn", "--run", shared)
+    assert "is ambiguous" in ambiguous and first in ambiguous and second in ambiguous
+    assert f"Registered churn/1 from run {first}" in ok("models", "register", "churn", "--run", first[:16])
+    ok("models", "register", "churn", "--run", second.upper()[:18])  # a prefix, any case
+    monkeypatch.setattr(output.console, "_width", 100)  # a narrow terminal still shows ids whole
+    listing = ok("models", "show", "churn")
+    assert first in listing and second in listing and "…" not in listing
+
+    assert json.loads(ok("models", "show", "churn", "2", "--json"))["run_id"] == second
+    assert "is now staging" in ok("models", "transition", "churn", "1", "staging")
+    assert "is now staging" in ok("models", "transition", "churn/2", "staging")
+    requested = json.loads(ok("models", "request-approval", "churn/1", "production", "--json"))
+    assert (requested["version"], requested["target_stage"]) == (1, "production")
+    requested = json.loads(ok("models", "request-approval", "churn", "2", "production", "--json"))
+    assert (requested["version"], requested["target_stage"]) == (2, "production")
+    assert "churn@challenger → version 2" in ok("models", "alias", "churn", "2", "challenger")
+    assert ok("models", "card", "churn", "1") == ok("models", "card", "churn/1")
+    assert "transition NAME/VERSION STAGE" in fails("models", "transition", "churn", "1")
+    assert "unexpected 'extra'" in fails("models", "request-approval", "churn/1", "production", "extra")
+
+    shown = ok("runs", "show", first[:20])
+    assert first in shown
+    assert "no run id starts with" in fails(
+        "models", "register", "churn", "--run", _absent_prefix([first, second])
+    )
+    assert "is not a run id" in fails("runs", "show", "xyz1")
+    assert "is not a run id" in fails("runs", "show", first[:3])
+
+
+def _absent_prefix(ids: list[str]) -> str:
+    return next(p for p in (f"{i:04x}" for i in range(65536)) if not any(r.startswith(p) for r in ids))
+
+
+def test_audit_list_shows_one_line_per_record_with_a_summary(monkeypatch: pytest.MonkeyPatch) -> None:
+    (run_id,) = log_models([FEATURES])
+    ok("models", "register", "churn", "--run", run_id, "--description", "x" * 300)
+    ok("models", "transition", "churn/1", "staging")
+    monkeypatch.setattr(output.console, "_width", 120)
+    records = json.loads(ok("audit", "list", "--json"))
+    text = ok("audit", "list")
+    lines = text.splitlines()
+    for record in records:
+        mine = [line for line in lines if line.split()[:1] == [str(record["seq"])]]
+        assert len(mine) == 1, (record, text)
+    assert all(len(line) <= 120 for line in lines)
+    assert "stage: registered→staging" in text
+    assert '{"' not in text  # no raw JSON in the table; --json has it
+    assert records[-1]["after"]["stage"] == "staging"

@@ -69,3 +69,25 @@ def test_runs_history_draws_a_labelled_chart(home: Path) -> None:
     assert "step" in out and "299" in out and "0.799" in out  # axis label, last step, top value
     assert any(ch in out for ch in "⠁⠉⠒⠤⣀")  # the braille line itself
     assert "last 2 of 300 points" in out and "  298  " in out and "  297  " not in out
+
+
+def test_a_filter_on_a_key_no_run_has_warns_with_the_closest_keys(home: Path) -> None:
+    app = build_app(load_settings(home=home))
+    try:
+        app.tracking.create_experiment("churn")
+        run = app.tracking.create_run("churn", name="r")
+        app.tracking.log_metrics(run.id, [("roc_auc", 0.9, 0, 1), ("pr_auc", 0.5, 0, 1)])
+        app.tracking.log_params(run.id, {"max_depth": 3})
+    finally:
+        app.close()
+    result = invoke("runs", "search", "metrics.rocauc > 0.8 and params.max_dept = 3", "-e", "churn")
+    assert result.exit_code == 0, result.stderr  # an empty result is still an answer
+    assert "No runs matched." in result.stdout
+    warnings = result.stderr.strip().splitlines()
+    assert warnings == [
+        "warning: no run has metrics.rocauc, so nothing can match it; did you mean metrics.roc_auc, metrics.pr_auc?",
+        "warning: no run has params.max_dept, so nothing can match it; did you mean params.max_depth?",
+    ]
+    quiet = invoke("runs", "search", "metrics.roc_auc > 0.95", "-e", "churn")
+    assert quiet.exit_code == 0 and quiet.stderr == ""  # a known key that matches nothing: no warning
+    assert run.id in ok("runs", "search", "metrics.roc_auc > 0.8", "--ids")

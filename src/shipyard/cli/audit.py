@@ -21,13 +21,28 @@ app = typer.Typer(
 )
 
 
-def _change(record: AuditRecord) -> str:
-    parts = []
-    if record.before is not None:
-        parts.append("before " + jsonlib.dumps(record.before, sort_keys=True, ensure_ascii=False))
-    if record.after is not None:
-        parts.append("after " + jsonlib.dumps(record.after, sort_keys=True, ensure_ascii=False))
-    return "; ".join(parts)
+#: Longest change summary on a record's line; ``--json`` has the whole record.
+SUMMARY_CHARS = 80
+
+
+def _short(value: object) -> str:
+    text = value if isinstance(value, str) else jsonlib.dumps(value, sort_keys=True, ensure_ascii=False)
+    return text if len(text) <= 30 else text[:29] + "…"
+
+
+def summary(record: AuditRecord) -> str:
+    """What changed, on one line, most telling first: ``stage: staging→production`` for the keys
+    whose value changed, then ``+key=value`` for what appeared (``key=value`` when the object is
+    new; empty values left out), then ``-key`` for what went away."""
+    old, new = record.before or {}, record.after or {}
+    changed = [
+        f"{k}: {_short(old[k])}→{_short(new[k])}" for k in sorted(old) if k in new and old[k] != new[k]
+    ]
+    mark = "+" if record.before is not None else ""
+    added = [f"{mark}{k}={_short(new[k])}" for k in sorted(new) if k not in old and new[k] not in ("", None)]
+    removed = [f"-{k}" for k in sorted(old) if k not in new]
+    text = ", ".join(changed + added + removed)
+    return text if len(text) <= SUMMARY_CHARS else text[: SUMMARY_CHARS - 1] + "…"
 
 
 @app.command("list")
@@ -46,7 +61,8 @@ def list_records(
     offset: Annotated[int, typer.Option("--offset", help="Skip this many matching records.")] = 0,
     json: JsonOption = False,
 ) -> None:
-    """List audit records, oldest first."""
+    """List audit records, oldest first: one line each with a summary of the change (--json for the
+    raw records)."""
     records = get_client(ctx).audit.list(
         actor=actor,
         action=action,
@@ -59,16 +75,21 @@ def list_records(
     if json:
         emit_json([as_dict(r) for r in records])
         return
-    table = new_table("seq", "at", "actor", "action", "object", "change", title="Audit trail")
-    for r in records:
-        table.add_row(
-            str(r.seq),
-            format_time(r.at),
-            plain(r.actor),
-            plain(r.action),
-            plain(f"{r.object_type} {r.object_id}"),
-            plain(_change(r)),
-        )
+    table = new_table(
+        "seq", "at", "actor", "action", "object", "change", title="Audit trail (--json for whole records)"
+    )
+    rows = [
+        [str(r.seq), format_time(r.at), r.actor, r.action, f"{r.object_type} {r.object_id}", summary(r)]
+        for r in records
+    ]
+    # One line per record: the other columns stay whole and the change gets the rest of the line.
+    widths = [max([len(str(c.header)), *(len(row[i]) for row in rows)]) for i, c in enumerate(table.columns)]
+    room = max(20, console.width - sum(widths[:5]) - 3 * len(widths) - 2)
+    for column in table.columns:
+        column.no_wrap = True
+    for row in rows:
+        change = row[5] if len(row[5]) <= room else row[5][: room - 1] + "…"
+        table.add_row(*row[:2], *(plain(cell) for cell in [*row[2:5], change]))
     console.print(table)
 
 

@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TaskID, TextColumn, TimeElapsedColumn
+from rich.table import Table
 
 from shipyard.cli.output import JsonOption, console, emit_json, err_console, format_time, new_table
 from shipyard.cli.state import get_client
@@ -301,12 +302,44 @@ def online(
     if json:
         emit_json([{"values": r, "statuses": s} for r, s in zip(records, response.statuses, strict=True)])
         return
-    table = new_table(*response.columns, title="Online features")
-    for record, status in zip(records, response.statuses, strict=True):
-        cells = []
-        for column, value in record.items():
-            state = status.get(column)
-            text = escape("" if value is None else str(value))
-            cells.append(text if state in (None, "present") else f"[dim]{state}[/]")
-        table.add_row(*cells)
-    console.print(table)
+    shown = [
+        {column: _shown(value, status.get(column)) for column, value in record.items()}
+        for record, status in zip(records, response.statuses, strict=True)
+    ]
+    console.print(online_table(list(response.columns), shown, rows, console.width))
+
+
+def _shown(value: object, state: str | None) -> tuple[str, bool]:
+    """A served value as text, or its status (``not_found``, ``outside_ttl`` …) when it has none."""
+    if state in (None, "present"):
+        return ("" if value is None else str(value)), True
+    return str(state), False
+
+
+def online_table(
+    columns: list[str],
+    shown: list[dict[str, tuple[str, bool]]],
+    entities: list[dict[str, object]],
+    width: int,
+) -> Table:
+    """Feature names are never cut mid-word: one column per feature when they fit the terminal,
+    else transposed (a row per feature, a column per entity row), as ``kubectl describe`` does."""
+    need = sum(max([len(c), *(len(r[c][0]) for r in shown)]) + 3 for c in columns)
+
+    def cell(text: str, present: bool) -> str:
+        return escape(text) if present else f"[dim]{escape(text)}[/]"
+
+    if need <= width:
+        table = new_table(*columns, title="Online features")
+        for column in table.columns:
+            column.no_wrap = True
+        for record in shown:
+            table.add_row(*(cell(*record[c]) for c in columns))
+        return table
+    heads = [", ".join(f"{k}={v}" for k, v in e.items()) or f"row {i + 1}" for i, e in enumerate(entities)]
+    table = new_table("feature", *heads, title="Online features (a column per entity)")
+    for entity_column in table.columns[1:]:
+        entity_column.overflow = "fold"  # long values may fold; feature names stay whole, first
+    for name in columns:
+        table.add_row(escape(name), *(cell(*record[name]) for record in shown))
+    return table

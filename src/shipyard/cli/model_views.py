@@ -90,13 +90,15 @@ def versions_table(versions: list[ModelVersion], title: str) -> None:
     )
     for column in table.columns[1:]:
         column.no_wrap = column.header in ("stage", "run", "created")
+        if column.header == "run":
+            column.min_width = 32  # a run id is only useful whole: other columns give way
     for v in versions:
         table.add_row(
             str(v.version),
             v.stage.value,
             plain(", ".join(v.aliases)),
             *(format_number(v.metrics.get(k), 4) for k in keys),
-            v.run_id if wide else v.run_id[:12] + "…",
+            v.run_id,
             *([format_time(v.created_at)] if wide else []),
         )
     console.print(table)

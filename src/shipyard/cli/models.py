@@ -15,6 +15,7 @@ from rich.markup import escape
 
 from shipyard.cli import model_views as views
 from shipyard.cli.output import JsonOption, console, emit_json, format_number, format_time, new_table, plain
+from shipyard.cli.run_view import resolve_run_id
 from shipyard.cli.state import get_client
 from shipyard.errors import InvalidInput
 from shipyard.registry.entities import (
@@ -30,7 +31,16 @@ if TYPE_CHECKING:  # pandas and the registry API load only for the commands that
 
 app = typer.Typer(help="Register, promote, gate, approve, compare and document models.", no_args_is_help=True)
 
-Ref = Annotated[str, typer.Argument(help="A version: NAME/VERSION (churn/3) or NAME@ALIAS (churn@champion).")]
+Ref = Annotated[
+    str,
+    typer.Argument(
+        help="A version: NAME/VERSION (churn/3), NAME VERSION (churn 3) or NAME@ALIAS (churn@champion)."
+    ),
+]
+#: The version number when a version is written ``NAME VERSION`` (two words); nothing after ``NAME/VERSION``.
+VersionWord = Annotated[
+    str | None, typer.Argument(metavar="[VERSION]", help="The version, after a bare NAME.")
+]
 Name = Annotated[str, typer.Argument(help="Model name.")]
 Comment = Annotated[str, typer.Option("--comment", "-m", help="Why (kept in the history).")]
 StageOption = Annotated[str, typer.Option("--stage", "-s", help="Target stage.")]
@@ -43,6 +53,21 @@ def _registry(ctx: typer.Context) -> tuple[RegistryAPI, str]:
 
 def _version(registry: RegistryAPI, ref: str) -> ModelVersion:
     return registry.resolve(parse_ref(ref, field="ref"))
+
+
+def version_words(ref: str, words: list[str] | None) -> tuple[str, list[str]]:
+    """Every command naming a version takes it as ``churn/3``, ``churn 3`` or ``churn@champion``:
+    ``("churn", ["3", "production"])`` -> ``("churn/3", ["production"])``. Words after the version
+    are returned for the command's own arguments."""
+    rest = list(words or [])
+    if "/" not in ref and "@" not in ref and rest and rest[0].isdigit():
+        return f"{ref}/{rest[0]}", rest[1:]
+    return ref, rest
+
+
+def _no_extra(rest: list[str], usage: str) -> None:
+    if rest:
+        raise InvalidInput(f"unexpected {' '.join(rest)!r}: write `shipyard models {usage}`", field="args")
 
 
 def read_frame(path: Path, field: str = "data") -> pd.DataFrame:
@@ -81,11 +106,14 @@ def list_(ctx: typer.Context, json: JsonOption = False) -> None:
 @app.command("show")
 def show(
     ctx: typer.Context,
-    ref: Annotated[str, typer.Argument(help="NAME, NAME/VERSION or NAME@ALIAS.")],
+    ref: Annotated[str, typer.Argument(help="NAME, NAME/VERSION, NAME VERSION or NAME@ALIAS.")],
+    version: VersionWord = None,
     json: JsonOption = False,
 ) -> None:
     """Show a model (with its versions) or one version."""
     registry, _ = _registry(ctx)
+    ref, rest = version_words(ref, [version] if version else [])
+    _no_extra(rest, "show NAME[/VERSION]")
     if "/" not in ref and "@" not in ref:
         model = registry.get_model(ref)
         versions = registry.list_versions(ref)
@@ -143,7 +171,9 @@ def versions(
 def register(
     ctx: typer.Context,
     name: Name,
-    run: Annotated[str, typer.Option("--run", "-r", help="Id of the run that logged the model.")],
+    run: Annotated[
+        str, typer.Option("--run", "-r", help="Id (or a unique prefix) of the run that logged the model.")
+    ],
     artifact: Annotated[str, typer.Option("--artifact", help="The run's model artifact path.")] = "model",
     description: Annotated[
         str, typer.Option("--description", "-d", help="What this version is (shown on the model card).")
@@ -155,6 +185,7 @@ def register(
 ) -> None:
     """Register a run's packaged model as the next version of NAME."""
     registry, user = _registry(ctx)
+    run = resolve_run_id(get_client(ctx).tracking, run)
     v = registry.create_version(
         name, run, artifact, description=description, limitations=limitations, actor=user
     )
@@ -168,10 +199,16 @@ def register(
 def transition(
     ctx: typer.Context,
     ref: Ref,
-    stage: Annotated[str, typer.Argument(help="staging, production, archived or retired.")],
+    words: Annotated[
+        list[str], typer.Argument(metavar="[VERSION] STAGE", help="staging, production, archived or retired.")
+    ],
     comment: Comment = "",
 ) -> None:
     """Move a version to another stage (gates and approvals of the model's policy apply)."""
+    ref, rest = version_words(ref, words)
+    if len(rest) != 1:
+        raise InvalidInput("write `shipyard models transition NAME/VERSION STAGE`", field="stage")
+    stage = rest[0]
     registry, user = _registry(ctx)
     v = _version(registry, ref)
     moved = registry.transition(v.model, v.version, stage, actor=user, comment=comment)
@@ -192,10 +229,17 @@ def alias(
     ref: Annotated[
         str, typer.Argument(help="NAME/VERSION to point the alias at, or NAME@ALIAS with --delete.")
     ],
-    name: Annotated[str | None, typer.Argument(help="The alias (champion, challenger, ...).")] = None,
+    words: Annotated[
+        list[str] | None,
+        typer.Argument(metavar="[VERSION] ALIAS", help="The alias (champion, challenger, ...)."),
+    ] = None,
     delete: Annotated[bool, typer.Option("--delete", help="Remove the alias NAME@ALIAS.")] = False,
 ) -> None:
-    """Point an alias at a version (`alias churn/3 champion`), or remove one (`alias churn@champion --delete`)."""
+    """Point an alias at a version (`alias churn/3 champion` or `alias churn 3 champion`), or remove
+    one (`alias churn@champion --delete`)."""
+    ref, rest = version_words(ref, words)
+    name = rest.pop(0) if rest else None
+    _no_extra(rest, "alias NAME/VERSION ALIAS")
     registry, user = _registry(ctx)
     parsed = parse_ref(ref, field="ref")
     if delete:
@@ -213,12 +257,13 @@ def alias(
 @app.command("tag")
 def tag(
     ctx: typer.Context,
-    target: Annotated[str, typer.Argument(help="NAME (the model) or NAME/VERSION.")],
+    target: Annotated[str, typer.Argument(help="NAME (the model), NAME/VERSION or NAME VERSION.")],
     tags: Annotated[list[str] | None, typer.Argument(help="KEY=VALUE pairs to set.")] = None,
     delete: Annotated[str | None, typer.Option("--delete", help="Remove this tag key.")] = None,
 ) -> None:
     """Set (or --delete) tags on a model or a version."""
     registry, user = _registry(ctx)
+    target, tags = version_words(target, tags)
     parsed = (
         parse_ref(target, field="target") if "/" in target or "@" in target else ModelRef(model_name(target))
     )
@@ -245,11 +290,22 @@ def tag(
 def request_approval(
     ctx: typer.Context,
     ref: Ref,
+    words: Annotated[
+        list[str] | None,
+        typer.Argument(
+            metavar="[VERSION] [STAGE]", help="The target stage (default production, or --stage)."
+        ),
+    ] = None,
     stage: StageOption = "production",
     comment: Comment = "",
     json: JsonOption = False,
 ) -> None:
-    """Ask a reviewer to approve moving a version to a stage."""
+    """Ask a reviewer to approve moving a version to a stage:
+    `request-approval churn/3 production` (or `churn 3 production`, or `churn/3 --stage production`)."""
+    ref, rest = version_words(ref, words)
+    if rest:
+        stage = rest.pop(0)
+    _no_extra(rest, "request-approval NAME/VERSION [STAGE]")
     registry, user = _registry(ctx)
     v = _version(registry, ref)
     request = registry.request_approval(v.model, v.version, stage, actor=user, comment=comment)
@@ -327,12 +383,15 @@ def policy(
 def gates(
     ctx: typer.Context,
     ref: Ref,
+    version: VersionWord = None,
     stage: StageOption = "production",
     data: Annotated[Path | None, typer.Option("--data", help="Evaluation data (.csv or .parquet).")] = None,
     label: Annotated[str | None, typer.Option("--label", help="The label column of --data.")] = None,
     json: JsonOption = False,
 ) -> None:
     """Evaluate a version's promotion gates on --data, or show the stored evaluations."""
+    ref, rest = version_words(ref, [version] if version else [])
+    _no_extra(rest, "gates NAME/VERSION")
     registry, user = _registry(ctx)
     v = _version(registry, ref)
     if data is None:
@@ -399,6 +458,7 @@ def compare(ctx: typer.Context, left: Ref, right: Ref, json: JsonOption = False)
 def card(
     ctx: typer.Context,
     ref: Ref,
+    version: VersionWord = None,
     format: Annotated[str, typer.Option("--format", "-f", help="md or html.")] = "md",
     output: Annotated[
         Path | None, typer.Option("--output", "-o", help="Write to this file instead of stdout.")
@@ -407,6 +467,8 @@ def card(
     """Render a version's model card."""
     if format not in ("md", "html"):
         raise InvalidInput(f"--format must be md or html, got {format!r}", field="format")
+    ref, rest = version_words(ref, [version] if version else [])
+    _no_extra(rest, "card NAME/VERSION")
     registry, _ = _registry(ctx)
     v = _version(registry, ref)
     markdown, html = registry.card(v.model, v.version)
@@ -423,6 +485,7 @@ def export_onnx(
     ctx: typer.Context,
     ref: Ref,
     output: Annotated[Path, typer.Option("--output", "-o", help="The .onnx file to write.")],
+    version: VersionWord = None,
     heldout: Annotated[
         Path | None, typer.Option("--heldout", help="Held-out data (.csv/.parquet) for the parity check.")
     ] = None,
@@ -435,6 +498,8 @@ def export_onnx(
     from shipyard.packaging.onnx_export import export_onnx as convert
     from shipyard.packaging.package import payload_entries
 
+    ref, rest = version_words(ref, [version] if version else [])
+    _no_extra(rest, "export-onnx NAME/VERSION")
     registry, _ = _registry(ctx)
     loaded = registry.load(parse_ref(ref, field="ref"))
     frame = None if heldout is None else read_frame(heldout, "heldout")

@@ -24,6 +24,9 @@ from shipyard.cli.output import (
     short_digest,
     status_text,
 )
+from shipyard.core.ids import is_id
+from shipyard.errors import InvalidInput, NotFound
+from shipyard.tracking.api import TrackingAPI
 from shipyard.tracking.model import Artifact, Run, RunDataset
 
 if TYPE_CHECKING:
@@ -42,9 +45,36 @@ class RunDetail:
     artifacts: list[Artifact]
 
 
+#: The shortest run id prefix accepted: fewer hex digits would be ambiguous in most stores.
+MIN_PREFIX = 4
+
+
+def resolve_run_id(tracking: TrackingAPI, text: str) -> str:
+    """A whole run id, or the one run id that starts with ``text`` (as ``git`` takes a commit's
+    prefix); an unknown or ambiguous prefix is an error naming the matches."""
+    prefix = text.strip().lower()
+    if is_id(prefix):
+        return prefix
+    if len(prefix) < MIN_PREFIX or any(c not in "0123456789abcdef" for c in prefix):
+        raise InvalidInput(
+            f"{text!r} is not a run id: give the 32 hex digits or a unique prefix of at least "
+            f"{MIN_PREFIX} of them",
+            field="run",
+        )
+    found = tracking.search_runs(None, f"id LIKE '{prefix}%'", ("id ASC",), 6)
+    if not found:
+        raise NotFound(f"no run id starts with {prefix!r}", field="run")
+    if len(found) > 1:
+        shown = ", ".join(r.id for r in found[:5]) + (", …" if len(found) > 5 else "")
+        raise InvalidInput(
+            f"run id prefix {prefix!r} is ambiguous: it starts {shown}; give more digits", field="run"
+        )
+    return found[0].id
+
+
 def load(client: Client, run_id: str) -> RunDetail:
     tracking = client.tracking
-    run = tracking.get_run(run_id)
+    run = tracking.get_run(resolve_run_id(tracking, run_id))
     return RunDetail(
         run=run,
         experiment=tracking.get_experiment(run.experiment_id).name,

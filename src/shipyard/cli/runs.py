@@ -5,6 +5,7 @@ The filter grammar of ``runs search`` is documented in :mod:`shipyard.tracking.s
 
 from __future__ import annotations
 
+import difflib
 import math
 import re
 from typing import Annotated
@@ -102,6 +103,8 @@ def search(
     combine with and, or, not and parentheses.
     """
     runs = get_client(ctx).tracking.search_runs(experiment or None, filter, order_by or (), limit)
+    if not runs:
+        _warn_unknown_keys(ctx, experiment or None, filter)
     if ids:
         for run in runs:
             typer.echo(run.id)
@@ -109,10 +112,42 @@ def search(
     _render_runs(ctx, runs, json, f"Runs matching {filter}", " ".join([filter, *(order_by or ())]))
 
 
+#: ``metrics.key`` or ``params.key`` in a filter, the key plain, in backticks or in double quotes.
+KEY_REFERENCE = re.compile(r"\b(metrics|params)\.(?:`([^`]+)`|\"([^\"]+)\"|([\w.\-/]+))")
+#: Runs sampled (newest first) to learn which keys exist when a search finds nothing.
+KEY_SAMPLE = 1000
+
+
+def _warn_unknown_keys(ctx: typer.Context, experiments: list[str] | None, filter: str) -> None:
+    """A search that found nothing because it names a metric or param no run has (a typo such as
+    ``metrics.rocauc``) says so on stderr, with the closest keys that exist; the exit stays 0,
+    since an empty result is still a correct answer."""
+    named = {(m[0], m[1] or m[2] or m[3]) for m in KEY_REFERENCE.findall(filter)}
+    if not named:
+        return
+    sample = get_client(ctx).tracking.search_runs(experiments, "", (), KEY_SAMPLE)
+    known = {
+        "metrics": sorted({k for r in sample for k in r.metrics}),
+        "params": sorted({k for r in sample for k in r.params}),
+    }
+    for prefix, key in sorted(named):
+        if key in known[prefix]:
+            continue
+        close = difflib.get_close_matches(key, known[prefix], n=3, cutoff=0.6)
+        hint = (
+            f"did you mean {', '.join(f'{prefix}.{k}' for k in close)}?"
+            if close
+            else f"known: {', '.join(known[prefix][:8]) or 'none'}"
+        )
+        typer.echo(f"warning: no run has {prefix}.{key}, so nothing can match it; {hint}", err=True)
+
+
 @app.command("show")
 def show(
     ctx: typer.Context,
-    run_id: Annotated[str, typer.Argument(help="The run's id.", show_default=False)],
+    run_id: Annotated[
+        str, typer.Argument(help="The run's id, or a unique prefix of it.", show_default=False)
+    ],
     json: JsonOption = False,
 ) -> None:
     """Show one run: params, latest metrics, tags, note, datasets, artifacts and environment."""
@@ -135,14 +170,17 @@ def comparison_dict(comparison: RunComparison) -> dict[str, object]:
 @app.command("compare")
 def compare(
     ctx: typer.Context,
-    run_ids: Annotated[list[str], typer.Argument(help="Two or more run ids.", show_default=False)],
+    run_ids: Annotated[
+        list[str], typer.Argument(help="Two or more run ids (or unique prefixes).", show_default=False)
+    ],
     json: JsonOption = False,
 ) -> None:
     """Compare runs side by side: one column per run, params and metrics as rows.
 
     Params whose values differ between the runs are highlighted.
     """
-    comparison = get_client(ctx).tracking.compare_runs(run_ids)
+    tracking = get_client(ctx).tracking
+    comparison = tracking.compare_runs([run_view.resolve_run_id(tracking, r) for r in run_ids])
     if json:
         emit_json(comparison_dict(comparison))
         return
@@ -170,7 +208,9 @@ def compare(
 @app.command("history")
 def history(
     ctx: typer.Context,
-    run_id: Annotated[str, typer.Argument(help="The run's id.", show_default=False)],
+    run_id: Annotated[
+        str, typer.Argument(help="The run's id, or a unique prefix of it.", show_default=False)
+    ],
     key: Annotated[str, typer.Argument(help="The metric key, e.g. val_auc.", show_default=False)],
     rows: Annotated[
         int, typer.Option("--rows", "-n", min=0, help="Table rows under the chart: the last N points.")
@@ -179,6 +219,7 @@ def history(
 ) -> None:
     """Chart one metric of a run by step, in the terminal, with its last values in a table."""
     client = get_client(ctx)
+    run_id = run_view.resolve_run_id(client.tracking, run_id)
     points = client.tracking.metric_history(run_id, key)
     if not points:
         known = ", ".join(sorted(client.tracking.get_run(run_id).metrics)) or "none"
