@@ -83,7 +83,7 @@ def explain(app: App, alert_id: str) -> list[ThreadStep]:
                     ThreadStep(
                         "gate_report", report.id, _ms(report.at),
                         f"gates of {version.model}/{version.version} for {report.target_stage}: "
-                        f"{'passed' if report.passed else 'refused'}",
+                        + ("passed" if report.passed else f"refused ({', '.join(_failed(report))})"),
                     )
                 )  # fmt: skip
             if monitor.spec.deployment is not None:
@@ -96,6 +96,10 @@ def explain(app: App, alert_id: str) -> list[ThreadStep]:
                             )
                         )  # fmt: skip
     return steps
+
+
+def _failed(report: Any) -> list[str]:
+    return [r.name for r in report.results if not r.passed]
 
 
 def _event(app: App, alert_id: str, event_type: str | None, since: int) -> Any:
