@@ -164,6 +164,7 @@ def next_steps(
     evaluation: Path | None = None,
     pipeline: PipelineOutcome | None = None,
     serving: ServingOutcome | None = None,
+    monitoring: MonitoringOutcome | None = None,
 ) -> list[tuple[str, str]]:
     """(why, shell command) pairs with the demo's real ids, runnable as printed in a plain shell."""
     best = runs[0].id
@@ -207,6 +208,20 @@ def next_steps(
                 f"shipyard audit list --object-id {serving.deployment}",
             ),
         ]
+    if monitoring is not None:
+        later.append(
+            (
+                "the monitor: its window, reference and latest figures",
+                f"shipyard monitor show {monitoring.monitor}",
+            )
+        )
+        if monitoring.alert_id is not None:
+            later.append(
+                (
+                    "the closed loop: alert -> event -> retraining run -> version -> gates -> canary",
+                    f"shipyard monitor explain {monitoring.alert_id}",
+                )
+            )
     if evaluation is not None:
         scored = evaluation.with_name("scored-again.parquet")
         later.append(
@@ -370,6 +385,7 @@ def run_demo(
         evaluation=evaluation,
         pipeline=pipeline,
         serving=serving,
+        monitoring=monitoring,
     )
     console.print(f"Demo done in {time.monotonic() - started:.0f} s.")
     print_next_steps(console, steps)
