@@ -33,9 +33,11 @@ _DOWNSAMPLE = """WITH RECURSIVE ranges(i) AS (
 ), picked(step) AS (
     SELECT {lowest} FROM ranges r UNION SELECT {highest} FROM ranges r
 )
-SELECT m.step, m.value, m.timestamp FROM {metrics} m JOIN picked p ON m.step = p.step
-WHERE m.run_id = :run_id AND m.key = :key AND m.value IS NOT NULL
+SELECT m.step, m.value, m.timestamp FROM picked p CROSS JOIN {metrics} m
+WHERE m.run_id = :run_id AND m.key = :key AND m.step = p.step AND m.value IS NOT NULL
 ORDER BY m.step, m.timestamp, m.id"""
+# ``picked CROSS JOIN metrics`` makes SQLite look the ~1,000 picked steps up in the index rather
+# than scan the whole history again (PostgreSQL plans a CROSS JOIN like any inner join).
 
 
 def _statement() -> str:
