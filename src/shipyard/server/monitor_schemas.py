@@ -12,6 +12,7 @@ from shipyard.monitoring.model import (
     CHECKS,
     Alert,
     Channel,
+    Check,
     DriftSettings,
     Evaluation,
     LabelReport,
@@ -24,16 +25,6 @@ from shipyard.server.fields import Input, Line, Name
 
 Ident = Annotated[str, Field(min_length=1, max_length=100, pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")]
 Figure = Annotated[str, Field(min_length=1, max_length=250, pattern=r"^[a-z][a-z0-9_]*(\.[A-Za-z0-9_.-]+)+$")]
-CheckName = Literal[
-    "quality",
-    "drift",
-    "prediction_drift",
-    "performance",
-    "estimated_performance",
-    "operations",
-    "stability",
-    "age",
-]
 Threshold = Annotated[float, Field(ge=-1e15, le=1e15)]
 
 
@@ -67,7 +58,7 @@ class MonitorIn(Input):
     positive: Annotated[str, Field(max_length=200)] | None = None
     window: Annotated[str, Field(max_length=30)] = Field("1h", description="1h, 30m, 7d or 5000rows")
     schedule: Annotated[str, Field(max_length=200)] | None = Field(None, description="cron, UTC")
-    checks: list[CheckName] = Field(default_factory=lambda: list(CHECKS), min_length=1, max_length=8)
+    checks: list[Check] = Field(default_factory=lambda: list(CHECKS), min_length=1, max_length=8)
     drift: DriftIn = Field(default_factory=DriftIn)
 
     def to_spec(self) -> MonitorSpec:
