@@ -7,6 +7,7 @@ ends with ``explain``'s thread of the alert and an HTML report.
 
 from __future__ import annotations
 
+import contextlib
 import json
 from dataclasses import dataclass
 from pathlib import Path
@@ -22,6 +23,7 @@ from shipyard.demo.models import FEATURES, LABEL
 from shipyard.demo.names import DEPLOYMENT, NEW_DATA_TRIGGER, PIPELINE
 from shipyard.demo.pipeline_stage import default_client, follow
 from shipyard.demo.serving_stage import drive, secret_for
+from shipyard.errors import NotFound
 from shipyard.monitoring.model import MonitorSpec, Window
 
 if TYPE_CHECKING:
@@ -97,6 +99,11 @@ def run_monitoring_stage(
 ) -> MonitoringOutcome:
     user = client.user
     monitoring, triggers = client.monitoring, client.triggers
+    # A demo run again on a configured store starts this stage afresh (its alerts and audit stay).
+    with contextlib.suppress(NotFound):
+        monitoring.delete_monitor(MONITOR, actor=user)
+    with contextlib.suppress(NotFound):
+        triggers.delete(TRIGGER, actor=user)
     # The reference: the labelled months joined with their features, as the pipeline trains on them.
     reference = data_dir / "reference.parquet"
     labelled = pd.read_parquet(data_dir / "churn_labels.parquet")

@@ -34,7 +34,14 @@ from shipyard.monitoring.frames import WindowData, decode
 from shipyard.monitoring.metrics import MonitorMetrics
 from shipyard.monitoring.model import Evaluation, LabelReport, Monitor, MonitorSpec
 from shipyard.monitoring.ports import Deployments, InferenceRows, LiveFigures, Scorer, Versions
-from shipyard.monitoring.records import evaluations_t, monitors_t, spec_fields, to_evaluation, to_monitor
+from shipyard.monitoring.records import (
+    evaluations_t,
+    monitors_t,
+    rules_t,
+    spec_fields,
+    to_evaluation,
+    to_monitor,
+)
 from shipyard.storage.artifacts.content import ContentStore
 from shipyard.storage.metadata.database import Database
 
@@ -169,6 +176,7 @@ class MonitorService:
     def delete(self, name: str, *, actor: str) -> None:
         monitor = self.get(name)
         with self.db.write() as conn:
+            conn.execute(delete(rules_t).where(rules_t.c.monitor_id == monitor.id))  # its rules stop
             conn.execute(delete(monitors_t).where(monitors_t.c.id == monitor.id))
             audit.append(conn, actor=actor, action="monitor.delete", object_type="monitor", object_id=name)
 
