@@ -85,10 +85,10 @@ def test_the_demos_next_steps_work_as_printed(tmp_path: Path) -> None:
         assert result.returncode == 0, (command, result.stdout, result.stderr)
         if command.startswith("shipyard tokens create demo-viewer"):
             token = result.stdout.strip()
-    # Three versions of the model (two from the sweep, one from the pipeline): the re-run did not
-    # pile onto the first run's store.
+    # Four versions of the model (two from the sweep, one from the pipeline, one from the retraining
+    # the drift alert started): the re-run did not pile onto the first run's store.
     versions = bash(f"{prefix} && shipyard models show churn --json", env, tmp_path)
-    assert [v["version"] for v in json.loads(versions.stdout)["versions"]] == [1, 2, 3]
+    assert [v["version"] for v in json.loads(versions.stdout)["versions"]] == [1, 2, 3, 4]
 
     # The last step, the server, as printed; on another port, since 8080 may be in use here.
     assert commands[-1] == "shipyard server" and token.startswith("shp_")
