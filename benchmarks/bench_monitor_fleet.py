@@ -73,7 +73,9 @@ def run() -> list[Result]:
             table = base.set_column(column, "deployment", pa.array([name] * ROWS, pa.string()))
             buffer = io.BytesIO()
             pq.write_table(table, buffer, compression="zstd")
-            app.content.store.put_bytes(f"{partition_key(name, T0)}/part-{T0}-bench.parquet", buffer.getvalue())
+            app.content.store.put_bytes(
+                f"{partition_key(name, T0)}/part-{T0}-bench.parquet", buffer.getvalue()
+            )
 
         app.monitoring.create(
             MonitorSpec(name="m0000", deployment="d0000", reference=str(reference), target="label",
@@ -83,7 +85,8 @@ def run() -> list[Result]:
         with app.db.write() as conn:
             first = conn.execute(select(monitors_t).where(monitors_t.c.name == "m0000")).one()._asdict()
             copies = [
-                {**first, "id": new_id(), "name": f"m{i:04d}", "deployment": f"d{i:04d}"} for i in range(1, MONITORS)
+                {**first, "id": new_id(), "name": f"m{i:04d}", "deployment": f"d{i:04d}"}
+                for i in range(1, MONITORS)
             ]
             if copies:
                 conn.execute(monitors_t.insert(), copies)

@@ -38,7 +38,17 @@ def test_a_monitor_from_the_command_line(tmp_path: Path) -> None:
         str(tmp_path / "reference.parquet"), "--target", "churned", "--window", "1h",
     )  # fmt: skip
     assert created["subject"] == "deployment churn-live" and created["estimates_performance"] is True
-    ok("monitor", "rules", "add", "churn-drift", "dataset", "--when", "drift.share >= 0.5", "--cooldown", "600")
+    ok(
+        "monitor",
+        "rules",
+        "add",
+        "churn-drift",
+        "dataset",
+        "--when",
+        "drift.share >= 0.5",
+        "--cooldown",
+        "600",
+    )
     assert "drift.share >= 0.5" in ok("monitor", "rules", "list", "churn-drift")
 
     calm = ok_json("monitor", "evaluate", "churn-drift", "--at", str(T0 + HOUR))
@@ -90,7 +100,9 @@ def test_channels_are_listed_without_secrets() -> None:
 def test_bad_input_gets_one_line_errors(tmp_path: Path) -> None:
     assert "no-such" in fails("monitor", "create", "m", "--deployment", "no-such")
     assert "window" in fails("monitor", "create", "m", "--deployment", "churn-live", "--window", "fortnight")
-    assert "unknown check" in fails("monitor", "create", "m", "--deployment", "churn-live", "--checks", "vibes")
+    assert "unknown check" in fails(
+        "monitor", "create", "m", "--deployment", "churn-live", "--checks", "vibes"
+    )
     assert "energy-dance" in fails(
         "monitor", "create", "m", "--deployment", "churn-live", "--reference", str(tmp_path / "reference.parquet"),
         "--drift-method", "energy-dance",

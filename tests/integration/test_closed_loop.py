@@ -68,7 +68,9 @@ def _wait_for_run(app: App, run_id: str, timeout: float = 120) -> str:
     raise AssertionError(f"pipeline run {run_id} did not finish in {timeout}s")
 
 
-def test_drift_alert_retrains_gates_canaries_and_promotes(settings_kw: dict[str, object], tmp_path: Path) -> None:
+def test_drift_alert_retrains_gates_canaries_and_promotes(
+    settings_kw: dict[str, object], tmp_path: Path
+) -> None:
     settings = load_settings(**settings_kw)  # type: ignore[arg-type]
     app = build_app(settings)
     steps_client = Client(settings)
@@ -94,7 +96,9 @@ def test_drift_alert_retrains_gates_canaries_and_promotes(settings_kw: dict[str,
         )  # fmt: skip
         app.alerts.create_rule("loop", "dataset-drift", "drift.share", ">=", 0.5, actor="dana")
 
-        config = ServeConfig(poll_seconds=0.05, window_seconds=0.2, log_flush_seconds=0.1, spill_dir=tmp_path / "spill")
+        config = ServeConfig(
+            poll_seconds=0.05, window_seconds=0.2, log_flush_seconds=0.1, spill_dir=tmp_path / "spill"
+        )
         server = build_prediction_server(app, config)
         with TestClient(build_http_app(server)) as http:
             # 1. drifted traffic reaches the champion; the log is flushed
@@ -135,9 +139,20 @@ def test_drift_alert_retrains_gates_canaries_and_promotes(settings_kw: dict[str,
         # 5. one thread from the alert to the decision, and the audit trail of each step
         thread = app.monitoring_api.explain(alert.id)
         kinds = [s.kind for s in thread]
-        for kind in ("alert", "event", "firing", "pipeline_run", "step_run", "model_version", "gate_report", "decision"):
+        for kind in (
+            "alert",
+            "event",
+            "firing",
+            "pipeline_run",
+            "step_run",
+            "model_version",
+            "gate_report",
+            "decision",
+        ):
             assert kind in kinds, (kind, thread)
-        assert kinds.index("alert") < kinds.index("event") < kinds.index("firing") < kinds.index("pipeline_run")
+        assert (
+            kinds.index("alert") < kinds.index("event") < kinds.index("firing") < kinds.index("pipeline_run")
+        )
         assert any(s.kind == "model_version" and s.id == f"churn/{candidate}" for s in thread)
         assert any(s.kind == "decision" and "promote" in s.summary for s in thread)
         actions = {r.action for r in app.audit.list(limit=1000)}

@@ -80,7 +80,9 @@ def test_a_drifted_window_raises_drift_and_a_calm_one_does_not(deployed: Deploye
 
 def test_a_drift_rule_fires_once_publishes_an_event_and_is_audited(deployed: Deployed, app: App) -> None:
     app.monitoring.create(spec(deployed, "drift-alerts"), actor="dana")
-    app.alerts.create_rule("drift-alerts", "dataset-drift", "drift.share", ">=", 0.5, cooldown_s=3600, actor="dana")
+    app.alerts.create_rule(
+        "drift-alerts", "dataset-drift", "drift.share", ">=", 0.5, cooldown_s=3600, actor="dana"
+    )
     app.monitoring.evaluate("drift-alerts", at=T0 + HOUR)  # the calm hour written by the test above
     assert app.alerts.list_alerts(monitor="drift-alerts") == []
 
@@ -103,10 +105,14 @@ def test_an_alert_resolves_and_fires_again_only_after_its_cooldown(deployed: Dep
     _, evaluation = churn_data()
     base = T0 + 10 * HOUR
     # drifted, calm, drifted, calm, drifted: one hour each
-    for i, frame in enumerate([drifted(evaluation), evaluation, drifted(evaluation), evaluation, drifted(evaluation)]):
+    for i, frame in enumerate(
+        [drifted(evaluation), evaluation, drifted(evaluation), evaluation, drifted(evaluation)]
+    ):
         traffic(deployed, frame.head(400), start=base + i * HOUR)
     app.monitoring.create(spec(deployed, "cooldown"), actor="dana")
-    app.alerts.create_rule("cooldown", "drift", "drift.share", ">=", 0.5, cooldown_s=2 * 3600 + 60, actor="dana")
+    app.alerts.create_rule(
+        "cooldown", "drift", "drift.share", ">=", 0.5, cooldown_s=2 * 3600 + 60, actor="dana"
+    )
 
     def at(hour: int) -> int:
         return base + hour * HOUR
@@ -125,7 +131,9 @@ def test_an_alert_resolves_and_fires_again_only_after_its_cooldown(deployed: Dep
     assert acked.acknowledged_by == "olga" and acked.status == "firing"
 
 
-def test_late_labels_out_of_order_duplicated_and_unknown_are_counted_and_joined(deployed: Deployed, app: App) -> None:
+def test_late_labels_out_of_order_duplicated_and_unknown_are_counted_and_joined(
+    deployed: Deployed, app: App
+) -> None:
     _, evaluation = churn_data()
     frame = evaluation.head(600).reset_index(drop=True)
     start = T0 + 30 * HOUR
@@ -135,7 +143,13 @@ def test_late_labels_out_of_order_duplicated_and_unknown_are_counted_and_joined(
     app.monitoring.clock = Clock(start + 2 * HOUR)  # labels arrive two hours after the predictions
 
     later = app.monitoring.log_labels(deployed.deployment, labels[300:])
-    assert (later.received, later.stored, later.duplicates, later.unknown, later.out_of_order) == (300, 300, 0, 0, 0)
+    assert (later.received, later.stored, later.duplicates, later.unknown, later.out_of_order) == (
+        300,
+        300,
+        0,
+        0,
+        0,
+    )
     earlier = app.monitoring.log_labels(
         deployed.deployment,
         [*labels[:300], labels[0], labels[450], {"request_id": "never-predicted", "label": 1}],
@@ -162,7 +176,9 @@ def test_late_labels_out_of_order_duplicated_and_unknown_are_counted_and_joined(
 
 def test_a_label_batch_with_wrong_types_is_refused_whole(deployed: Deployed, app: App) -> None:
     with pytest.raises(InvalidInput, match=r"labels\[1\]\.label"):
-        app.monitoring.log_labels(deployed.deployment, [{"request_id": "a", "label": 1}, {"request_id": "b", "label": [1]}])
+        app.monitoring.log_labels(
+            deployed.deployment, [{"request_id": "a", "label": 1}, {"request_id": "b", "label": [1]}]
+        )
     with pytest.raises(InvalidInput, match=r"labels\[0\]\.request_id"):
         app.monitoring.log_labels(deployed.deployment, [{"request_id": 5, "label": 1}])
     with pytest.raises(NotFound, match="deployment"):
@@ -177,7 +193,9 @@ def test_bad_monitors_and_rules_get_clear_errors(deployed: Deployed, app: App, t
     with pytest.raises(InvalidInput, match="lacks the model's feature column"):
         app.monitoring.create(spec(deployed, "thin-reference", reference=str(thin)), actor="dana")
     with pytest.raises(InvalidInput, match="energy-dance"):
-        app.monitoring.create(spec(deployed, "bad-method", drift=DriftSettings(method="energy-dance")), actor="dana")
+        app.monitoring.create(
+            spec(deployed, "bad-method", drift=DriftSettings(method="energy-dance")), actor="dana"
+        )
     with pytest.raises(InvalidInput, match="cron"):
         app.monitoring.create(spec(deployed, "bad-cron", schedule="every tuesday"), actor="dana")
     with pytest.raises(InvalidInput, match="window"):
@@ -192,7 +210,9 @@ def test_bad_monitors_and_rules_get_clear_errors(deployed: Deployed, app: App, t
     with pytest.raises(InvalidInput, match=r"no figure 'drift\.column\.age'"):
         app.alerts.create_rule("rules-here", "not-watched", "drift.column.age", ">", 0.1, actor="dana")
     with pytest.raises(NotFound, match="pager"):
-        app.alerts.create_rule("rules-here", "to-nowhere", "drift.share", ">", 0.5, channels=["pager"], actor="dana")
+        app.alerts.create_rule(
+            "rules-here", "to-nowhere", "drift.share", ">", 0.5, channels=["pager"], actor="dana"
+        )
     assert app.alerts.list_rules("rules-here") == []  # nothing half-created
 
 
@@ -204,7 +224,9 @@ def test_the_scheduler_evaluates_a_due_monitor_once_per_slot(deployed: Deployed,
         monitor = app.monitoring.get("scheduled")
         assert monitor.next_due_at == T0 + 41 * HOUR
         sched = app.scheduler()
-        assert sched.tick(pd.Timestamp(T0 + 40 * HOUR + 60_000, unit="ms", tz="UTC").to_pydatetime()).done == []
+        assert (
+            sched.tick(pd.Timestamp(T0 + 40 * HOUR + 60_000, unit="ms", tz="UTC").to_pydatetime()).done == []
+        )
         due = pd.Timestamp(T0 + 41 * HOUR + 5_000, unit="ms", tz="UTC").to_pydatetime()
         report = sched.tick(due)
         assert len(report.done) == 1 and "scheduled" in report.done[0]
@@ -220,7 +242,13 @@ def test_a_monitor_on_a_version_evaluates_scored_data_you_pass(deployed: Deploye
     import pyarrow as pa
 
     app.monitoring.create(
-        MonitorSpec(name="batch", model="churn", version=deployed.v1, reference=str(deployed.reference), target="churned"),
+        MonitorSpec(
+            name="batch",
+            model="churn",
+            version=deployed.v1,
+            reference=str(deployed.reference),
+            target="churned",
+        ),
         actor="dana",
     )
     _, evaluation = churn_data()
@@ -231,6 +259,12 @@ def test_a_monitor_on_a_version_evaluates_scored_data_you_pass(deployed: Deploye
         app.monitoring.evaluate("batch")
     with pytest.raises(InvalidInput, match="no schedule"):
         app.monitoring.create(
-            MonitorSpec(name="batch-cron", model="churn", version=deployed.v1, reference=str(deployed.reference), schedule="0 * * * *"),
+            MonitorSpec(
+                name="batch-cron",
+                model="churn",
+                version=deployed.v1,
+                reference=str(deployed.reference),
+                schedule="0 * * * *",
+            ),
             actor="dana",
         )

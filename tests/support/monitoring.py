@@ -43,7 +43,9 @@ def drifted(frame: pd.DataFrame, strength: float = 1.0) -> pd.DataFrame:
     """The same customers after a shift: longer tenure, higher charges, more support calls, and
     most moved to yearly contracts."""
     out = frame.copy()
-    out["tenure_months"] = (out["tenure_months"] * (1 + 2 * strength)).round().astype(out["tenure_months"].dtype)
+    out["tenure_months"] = (
+        (out["tenure_months"] * (1 + 2 * strength)).round().astype(out["tenure_months"].dtype)
+    )
     out["monthly_charges"] = out["monthly_charges"] * (1 + 0.8 * strength)
     out["support_calls"] = out["support_calls"] + int(3 * strength)
     rng = np.random.default_rng(3)
@@ -69,7 +71,9 @@ def traffic(
     ids = request_ids or [uuid.uuid4().hex for _ in range(len(frame))]
     step = seconds * 1000 / max(len(frame), 1)
     entries = []
-    for i, (record, prediction) in enumerate(zip(frame[FEATURES].to_dict("records"), predictions, strict=True)):
+    for i, (record, prediction) in enumerate(
+        zip(frame[FEATURES].to_dict("records"), predictions, strict=True)
+    ):
         inputs = {k: (v.item() if hasattr(v, "item") else v) for k, v in record.items()}
         entries.append(
             Entry(
