@@ -268,3 +268,31 @@ def test_a_monitor_on_a_version_evaluates_scored_data_you_pass(deployed: Deploye
             ),
             actor="dana",
         )
+
+
+def test_the_rest_routes_through_the_remote_client(deployed: Deployed, app: App) -> None:
+    from shipyard.client.http import ServerConnection
+    from shipyard.client.remote_monitoring import RemoteMonitoring
+    from support.live_server import start_live_server
+
+    app.accounts.create_user("dora", role="deployer")
+    token = app.accounts.create_token("dora").secret
+    with start_live_server(app) as server:
+        remote = RemoteMonitoring(ServerConnection(server.url, token))
+        created = remote.create_monitor(spec(deployed, "over-rest"), actor="ignored")
+        assert created.name == "over-rest" and created.estimator_digest is not None
+        rule = remote.create_rule("over-rest", "drift", "drift.share", ">=", 0.5, actor="ignored")
+        assert rule.figure == "drift.share" and [r.name for r in remote.list_rules("over-rest")] == ["drift"]
+        assert remote.set_enabled("over-rest", False, actor="ignored").enabled is False
+        assert remote.set_enabled("over-rest", True, actor="ignored").enabled is True
+        result = remote.evaluate("over-rest", at=T0 + 2 * HOUR)  # the drifted hour of the first test
+        assert result.figures["drift.dataset"] == 1.0
+        (alert,) = remote.list_alerts(monitor="over-rest")
+        assert [s.kind for s in remote.explain(alert.id)][:2] == ["alert", "event"]
+        assert remote.history("over-rest", "drift.share") == [(T0 + 2 * HOUR, result.figures["drift.share"])]
+        with pytest.raises(InvalidInput, match="labels"):
+            remote.log_labels(deployed.deployment, [])
+        remote.delete_rule("over-rest", "drift", actor="ignored")
+        remote.delete_monitor("over-rest", actor="ignored")
+        with pytest.raises(NotFound):
+            remote.get_monitor("over-rest")

@@ -88,13 +88,18 @@ def delete_monitor(name: str, principal: Writer, app: Shipyard) -> Response:
     return Response(status_code=204)
 
 
-@router.post("/api/v1/monitors/{name}/{state}")
-def enable_monitor(
-    name: str, state: Literal["enable", "disable"], principal: Writer, app: Shipyard
-) -> s.MonitorOut:
-    """Enable or disable a monitor's schedule."""
+@router.post("/api/v1/monitors/{name}/enable")
+def enable_monitor(name: str, principal: Writer, app: Shipyard) -> s.MonitorOut:
+    """Resume a monitor's schedule."""
     _monitor(app, principal, name)
-    return s.MonitorOut.of(app.monitoring.set_enabled(name, state == "enable", actor=principal.user.name))
+    return s.MonitorOut.of(app.monitoring.set_enabled(name, True, actor=principal.user.name))
+
+
+@router.post("/api/v1/monitors/{name}/disable")
+def disable_monitor(name: str, principal: Writer, app: Shipyard) -> s.MonitorOut:
+    """Stop a monitor's schedule (its history stays)."""
+    _monitor(app, principal, name)
+    return s.MonitorOut.of(app.monitoring.set_enabled(name, False, actor=principal.user.name))
 
 
 @router.post("/api/v1/monitors/{name}/evaluate")
