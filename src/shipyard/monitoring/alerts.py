@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
+from types import SimpleNamespace
 from typing import Any
 
 from sqlalchemy import Connection, delete, select, update
@@ -164,7 +165,7 @@ class AlertService:
                 conn, actor=actor, action="alert_rule.create", object_type="monitor", object_id=monitor,
                 after={k: row[k] for k in ("name", "figure", "op", "threshold", "severity", "cooldown_s", "channels")},
             )  # fmt: skip
-        return to_rule(_Row(row), monitor)
+        return to_rule(SimpleNamespace(**row), monitor)
 
     def list_rules(self, monitor: str) -> list[Rule]:
         with self.db.read() as conn:
@@ -356,11 +357,6 @@ def _redacted(settings: Mapping[str, Any]) -> dict[str, Any]:
     return {
         k: ("***" if "password" in k or "token" in k or "secret" in k else v) for k, v in settings.items()
     }
-
-
-class _Row:
-    def __init__(self, values: Mapping[str, Any]) -> None:
-        self.__dict__.update(values)
 
 
 def _monitor(conn: Connection, name: str) -> Any:

@@ -31,6 +31,11 @@ def _first_output(value: object) -> object:
     return value[0] if isinstance(value, list) and value else value
 
 
+def decode_outputs(logged: list[str | None]) -> list[object]:
+    """The logged outputs, parsed in one call as a JSON array (an empty one is null)."""
+    return [_first_output(v) for v in orjson.loads("[" + ",".join(t or "null" for t in logged) + "]")]
+
+
 def decode(table: pa.Table) -> WindowData:
     columns = table.to_pydict() if table.num_rows else {name: [] for name in table.column_names}
     records = [orjson.loads(text) if text else {} for text in columns.get("inputs", [])]
@@ -38,9 +43,7 @@ def decode(table: pa.Table) -> WindowData:
         if features:
             for key, value in orjson.loads(features).items():
                 record.setdefault(key, value)
-    logged = columns.get("output", [])
-    # One parse of all outputs as a JSON array (each is a JSON value; an empty one is null).
-    outputs = [_first_output(v) for v in orjson.loads("[" + ",".join(t or "null" for t in logged) + "]")]
+    outputs = decode_outputs(columns.get("output", []))
     try:
         out = np.asarray(outputs, dtype=float)
     except (TypeError, ValueError):

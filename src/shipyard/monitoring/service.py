@@ -14,6 +14,7 @@ import logging
 import time
 from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, datetime
+from types import SimpleNamespace
 from typing import Any
 
 import numpy as np
@@ -30,7 +31,7 @@ from shipyard.monitoring import baseline, checks, labels
 from shipyard.monitoring.alerts import AlertService, Fired
 from shipyard.monitoring.cbpe import CBPE
 from shipyard.monitoring.drift import Reference
-from shipyard.monitoring.frames import WindowData, decode
+from shipyard.monitoring.frames import WindowData, decode, decode_outputs
 from shipyard.monitoring.metrics import MonitorMetrics
 from shipyard.monitoring.model import Evaluation, LabelReport, Monitor, MonitorSpec
 from shipyard.monitoring.ports import Deployments, InferenceRows, LiveFigures, Scorer, Versions
@@ -280,19 +281,12 @@ class MonitorService:
         if table.num_rows == 0:
             return None
         table = table.filter(pa.compute.equal(table.column("version"), version))
-        window = decode(
-            table.select(
-                ["request_id", "row", "time", "version", "latency_ms", "output", "inputs", "features"]
-            )
-        )
-        keys = list(zip(window.request_ids.tolist(), window.rows.tolist(), strict=True))
+        # Only ids and outputs: the inputs' JSON is not needed to score labels.
+        keys = list(zip(table.column("request_id").to_pylist(), table.column("row").to_pylist(), strict=True))
+        outputs = decode_outputs(table.column("output").to_pylist())
         with self.db.read() as conn:
             known = labels.lookup(conn, deployment, keys)
-        pairs = [
-            (str(_plain(o)), known[k])
-            for o, k in zip(window.outputs.tolist(), keys, strict=True)
-            if k in known
-        ]
+        pairs = [(str(_plain(o)), known[k]) for o, k in zip(outputs, keys, strict=True) if k in known]
         if not pairs:
             return None
         return sum(1 for predicted, label in pairs if predicted == label) / len(pairs), len(pairs)
@@ -406,7 +400,7 @@ class MonitorService:
             self.metrics.evaluated(monitor.name, status, duration / 1000)
             for key, value in figures.items():
                 self.metrics.figure(monitor.name, spec.deployment or f"{model}/{version}", key, value)
-        return to_evaluation(_Row(row), monitor.name)
+        return to_evaluation(SimpleNamespace(**row), monitor.name)
 
     def _checks(
         self,
@@ -482,11 +476,6 @@ def _plain(value: object) -> object:
     if isinstance(value, float) and value.is_integer():
         return int(value)
     return value
-
-
-class _Row:
-    def __init__(self, values: Mapping[str, Any]) -> None:
-        self.__dict__.update(values)
 
 
 def _json_safe(value: Any) -> Any:
