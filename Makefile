@@ -26,7 +26,7 @@ test: $(VENV)/.installed-dev
 	$(BIN)/ruff check src tests benchmarks
 	$(BIN)/mypy
 	$(BIN)/lint-imports
-	$(BIN)/pytest -q
+	$(BIN)/pytest -q -n auto --dist loadgroup
 
 ## bench: run the benchmarks and print a table of figures against targets
 bench: $(VENV)/.installed-dev

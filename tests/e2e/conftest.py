@@ -13,6 +13,7 @@ from playwright.sync_api import Browser, Page, sync_playwright
 
 from support.browser import CHROMIUM, CHROMIUM_ARGS
 from support.databases import unavailable
+from support.whole_demo import WholeDemo, run_whole_demo
 
 
 @pytest.fixture(scope="module")
@@ -35,3 +36,9 @@ def page(browser: Browser) -> Iterator[Page]:
     page = context.new_page()
     yield page
     context.close()
+
+
+@pytest.fixture(scope="session")
+def whole_demo(tmp_path_factory: pytest.TempPathFactory) -> Iterator[WholeDemo]:
+    """The demo, run once per test process; see :mod:`support.whole_demo`."""
+    yield from run_whole_demo(tmp_path_factory.mktemp("whole-demo"))

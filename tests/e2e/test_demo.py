@@ -9,9 +9,9 @@ import sqlite3
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
 from contextlib import closing
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -28,28 +28,21 @@ from shipyard.demo.monitoring_stage import CANARY_REQUESTS as MONITOR_CANARY_REQ
 from shipyard.demo.monitoring_stage import DRIFT_SHARE, DRIFTED_REQUESTS, TRIGGER, MonitoringOutcome
 from shipyard.demo.names import DEPLOYMENT, NEW_DATA_TRIGGER, PIPELINE, SCHEDULE_TRIGGER
 from shipyard.demo.pipeline_stage import TRIALS, PipelineOutcome, append_activity_month
-from shipyard.demo.scenario import run_demo
+from shipyard.demo.scenario import EXPERIMENT, run_demo
 from shipyard.demo.scoring_stage import STREAM_ENTRIES, ScoringOutcome
 from shipyard.demo.serving_stage import CANARY_REQUESTS, CHAMPION_REQUESTS, POLICY, ServingOutcome
 from shipyard.errors import ConfigError
 from shipyard.pipelines.model import RunState
 from shipyard.tracking.model import RunStatus
 from support.cli import invoke, isolate
-from support.databases import REDIS_ENV, redis_server_url
+from support.whole_demo import GROUP, ROWS, WholeDemo
 
-ROWS = 600  # 50 customers x 12 months: seconds, not minutes
 #: A whole demo (sweep, pipeline runs, traffic) on a busy two-core machine outlasts the default.
 DEMO_TIMEOUT = 900
 
 
-@pytest.fixture(scope="session")
-def configured_redis() -> str | None:
-    """The test Redis URL, read before a test's isolation removes ``SHIPYARD_*`` variables."""
-    return os.environ.get(REDIS_ENV)
-
-
 @pytest.fixture(autouse=True)
-def isolated(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, configured_redis: str | None) -> None:
+def isolated(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     isolate(monkeypatch, tmp_path)
 
 
@@ -88,44 +81,12 @@ def test_a_new_month_of_activity_is_appended_whole(tmp_path: Path) -> None:
     assert not list(tmp_path.glob(".*partial"))
 
 
-@pytest.fixture
-def redis_url(configured_redis: str | None, monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
-    if configured_redis:
-        monkeypatch.setenv(REDIS_ENV, configured_redis)
-    url = redis_server_url()  # skips (fails under CI) without a reachable Redis
-    monkeypatch.delenv(REDIS_ENV, raising=False)
-    before = set(_demo_keys(url))
-    yield url
-    connection = redis.Redis.from_url(url)
+@pytest.mark.xdist_group(GROUP)
+@pytest.mark.timeout(DEMO_TIMEOUT)  # the first test to ask for the shared demo runs it
+def test_run_demo_goes_from_files_to_a_governed_champion(whole_demo: WholeDemo) -> None:
+    result, shown, redis_url = whole_demo.result, whole_demo.printed, whole_demo.redis_url
+    client = whole_demo.client()
     try:
-        created = set(_demo_keys(url)) - before
-        if created:
-            connection.delete(*created)
-    finally:
-        connection.close()
-
-
-def _demo_keys(url: str) -> list[bytes]:
-    connection = redis.Redis.from_url(url)
-    try:
-        return list(connection.scan_iter(match="shipyard-demo:*", count=10_000))
-    finally:
-        connection.close()
-
-
-@pytest.mark.timeout(DEMO_TIMEOUT)
-def test_run_demo_goes_from_files_to_a_governed_champion(tmp_path: Path, redis_url: str) -> None:
-    client = Client(load_settings(home=tmp_path / "home"))
-    buffer = io.StringIO()
-    try:
-        result = run_demo(
-            client,
-            tmp_path / "work",
-            seed=1,
-            rows=ROWS,
-            console=Console(file=buffer, width=200),
-            redis_url=redis_url,
-        )
         tracking = client.tracking
         sweep = tracking.get_run(result.sweep_id)
         children = tracking.search_runs(["churn"], f"parent_id = '{sweep.id}'")
@@ -153,7 +114,6 @@ def test_run_demo_goes_from_files_to_a_governed_champion(tmp_path: Path, redis_u
         assert [p.step for p in stages] == list(range(1, 201))
 
         # Served online: the newest values of the customers shown.
-        shown = buffer.getvalue()
         assert "Online features (service 'churn_model')" in shown and "present" in shown
 
         # Governed: the best version passed every gate and is the champion; the runner-up was
@@ -181,12 +141,12 @@ def test_run_demo_goes_from_files_to_a_governed_champion(tmp_path: Path, redis_u
 
         _check_pipeline(client, result.pipeline)
         later = DRIFTED_REQUESTS + (MONITOR_CANARY_REQUESTS if result.monitoring.canary_version else 0)
-        _check_serving(client, result.serving, tmp_path / "home", later_requests=later)
+        _check_serving(client, result.serving, whole_demo.home, later_requests=later)
         _check_scoring(result.scoring, redis_url)
         _check_monitoring(client, result.monitoring)
     finally:
         client.close()
-    text = buffer.getvalue()
+    text = shown
     assert "Models by validation ROC AUC" in text and "What to look at next" in text
     assert f"shipyard runs show {result.best_run_id}" in text
     assert f"shipyard lineage {result.best_run_id}" in text
@@ -317,40 +277,82 @@ def _check_scoring(outcome: ScoringOutcome, redis_url: str) -> None:
     assert len(outputs) == STREAM_ENTRIES
 
 
-@pytest.mark.timeout(DEMO_TIMEOUT)
-def test_demo_command_uses_a_fresh_folder(tmp_path: Path) -> None:
-    result = invoke("demo", "--dir", "here", "--rows", str(ROWS), "--seed", "2")
-    assert result.exit_code == 0, (result.stdout, result.stderr, result.exception)
-    home = tmp_path / "here" / ".shipyard"
-    assert (home / "shipyard.db").is_file() and (
-        tmp_path / "here" / "data" / "churn_labels.parquet"
-    ).is_file()
-    assert not (tmp_path / ".shipyard").exists()
-    assert f"cd {tmp_path / 'here'}" in result.stdout  # the suggested commands need that folder's settings
-    assert "Stream scoring skipped: it needs Redis (set SHIPYARD_DEMO_REDIS_URL" in result.stdout
-    assert (tmp_path / "here" / "data" / "scored.parquet").is_file()
+class _RecordedDemo:
+    """Stands in for :func:`run_demo` in the tests of the ``demo`` command's own choices (which
+    store, which folder, what it says first): it records its arguments and leaves what a demo
+    leaves behind (a run in the demo's experiment, a data file, a model card). The whole demo runs
+    in ``test_run_demo_goes_from_files_to_a_governed_champion`` and, through the CLI, in
+    ``test_next_steps.py``."""
+
+    def __init__(self) -> None:
+        self.calls: list[dict[str, Any]] = []
+
+    def __call__(self, client: Client, workdir: Path, **kwargs: Any) -> None:
+        self.calls.append({"workdir": workdir, "data_left": (workdir / "data").exists(), **kwargs})
+        client.tracking.get_or_create_experiment(EXPERIMENT)
+        run = client.tracking.create_run(EXPERIMENT, name=f"demo-{len(self.calls)}")
+        client.tracking.end_run(run.id)
+        (workdir / "data").mkdir(parents=True, exist_ok=True)
+        (workdir / "data" / "churn_labels.parquet").write_bytes(b"PAR1")
+        (workdir / "model-card-churn-1.md").write_text("# churn/1\n")
+
+
+@pytest.fixture
+def recorded_demo(monkeypatch: pytest.MonkeyPatch) -> _RecordedDemo:
+    recorded = _RecordedDemo()
+    monkeypatch.setattr("shipyard.demo.scenario.run_demo", recorded)
+    return recorded
+
+
+def _runs(home: Path) -> list[str]:
     client = Client(load_settings(home=home))
     try:
-        runs = client.tracking.search_runs(["churn"], order_by=["metrics.roc_auc DESC"])
-        best = next(r for r in runs if r.parent_id is not None)
-        assert f"shipyard runs show {best.id}" in result.stdout
+        return sorted(r.name for r in client.tracking.search_runs([EXPERIMENT]))
     finally:
         client.close()
 
 
-@pytest.mark.timeout(2 * DEMO_TIMEOUT)  # two demos
-def test_demo_command_respects_configured_settings(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("SHIPYARD_HOME", str(tmp_path / "configured"))
-    result = invoke("demo", "--dir", "here", "--rows", str(ROWS))
+def test_demo_command_uses_a_fresh_folder_and_starts_clean_when_run_again(
+    tmp_path: Path, recorded_demo: _RecordedDemo
+) -> None:
+    result = invoke("demo", "--dir", "here", "--rows", str(ROWS), "--seed", "2")
     assert result.exit_code == 0, (result.stdout, result.stderr, result.exception)
-    assert (tmp_path / "configured" / "shipyard.db").is_file()
-    assert not (tmp_path / "here" / ".shipyard").exists()
-    assert "then, in the same shell" not in result.stdout  # no `cd`: the settings are the user's
-    assert "\ncd " not in result.stdout
-    # Run again on the same configured store, it says that it adds to it.
+    here = tmp_path / "here"
+    [call] = recorded_demo.calls
+    assert call["workdir"] == here and call["seed"] == 2 and call["rows"] == ROWS
+    assert call["first_step"] == f"cd {here}"  # the suggested commands need that folder's settings
+    assert call["redis_url"] is None  # no Redis configured: the stream stage is skipped
+    assert (here / ".shipyard" / "shipyard.db").is_file() and not (tmp_path / ".shipyard").exists()
+    assert _runs(here / ".shipyard") == ["demo-1"]
+    assert "Starting clean" not in result.stdout
+
     again = invoke("demo", "--dir", "here", "--rows", str(ROWS))
     assert again.exit_code == 0, (again.stdout, again.stderr, again.exception)
-    assert "Adding to the configured store" in again.stdout
+    assert "Starting clean: removed the previous demo's store and data" in again.stdout
+    assert "model-card-churn-1.md" in again.stdout
+    assert recorded_demo.calls[1]["data_left"] is False
+    assert _runs(here / ".shipyard") == ["demo-2"]  # the first run's store is gone, not added to
+
+
+def test_demo_command_respects_configured_settings(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, recorded_demo: _RecordedDemo
+) -> None:
+    monkeypatch.setenv("SHIPYARD_HOME", str(tmp_path / "configured"))
+    monkeypatch.setenv("SHIPYARD_DEMO_REDIS_URL", "redis://127.0.0.1:6379/0")
+    result = invoke("demo", "--dir", "here", "--rows", str(ROWS))
+    assert result.exit_code == 0, (result.stdout, result.stderr, result.exception)
+    [call] = recorded_demo.calls
+    assert call["first_step"] is None  # no `cd`: the settings are the user's
+    assert call["redis_url"] == "redis://127.0.0.1:6379/0"
+    assert _runs(tmp_path / "configured") == ["demo-1"]
+    assert not (tmp_path / "here" / ".shipyard").exists()
+    assert "Adding to the configured store" not in result.stdout
+    # Run again on the same configured store, it says that it adds to it, and removes nothing.
+    again = invoke("demo", "--dir", "here", "--rows", str(ROWS))
+    assert again.exit_code == 0, (again.stdout, again.stderr, again.exception)
+    assert "Adding to the configured store" in again.stdout and "1 runs" in again.stdout
+    assert "Starting clean" not in again.stdout
+    assert _runs(tmp_path / "configured") == ["demo-1", "demo-2"]
 
 
 def _wait_inside_the_sweep(demo: subprocess.Popen[str], db: Path, timeout: float = 120) -> None:

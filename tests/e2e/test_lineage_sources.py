@@ -3,35 +3,30 @@ run -> model version, through the SDK, the CLI, the REST API, the web UI and the
 
 from __future__ import annotations
 
-import io
 from pathlib import Path
 
 import httpx
 import pytest
-from rich.console import Console
 
 from shipyard.app import build_app
 from shipyard.client import Client
 from shipyard.client.tracking_wire import lineage
 from shipyard.config import load_settings
-from shipyard.demo.scenario import DemoResult, run_demo
+from shipyard.demo.scenario import DemoResult
 from shipyard.tracking.model import LineageGraph, NodeKind
 from support.cli import isolate, ok
 from support.live_server import start_live_server
+from support.whole_demo import GROUP, WholeDemo
 
-ROWS = 600
 VIEWS = {"customer_profile", "customer_activity"}  # the views that read files
 
+#: The first test to ask for the shared demo runs it (see support.whole_demo).
+pytestmark = [pytest.mark.xdist_group(GROUP), pytest.mark.timeout(900)]
 
-@pytest.fixture(scope="module")
-def demo(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, DemoResult]:
-    root = tmp_path_factory.mktemp("lineage")
-    client = Client(load_settings(home=root / "home"))
-    try:
-        result = run_demo(client, root / "work", seed=1, rows=ROWS, console=Console(file=io.StringIO()))
-    finally:
-        client.close()
-    return root, result
+
+@pytest.fixture
+def demo(whole_demo: WholeDemo) -> tuple[Path, DemoResult]:
+    return whole_demo.root, whole_demo.result
 
 
 def check_chain(graph: LineageGraph, run_id: str, data_dir: Path) -> None:
