@@ -18,7 +18,7 @@ from sqlalchemy import Connection, select
 
 from shipyard.events.log import events_t
 from shipyard.monitoring.model import ThreadStep
-from shipyard.pipelines.context import TAG_STARTED_BY_PIPELINE_RUN
+from shipyard.pipelines.model import TAG_PIPELINE_RUN
 from shipyard.pipelines.triggers.records import firings_t, triggers_t
 from shipyard.registry import lineage as registry_lineage
 from shipyard.tracking.records import runs_t, tags_t
@@ -128,7 +128,7 @@ def _firings(app: App, seq: int) -> list[Any]:
 def _made_in(conn: Connection, pipeline_run_id: str) -> list[str]:
     """Runs tagged with the pipeline run that made them (see :mod:`shipyard.pipelines.context`)."""
     query = select(tags_t.c.run_id).where(
-        tags_t.c.key == TAG_STARTED_BY_PIPELINE_RUN, tags_t.c.value == pipeline_run_id
+        tags_t.c.key == TAG_PIPELINE_RUN, tags_t.c.value == pipeline_run_id
     )
     return [r for (r,) in conn.execute(query)]
 

@@ -9,9 +9,7 @@ from __future__ import annotations
 import contextvars
 from dataclasses import dataclass
 
-#: Tags a run started inside a step gets (the step run's own tags use the same names).
-TAG_STARTED_BY_PIPELINE_RUN = "shipyard.pipeline.run"
-TAG_STARTED_BY_STEP_RUN = "shipyard.step.run"
+from shipyard.pipelines.model import TAG_PIPELINE_RUN, TAG_STEP_RUN
 
 
 @dataclass(frozen=True)
@@ -43,4 +41,4 @@ def run_tags() -> dict[str, str]:
     found = current_step()
     if found is None:
         return {}
-    return {TAG_STARTED_BY_PIPELINE_RUN: found.pipeline_run_id, TAG_STARTED_BY_STEP_RUN: found.step_run_id}
+    return {TAG_PIPELINE_RUN: found.pipeline_run_id, TAG_STEP_RUN: found.step_run_id}

@@ -14,6 +14,8 @@ TAG_PIPELINE_VERSION = "shipyard.pipeline.version"
 TAG_PIPELINE_RUN = "shipyard.pipeline.run"
 TAG_STEP = "shipyard.step"
 TAG_STEP_VERSION = "shipyard.step.version"
+#: On a run started inside a step body (besides TAG_PIPELINE_RUN): the step run that made it.
+TAG_STEP_RUN = "shipyard.step.run"
 TAG_STARTED_BY = "shipyard.started_by"
 TAG_TRIGGER = "shipyard.trigger_id"
 TAG_ATTEMPT = "shipyard.step.attempt"
