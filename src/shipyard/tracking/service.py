@@ -175,8 +175,10 @@ class TrackingService(TrackingAPI):
         run_id = new_id()
         name = validation.name("run", name) if name is not None else f"run-{run_id[-8:]}"
         with self.db.write() as conn:
-            self._insert_run(conn, run_id, experiment, name, user, parent_id, tags, environment)
-            run = records.load_run(conn, run_id)
+            values, clean_tags = self._insert_run(
+                conn, run_id, experiment, name, user, parent_id, tags, environment
+            )
+        run = records.new_run(values, clean_tags, environment)
         if environment is not None:  # committed: later runs need not insert it again
             self._known_environments.add(environment_digest(environment))
         return run
@@ -191,7 +193,8 @@ class TrackingService(TrackingAPI):
         parent_id: str | None,
         tags: Mapping[str, str] | None,
         environment: RunEnvironment | None,
-    ) -> None:
+    ) -> tuple[dict[str, Any], dict[str, str]]:
+        """Insert a run (and its tags); the ``runs`` row's values and the tags, as stored."""
         clean_tags = validation.tags(tags or {})
         validation.at_most(len(clean_tags), self.limits.max_tags, "tags", "max_tags")
         user = user or getpass.getuser()
@@ -212,28 +215,27 @@ class TrackingService(TrackingAPI):
                     }
                 ],
             )
-        conn.execute(
-            runs_t.insert(),
-            {
-                "id": run_id,
-                "experiment_id": exp.id,
-                "name": name,
-                "status": RunStatus.RUNNING.value,
-                "start_time": now_ms(),
-                "end_time": None,
-                "user": user,
-                "note": "",
-                "parent_id": parent_id,
-                "environment_digest": digest,
-                "command": environment.command if environment else "",
-                "git_commit": environment.git_commit if environment else None,
-                "git_dirty": environment.git_dirty if environment else None,
-            },
-        )
+        values = {
+            "id": run_id,
+            "experiment_id": exp.id,
+            "name": name,
+            "status": RunStatus.RUNNING.value,
+            "start_time": now_ms(),
+            "end_time": None,
+            "user": user,
+            "note": "",
+            "parent_id": parent_id,
+            "environment_digest": digest,
+            "command": environment.command if environment else "",
+            "git_commit": environment.git_commit if environment else None,
+            "git_dirty": environment.git_dirty if environment else None,
+        }
+        conn.execute(runs_t.insert(), values)
         if clean_tags:
             conn.execute(
                 tags_t.insert(), [{"run_id": run_id, "key": k, "value": v} for k, v in clean_tags.items()]
             )
+        return values, dict(clean_tags)
 
     def get_run(self, run_id: str) -> Run:
         with self.db.read() as conn:
