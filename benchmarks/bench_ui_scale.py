@@ -1,27 +1,36 @@
 """The web UI on a large experiment: 100,000 runs (10 params, 10 metrics each) and a compare of 10
-runs with 100,000 points each (their curves downsampled in the database). Server time is measured in process (Starlette's test client, no network), browser
-time with Playwright driving the system Chromium.
+runs with 100,000 points each (their curves downsampled in the database). Server time is measured
+in process (Starlette's test client, no network), browser time with Playwright driving the system
+Chromium.
 
 The runs are seeded in bulk, as the rows the SDK would store (checked against one run logged
 through the SDK): logging 100,000 runs call by call took over half an hour.
-``SHIPYARD_BENCH_UI_RUNS`` sets the run count (default 100,000)."""
+``SHIPYARD_BENCH_UI_RUNS`` sets the run count (default 100,000). With
+``SHIPYARD_BENCH_POSTGRES_URL`` (else ``SHIPYARD_TEST_POSTGRES_URL``) set, the same is measured on
+PostgreSQL too, in a database created for the run and dropped after."""
 
 from __future__ import annotations
 
 import os
 import random
 import statistics
+import tempfile
 import threading
 import time
+from pathlib import Path
 
 from fastapi.testclient import TestClient
 from sqlalchemy import Connection, insert, select
 
 import shipyard.tracking.tables as tables
+from bench_rest_writes import _postgres
 from common import Result, embedded_client
-from shipyard.app import App
+from shipyard.app import App, build_app
+from shipyard.config import load_settings
 from shipyard.core.ids import new_id
+from shipyard.migrations import runner
 from shipyard.storage.metadata.base import Base
+from shipyard.storage.metadata.database import Database
 from shipyard.tracking import service, validation
 from shipyard.tracking.model import RunStatus
 
@@ -127,63 +136,64 @@ def _timed(client: TestClient, path: str) -> float:
 
 
 def run() -> list[Result]:
+    results = []
+    with embedded_client() as client:
+        results += _measure("SQLite", client._local_app("the UI benchmark"))
+    with _postgres() as url, tempfile.TemporaryDirectory(prefix="shipyard-bench-") as home:
+        if url is not None:
+            db = Database(url)
+            runner.upgrade(db)
+            db.dispose()
+            app = build_app(load_settings(home=Path(home), db_url=url, artifacts=f"{home}/artifacts"))
+            try:
+                results += _measure("PostgreSQL", app)
+            finally:
+                app.close()
+    return results
+
+
+def _measure(label: str, app: App) -> list[Result]:
     from playwright.sync_api import sync_playwright
 
     from shipyard.server import create_app
 
     results = []
-    with embedded_client() as client:
-        app = client._local_app("the UI benchmark")
-        started = time.perf_counter()
-        _seed(app)
-        seeded = time.perf_counter() - started
-        compared = []
-        for i in range(COMPARED):
-            run = app.tracking.create_run("scale", name=f"long-{i}", user=USER)
-            for start in range(0, POINTS, CHUNK):  # one call takes at most max_metric_points
-                app.tracking.log_metrics(
-                    run.id,
-                    [("loss", 1 / (s + 1) + i / 100, s, 1_000_000 + s) for s in range(start, start + CHUNK)],
-                )
-            compared.append(run.id)
-        app.accounts.create_user(USER, role="viewer")
-        token = app.accounts.create_token(USER).secret
-        experiment = app.tracking.get_experiment("scale").id
-        api = create_app(app)
-        with TestClient(api, base_url="http://bench", cookies={"shipyard_token": token}) as http:
-            base = f"/ui/experiments/{experiment}"
-            load = os.getloadavg()[0]  # once seeded, as the pages are measured
-            note = f"{RUNS:,} runs seeded in {seeded:.0f} s; load average {load:.1f} on {os.cpu_count()} CPUs"
-            results.append(Result("UI runs page, first screen (server)", _timed(http, base), "ms", 200, note))
-            results.append(
-                Result(
-                    "UI runs page sorted by a metric (server)",
-                    _timed(http, f"{base}?order_by=metrics.m3+DESC"),
-                    "ms",
-                    300,
-                    note,
-                )
+    started = time.perf_counter()
+    _seed(app)
+    seeded = time.perf_counter() - started
+    compared = []
+    for i in range(COMPARED):
+        run = app.tracking.create_run("scale", name=f"long-{i}", user=USER)
+        for start in range(0, POINTS, CHUNK):  # one call takes at most max_metric_points
+            app.tracking.log_metrics(
+                run.id,
+                [("loss", 1 / (s + 1) + i / 100, s, 1_000_000 + s) for s in range(start, start + CHUNK)],
             )
-            results.append(
-                Result(
-                    "UI runs page filtered by a metric (server)",
-                    _timed(http, f"{base}?filter=metrics.m5+%3E+0.99"),
-                    "ms",
-                    300,
-                    note,
-                )
-            )
-            compare = "/ui/compare?" + "&".join(f"run={r}" for r in compared)
-            results.append(
-                Result(
-                    "UI compare 10 runs x 100,000 points (server)", _timed(http, compare), "ms", 1000, note
-                )
-            )
-        results.append(_browser_compare(app, token, compare, sync_playwright, note))
+        compared.append(run.id)
+    if app.db.dialect == "postgresql":  # what autovacuum does on a live server after such a load
+        with app.db.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+            conn.exec_driver_sql("VACUUM ANALYZE")
+    app.accounts.create_user(USER, role="viewer")
+    token = app.accounts.create_token(USER).secret
+    experiment = app.tracking.get_experiment("scale").id
+    load = os.getloadavg()[0]  # once seeded, as the pages are measured
+    note = f"{RUNS:,} runs seeded in {seeded:.0f} s; load average {load:.1f} on {os.cpu_count()} CPUs"
+    base = f"/ui/experiments/{experiment}"
+    compare = "/ui/compare?" + "&".join(f"run={r}" for r in compared)
+    pages = [
+        ("UI runs page, first screen", base, 200),
+        ("UI runs page sorted by a metric", f"{base}?order_by=metrics.m3+DESC", 300),
+        ("UI runs page filtered by a metric", f"{base}?filter=metrics.m5+%3E+0.99", 300),
+        ("UI compare 10 runs x 100,000 points", compare, 1000),
+    ]
+    with TestClient(create_app(app), base_url="http://bench", cookies={"shipyard_token": token}) as http:
+        for name, path, target in pages:
+            results.append(Result(f"{name} ({label}, server)", _timed(http, path), "ms", target, note))
+    results.append(_browser_compare(app, token, compare, sync_playwright, label, note))
     return results
 
 
-def _browser_compare(app: object, token: str, path: str, playwright: object, note: str) -> Result:
+def _browser_compare(app: object, token: str, path: str, playwright: object, label: str, note: str) -> Result:
     """The compare page in Chromium until its chart holds all 10 curves."""
     import socket
 
@@ -221,5 +231,9 @@ def _browser_compare(app: object, token: str, path: str, playwright: object, not
         server.should_exit = True
         thread.join(10)
     return Result(
-        "UI compare 10 x 100,000 points, load to drawn (Chromium)", statistics.median(times), "ms", 1000, note
+        f"UI compare 10 x 100,000 points, load to drawn ({label}, Chromium)",
+        statistics.median(times),
+        "ms",
+        1000,
+        note,
     )
