@@ -8,6 +8,9 @@ Revises: 0012_pipelines_resume
 sort by: both read the index alone, never the table (an index-only scan on PostgreSQL, a covering
 index on SQLite), and a whole history comes back in order without a sort. It replaces
 ``(run_id, key, step)``, a prefix of it, so a logged point still updates one index.
+
+The index is about 40% larger than the one it replaces. Building it reads the whole table, and
+metric writes wait meanwhile: about 1.2 s per million points on PostgreSQL.
 """
 
 from __future__ import annotations
