@@ -111,3 +111,16 @@ def test_the_default_ordering_reads_the_experiments_runs_newest_first(
     # (experiment_id, start_time), or start_time alone when the experiment holds many of the runs
     assert "ix_runs_experiment_start" in plan or "ix_runs_start_time" in plan, plan
     assert not _sorts_everything(db, plan), plan
+
+
+def test_a_page_ordered_by_a_metric_alone_joins_its_values_once(populated: tuple[Database, str]) -> None:
+    """Ordered by a metric the filter does not compare, every run of the experiment is ranked: the
+    metric's values are joined in one pass, not looked up once per run (three times slower on
+    PostgreSQL over 100,000 runs)."""
+    db, experiment = populated
+    for filter in ("", "parent_id IS NULL", "status = 'FINISHED'"):
+        plan = _plan(db, experiment, filter, ["metrics.auc DESC"])
+        if db.dialect == "sqlite":
+            assert "CORRELATED SCALAR SUBQUERY" not in plan, plan
+        else:
+            assert "SubPlan" not in plan, plan

@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+from contextlib import ExitStack
 from pathlib import Path
 
 import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
+from sqlalchemy import insert, inspect, text
 
+import shipyard.tracking.tables as tables
 from shipyard.app import build_app
 from shipyard.config import load_settings
 from shipyard.errors import ConfigError
@@ -70,3 +73,51 @@ def test_sqlite_runs_in_wal_mode(tmp_path: Path) -> None:
 def test_bad_database_url_is_a_config_error() -> None:
     with pytest.raises(ConfigError, match="database URL"):
         Database("not a url")
+
+
+def _metrics_indexes(db: Database) -> set[str]:
+    with db.read() as conn:
+        return {i["name"] for i in inspect(conn).get_indexes("metrics") if i["name"]}
+
+
+@pytest.mark.parametrize("backend", ["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
+def test_the_covering_metrics_index_replaces_its_prefix_and_back(backend: str, tmp_path: Path) -> None:
+    """0013 swaps ``metrics (run_id, key, step)`` for the covering index and back, points kept."""
+    with ExitStack() as stack:
+        url = (
+            f"sqlite:///{tmp_path}/m.db"
+            if backend == "sqlite"
+            else stack.enter_context(fresh_postgres_database())
+        )
+        db = Database(url)
+        stack.callback(db.dispose)
+        runner.upgrade(db, "0012_pipelines_resume")
+        with db.write() as conn:  # 0012's tables are today's: the models' tables can fill them
+            conn.execute(insert(tables.ExperimentRow.__table__), [{"id": "e", "name": "e", "created_at": 0}])
+            conn.execute(
+                insert(tables.RunRow.__table__),
+                [
+                    {
+                        "id": "r",
+                        "experiment_id": "e",
+                        "name": "r",
+                        "status": "FINISHED",
+                        "start_time": 0,
+                        "user": "u",
+                    }
+                ],
+            )
+            conn.execute(
+                insert(tables.MetricRow.__table__),
+                [{"run_id": "r", "key": "loss", "value": 0.5, "step": 3, "timestamp": 7}],
+            )
+        assert _metrics_indexes(db) == {"ix_metrics_run_key_step"}
+        runner.upgrade(db)
+        assert _metrics_indexes(db) == {"ix_metrics_covering"}
+        runner.downgrade(db, "0012_pipelines_resume")
+        assert _metrics_indexes(db) == {"ix_metrics_run_key_step"}
+        runner.upgrade(db)
+        with db.read() as conn:
+            assert conn.execute(text("SELECT run_id, key, value, step, timestamp FROM metrics")).all() == [
+                ("r", "loss", 0.5, 3, 7)
+            ]

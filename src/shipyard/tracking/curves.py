@@ -3,8 +3,9 @@
 A chart ``points`` wide needs at most two points per pixel column: the lowest and the highest
 value (the M4 idea, Jugel et al. 2014), so peaks and dips survive. The steps are split into
 ``points // 2`` equal ranges; for each range the database finds the point with the lowest and the
-one with the highest value by a small index range scan on ``(run_id, key, step)``, and only those
-rows come back. Nothing is grouped or sorted over the whole history, which SQLite would do with a
+one with the highest value by a small range scan of the covering index
+``metrics (run_id, key, step, timestamp, id, value)`` (no table row is read), and only those rows
+come back. Nothing is grouped or sorted over the whole history, which SQLite would do with a
 temporary B-tree, and a 100,000-point history never becomes 100,000 Python objects.
 
 The query is plain SQL (a recursive CTE numbering the ranges, correlated ``ORDER BY value LIMIT 1``
@@ -14,7 +15,7 @@ place on a chart: ranges holding only NaN give no point.
 
 from __future__ import annotations
 
-from sqlalchemy import Connection, func, select, text
+from sqlalchemy import Connection, Select, TextClause, func, literal, select, text
 
 from shipyard.storage.metadata.base import table
 from shipyard.tracking import records
@@ -52,28 +53,53 @@ def _statement() -> str:
 _SQL = text(_statement())
 
 
+def history_query(run_id: str, key: str) -> Select[int, float | None, int]:
+    """The whole history in step order (ties in logging order), read from the index alone."""
+    return (
+        select(metrics_t.c.step, metrics_t.c.value, metrics_t.c.timestamp)
+        .where(metrics_t.c.run_id == run_id, metrics_t.c.key == key)
+        .order_by(metrics_t.c.step, metrics_t.c.timestamp, metrics_t.c.id)
+    )
+
+
+def bounds_query(run_id: str, key: str, points: int) -> Select[int, int | None, int | None]:
+    """How many points the history holds, up to ``points + 1``, and its first and last step.
+
+    Each bound alone is one index probe, and the count stops past ``points``: counting a whole
+    history would read it once more than cutting it down does."""
+    this = (metrics_t.c.run_id == run_id, metrics_t.c.key == key)
+    return select(
+        select(func.count())
+        .select_from(select(literal(1)).where(*this).limit(points + 1).subquery())
+        .scalar_subquery(),
+        select(func.min(metrics_t.c.step)).where(*this).scalar_subquery(),
+        select(func.max(metrics_t.c.step)).where(*this).scalar_subquery(),
+    )
+
+
+def downsample_query(run_id: str, key: str, low: int, high: int, points: int) -> TextClause:
+    """Each of ``points // 2`` equal step ranges of ``[low, high]``: its lowest and highest point."""
+    ranges = points // 2
+    width = (high - low) // ranges + 1  # every step falls in one of the ranges
+    return _SQL.bindparams(run_id=run_id, key=key, low=low, width=width, ranges=ranges)
+
+
+def history(conn: Connection, run_id: str, key: str) -> list[Metric]:
+    return [
+        Metric(key, records.nan_if_null(value), step, timestamp)
+        for step, value, timestamp in conn.execute(history_query(run_id, key))
+    ]
+
+
 def curve(conn: Connection, run_id: str, key: str, points: int) -> list[Metric]:
     """The run's ``key`` history, whole when it has at most ``points`` points, else at most
     ``points`` of them: each step range's lowest and highest value, in step order."""
-    bounds = conn.execute(
-        select(func.count(), func.min(metrics_t.c.step), func.max(metrics_t.c.step)).where(
-            metrics_t.c.run_id == run_id, metrics_t.c.key == key
-        )
-    ).one()
-    count, low, high = bounds
+    count, low, high = conn.execute(bounds_query(run_id, key, points)).one()
     if count <= points or points < 2 or low is None or high is None:
-        rows = conn.execute(
-            select(metrics_t.c.step, metrics_t.c.value, metrics_t.c.timestamp)
-            .where(metrics_t.c.run_id == run_id, metrics_t.c.key == key)
-            .order_by(metrics_t.c.step, metrics_t.c.timestamp, metrics_t.c.id)
-        )
-        return [Metric(key, records.nan_if_null(r.value), r.step, r.timestamp) for r in rows]
-    ranges = points // 2
-    width = (high - low) // ranges + 1  # every step falls in one of the ranges
-    rows = conn.execute(_SQL, {"run_id": run_id, "key": key, "low": low, "width": width, "ranges": ranges})
+        return history(conn, run_id, key)
     seen: set[int] = set()
     kept = []
-    for step, value, timestamp in rows:
+    for step, value, timestamp in conn.execute(downsample_query(run_id, key, low, high, points)):
         if step not in seen:  # several points logged at one step: the first stands for them
             seen.add(step)
             kept.append(Metric(key, value, step, timestamp))

@@ -386,12 +386,7 @@ class TrackingService(TrackingAPI):
     def metric_history(self, run_id: str, key: str) -> list[Metric]:
         with self.db.read() as conn:
             self._require_run(conn, run_id)
-            rows = conn.execute(
-                select(metrics_t.c.key, metrics_t.c.value, metrics_t.c.step, metrics_t.c.timestamp)
-                .where(metrics_t.c.run_id == run_id, metrics_t.c.key == key)
-                .order_by(metrics_t.c.step, metrics_t.c.timestamp, metrics_t.c.id)
-            )
-            return [Metric(r.key, records.nan_if_null(r.value), r.step, r.timestamp) for r in rows]
+            return curves.history(conn, run_id, key)
 
     def metric_curve(self, run_id: str, key: str, points: int) -> list[Metric]:
         """The history cut to at most ``points`` points in the database, for charts (see

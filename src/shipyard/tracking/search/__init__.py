@@ -36,7 +36,8 @@ sort numerically first, then as strings. Ties break by ``start_time DESC, id ASC
 The package has three parts: :mod:`.expressions` is the small immutable AST (no SQL);
 :mod:`.parser` builds it (:func:`parse_filter`/:func:`parse_order_by`); :mod:`.sql` compiles it
 (:func:`build_search`) to one SQLAlchemy ``SELECT`` of run ids. Key predicates are correlated
-``EXISTS`` subqueries against the child tables, which use their ``(run_id, key)`` primary keys.
+``EXISTS`` subqueries against the child tables, which use their ``(run_id, key)`` primary keys; an
+ordering key's values come from an outer join on the same key.
 """
 
 from __future__ import annotations
