@@ -76,6 +76,7 @@ METRIC_COLUMNS = ("key", "value", "step", "timestamp")
 # Statements run on every call of the hot paths are built once (building a select costs more than
 # running it on SQLite).
 _RUN_STATUS = select(runs_t.c.id, runs_t.c.status).where(runs_t.c.id == bindparam("run_id"))
+_RUN_KEY_SHARE = _RUN_STATUS.with_for_update(key_share=True, read=True)
 _EXPERIMENT_BY_NAME = select(exp_t).where(exp_t.c.name == bindparam("name"))
 _EXPERIMENT_BY_ID = select(exp_t).where(exp_t.c.id == bindparam("id"))
 _EXPERIMENT_OF_RUN = (
@@ -351,7 +352,10 @@ class TrackingService(TrackingAPI):
         Every refusal (:class:`NotFound`, :class:`Conflict`) is raised *before* anything is
         written, so a caller sharing the transaction among several batches (group commit, see
         :mod:`shipyard.tracking.group_commit`) can refuse one batch and keep the others."""
-        self._require_run(conn, run_id)
+        # The run, checked once for the whole batch (``metrics`` has no foreign key) and held
+        # against deletion until the batch commits (PostgreSQL; SQLite has one writer at a time).
+        if conn.execute(_RUN_KEY_SHARE, {"run_id": run_id}).first() is None:
+            raise NotFound(f"run {run_id!r} does not exist", field="run_id")
         if batch_id is not None:
             digest = validation.points_digest(rows)
             if not insert_ignore(
