@@ -5,6 +5,7 @@ from __future__ import annotations
 import subprocess
 import sys
 import textwrap
+import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -12,9 +13,10 @@ from pathlib import Path
 import pytest
 
 from shipyard.client import Client
-from shipyard.client.buffer import MetricBuffer
+from shipyard.client.buffer import MAX_SEALED, MetricBuffer
 from shipyard.config import load_settings
 from shipyard.tracking.model import RunStatus
+from support.waiting import wait_until
 
 
 @pytest.fixture
@@ -28,15 +30,36 @@ def stored(client: Client, run_id: str, key: str = "loss") -> int:
     return len(client.tracking.metric_history(run_id, key))
 
 
-def test_full_buffer_is_flushed_without_waiting(tmp_path: Path) -> None:
+def test_full_batches_are_sent_in_the_background_without_waiting_for_the_interval(tmp_path: Path) -> None:
     client = Client(load_settings(home=tmp_path, metric_flush_size=10, metric_flush_interval=60))
     run = client.start_run("buf")
     for i in range(25):
         run.log_metric("loss", float(i), step=i)
-    assert stored(client, run.id) == 20
+    wait_until(lambda: stored(client, run.id) == 20, timeout=10)  # the interval is a minute
     run.end()
-    assert stored(client, run.id) == 25
+    assert [p.step for p in client.tracking.metric_history(run.id, "loss")] == list(range(25))
     client.close()
+
+
+def test_a_caller_faster_than_the_store_waits_for_it_with_few_batches_held() -> None:
+    sent: list[list[int]] = []
+    release = threading.Event()
+    held: list[int] = []
+
+    def slow_sink(points: list[tuple[str, float, int, int]], batch_id: str) -> None:
+        release.wait(10)  # the store is stuck until the caller has filled the backlog
+        sent.append([p[2] for p in points])
+
+    buffer = MetricBuffer(slow_sink, flush_size=10, flush_interval=60)
+    logger = threading.Thread(target=lambda: [buffer.add(("loss", 0.0, i, 0)) for i in range(200)])
+    logger.start()
+    wait_until(lambda: len(buffer) >= (MAX_SEALED + 1) * 10, timeout=10)
+    held.append(len(buffer))
+    release.set()
+    logger.join(10)
+    buffer.close()
+    assert held[0] <= (MAX_SEALED + 2) * 10  # the caller stopped to send, instead of growing memory
+    assert [s for batch in sent for s in batch] == list(range(200))  # every point, once, in order
 
 
 def test_interval_flushes_a_partial_buffer(client: Client) -> None:

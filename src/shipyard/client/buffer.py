@@ -1,10 +1,12 @@
 """The SDK's metric buffer: ``log_metric`` appends to memory; points reach the store in batches.
 
-A batch is flushed when it reaches ``flush_size`` points, every ``flush_interval`` seconds (one
-daemon thread per process serves every buffer), when the run ends (normally or by an exception),
-and at process exit. A batch that fails to flush stays pending with its batch id and is retried
-first next time; the store ignores a batch id it has already stored, so a retry never duplicates
-points.
+A batch is sealed when it reaches ``flush_size`` points and sent by a background thread (one daemon
+thread per process serves every buffer), so the caller goes on logging while the store takes it;
+with :data:`MAX_SEALED` batches already waiting, the caller sends them itself, which bounds memory.
+Points are also sent every ``flush_interval`` seconds, when the run ends (normally or by an
+exception), and at process exit. Batches are sent one at a time, in order. A batch that fails stays
+pending with its batch id and is retried first next time; the store ignores a batch id it has
+already stored, so a retry never duplicates points.
 """
 
 from __future__ import annotations
@@ -22,6 +24,9 @@ log = logging.getLogger(__name__)
 
 Sink = Callable[[list[MetricPoint], str], object]
 
+#: Full batches that may wait for the background thread before ``log_metric`` sends them itself.
+MAX_SEALED = 4
+
 
 class MetricBuffer:
     def __init__(self, sink: Sink, *, flush_size: int, flush_interval: float) -> None:
@@ -29,8 +34,8 @@ class MetricBuffer:
         self._size = flush_size
         self.interval = flush_interval
         self._points: list[MetricPoint] = []
-        self._pending: list[tuple[str, list[MetricPoint]]] = []
-        self._lock = threading.Lock()  # guards _points
+        self._pending: list[tuple[str, list[MetricPoint]]] = []  # sealed batches, oldest first
+        self._lock = threading.Lock()  # guards _points and _pending
         self._flush_lock = threading.Lock()  # one flush at a time, in order
         self.last_flush = time.monotonic()
         self._scheduled = False
@@ -39,9 +44,19 @@ class MetricBuffer:
         with self._lock:
             points = self._points
             points.append(point)
-            full = len(points) >= self._size
+            if len(points) < self._size:
+                full = False
+            else:
+                full = True
+                self._pending.append((new_id(), points))
+                self._points = []
+                backlog = len(self._pending)
         if full:
-            self.flush()
+            if backlog > MAX_SEALED:
+                self.flush()  # the store is slower than the caller: wait for it here
+            else:
+                self._scheduled = True
+                _ticker.watch(self)  # wakes the thread, which sends sealed batches at once
         elif not self._scheduled:
             self._scheduled = True
             _ticker.watch(self)
@@ -49,18 +64,27 @@ class MetricBuffer:
     def __len__(self) -> int:
         return len(self._points) + sum(len(p) for _, p in self._pending)
 
+    @property
+    def sealed(self) -> bool:
+        """Whether full batches wait to be sent."""
+        return bool(self._pending)
+
     def flush(self) -> None:
         """Send everything buffered; raises if the store cannot take it (points stay pending)."""
         with self._flush_lock:
             self.last_flush = time.monotonic()
             with self._lock:
-                points, self._points = self._points, []
-            if points:
-                self._pending.append((new_id(), points))
-            while self._pending:
-                batch_id, batch = self._pending[0]
+                if self._points:
+                    self._pending.append((new_id(), self._points))
+                    self._points = []
+            while True:
+                with self._lock:
+                    if not self._pending:
+                        return
+                    batch_id, batch = self._pending[0]
                 self._sink(batch, batch_id)
-                self._pending.pop(0)
+                with self._lock:
+                    self._pending.pop(0)
 
     def close(self) -> None:
         """Flush and stop being flushed by the interval thread."""
@@ -69,7 +93,8 @@ class MetricBuffer:
 
 
 class _Ticker:
-    """One daemon thread that flushes every watched buffer whose interval has passed."""
+    """One daemon thread that sends every watched buffer's sealed batches, and the rest of a
+    buffer once its interval has passed."""
 
     def __init__(self) -> None:
         self._buffers: weakref.WeakSet[MetricBuffer] = weakref.WeakSet()
@@ -78,6 +103,7 @@ class _Ticker:
         self._thread: threading.Thread | None = None
 
     def watch(self, buffer: MetricBuffer) -> None:
+        """Flush ``buffer`` when its interval has passed, and its sealed batches at once."""
         with self._lock:
             self._buffers.add(buffer)
             if self._thread is None or not self._thread.is_alive():
@@ -97,7 +123,7 @@ class _Ticker:
             wait = 1.0
             for buffer in buffers:
                 due = buffer.last_flush + buffer.interval
-                if due <= now and len(buffer):
+                if buffer.sealed or (due <= now and len(buffer)):
                     try:
                         buffer.flush()
                     except Exception as exc:  # keep the points; the next flush or the run's end retries
