@@ -13,17 +13,15 @@ from __future__ import annotations
 import random
 import re
 from collections.abc import Iterator
-from contextlib import ExitStack
 
 import pytest
-from sqlalchemy import insert, text
+from sqlalchemy import insert
 from sqlalchemy.sql import ClauseElement
 
 import shipyard.tracking.tables as tables
-from shipyard.migrations import runner
 from shipyard.storage.metadata.database import Database
 from shipyard.tracking import curves
-from support.databases import fresh_postgres_database
+from support.databases import migrated_database, query_plan
 
 RUNS, POINTS = 4, 20_000
 BASE = 1_700_000_000_000
@@ -76,22 +74,12 @@ def _populate(db: Database) -> str:
 def populated(
     request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[tuple[Database, str]]:
-    with ExitStack() as stack:
-        if request.param == "sqlite":
-            url = f"sqlite:///{tmp_path_factory.mktemp('metric-plans') / 'db.sqlite'}"
-        else:
-            url = stack.enter_context(fresh_postgres_database())
-        db = Database(url)
-        stack.callback(db.engine.dispose)
-        runner.upgrade(db)
+    with migrated_database(request.param, tmp_path_factory.mktemp("metric-plans")) as db:
         yield db, _populate(db)
 
 
 def _plan(db: Database, query: ClauseElement) -> list[str]:
-    compiled = query.compile(db.engine, compile_kwargs={"literal_binds": True})
-    prefix = "EXPLAIN QUERY PLAN " if db.dialect == "sqlite" else "EXPLAIN "
-    with db.engine.connect() as conn:
-        return [str(r[-1]) for r in conn.execute(text(prefix + str(compiled)))]
+    return query_plan(db, query)
 
 
 def _reads_of_metrics(db: Database, plan: list[str]) -> list[str]:

@@ -11,16 +11,14 @@ from __future__ import annotations
 
 import random
 from collections.abc import Iterator
-from contextlib import ExitStack
 
 import pytest
-from sqlalchemy import insert, text
+from sqlalchemy import insert
 
 import shipyard.tracking.tables as tables
-from shipyard.migrations import runner
 from shipyard.storage.metadata.database import Database
 from shipyard.tracking.search import build_search
-from support.databases import fresh_postgres_database
+from support.databases import migrated_database, query_plan
 
 RUNS = 20_000
 BASE = 1_700_000_000_000
@@ -61,24 +59,12 @@ def _populate(db: Database) -> str:
 def populated(
     request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[tuple[Database, str]]:
-    with ExitStack() as stack:
-        if request.param == "sqlite":
-            url = f"sqlite:///{tmp_path_factory.mktemp('plans') / 'db.sqlite'}"
-        else:
-            url = stack.enter_context(fresh_postgres_database())
-        db = Database(url)
-        stack.callback(db.engine.dispose)
-        runner.upgrade(db)
+    with migrated_database(request.param, tmp_path_factory.mktemp("plans")) as db:
         yield db, _populate(db)
 
 
 def _plan(db: Database, experiment: str, filter: str, order_by: list[str]) -> str:
-    query = build_search([experiment], filter, order_by, 100)
-    compiled = query.compile(db.engine, compile_kwargs={"literal_binds": True})
-    prefix = "EXPLAIN QUERY PLAN " if db.dialect == "sqlite" else "EXPLAIN "
-    with db.engine.connect() as conn:
-        rows = conn.execute(text(prefix + str(compiled))).all()
-    return "\n".join(str(r[-1]) for r in rows)
+    return "\n".join(query_plan(db, build_search([experiment], filter, order_by, 100)))
 
 
 def _sorts_everything(db: Database, plan: str) -> bool:

@@ -17,14 +17,16 @@ import sys
 import tempfile
 import uuid
 from collections.abc import Iterator
-from contextlib import closing, contextmanager
+from contextlib import ExitStack, closing, contextmanager
 from functools import cache
 from pathlib import Path
 
 import pytest
 from sqlalchemy import create_engine, delete, text
 from sqlalchemy.engine import make_url
+from sqlalchemy.sql import ClauseElement
 
+from shipyard.migrations import runner
 from shipyard.migrations.schema import target_metadata
 from shipyard.storage.metadata.database import Database
 
@@ -186,3 +188,26 @@ def reset_events(db: Database) -> None:
     with db.write() as conn:
         for name in EVENT_TABLES:
             conn.execute(delete(tables[name]))
+
+
+@contextmanager
+def migrated_database(backend: str, folder: Path) -> Iterator[Database]:
+    """A database at the current revision on ``backend``: ``"sqlite"`` (a file in ``folder``) or
+    ``"postgresql"`` (a fresh database on the test server); disposed (and dropped) afterwards."""
+    with ExitStack() as stack:
+        if backend == "sqlite":
+            url = f"sqlite:///{(folder / 'db.sqlite').as_posix()}"
+        else:
+            url = stack.enter_context(fresh_postgres_database())
+        db = Database(url)
+        stack.callback(db.engine.dispose)
+        runner.upgrade(db)
+        yield db
+
+
+def query_plan(db: Database, query: ClauseElement) -> list[str]:
+    """The database's plan for ``query``, a line per step (``EXPLAIN QUERY PLAN`` on SQLite)."""
+    compiled = query.compile(db.engine, compile_kwargs={"literal_binds": True})
+    prefix = "EXPLAIN QUERY PLAN " if db.dialect == "sqlite" else "EXPLAIN "
+    with db.engine.connect() as conn:
+        return [str(r[-1]) for r in conn.execute(text(prefix + str(compiled)))]

@@ -21,7 +21,7 @@ from rich.console import Console
 from shipyard.client import Client
 from shipyard.config import load_settings
 from shipyard.demo.scenario import DemoResult, run_demo
-from support.databases import REDIS_ENV, unavailable
+from support.databases import REDIS_ENV, drop_redis_prefix, unavailable
 
 #: 50 customers x 12 months: seconds, not minutes.
 ROWS = 600
@@ -48,13 +48,9 @@ class WholeDemo:
 def _drop_stream(url: str, stream: str) -> None:
     """Delete the demo's stream and the keys named after it (its scores), and nothing else: other
     tests may be using the same Redis at the same time."""
-    connection = redis.Redis.from_url(url)
-    try:
-        keys = list(connection.scan_iter(match=f"{stream}*", count=10_000))
-        if keys:
-            connection.delete(*keys)
-    finally:
-        connection.close()
+    drop_redis_prefix(url, stream)
+    with redis.Redis.from_url(url) as connection:
+        connection.delete(stream)
 
 
 def run_whole_demo(root: Path) -> Iterator[WholeDemo]:
