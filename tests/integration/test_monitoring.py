@@ -32,7 +32,12 @@ class Clock:
 def deployed(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Deployed]:
     tmp = tmp_path_factory.mktemp("monitoring")
     app = build_app(load_settings(home=tmp / "home", artifacts=str(tmp / "artifacts")))
-    yield deploy_churn(app, tmp)
+    deployed = deploy_churn(app, tmp)
+    # A calm hour from T0, then a drifted one: the drift tests read these (in any order).
+    _, evaluation = churn_data()
+    traffic(deployed, evaluation, start=T0)
+    traffic(deployed, drifted(evaluation), start=T0 + HOUR)
+    yield deployed
     app.close()
 
 
@@ -57,9 +62,6 @@ def test_a_drifted_window_raises_drift_and_a_calm_one_does_not(deployed: Deploye
     }  # fmt: skip
     assert monitor.estimator_digest is not None  # a classifier with labels: performance is estimated
     _, evaluation = churn_data()
-    traffic(deployed, evaluation, start=T0)
-    traffic(deployed, drifted(evaluation), start=T0 + HOUR)
-
     calm = app.monitoring.evaluate("drift-check", at=T0 + HOUR)
     assert calm.status == "ok" and calm.rows == len(evaluation)
     assert calm.figures["drift.dataset"] == 0.0 and calm.figures["drift.share"] < 0.5
@@ -83,7 +85,7 @@ def test_a_drift_rule_fires_once_publishes_an_event_and_is_audited(deployed: Dep
     app.alerts.create_rule(
         "drift-alerts", "dataset-drift", "drift.share", ">=", 0.5, cooldown_s=3600, actor="dana"
     )
-    app.monitoring.evaluate("drift-alerts", at=T0 + HOUR)  # the calm hour written by the test above
+    app.monitoring.evaluate("drift-alerts", at=T0 + HOUR)  # the calm hour (see the fixture)
     assert app.alerts.list_alerts(monitor="drift-alerts") == []
 
     app.monitoring.evaluate("drift-alerts", at=T0 + 2 * HOUR)

@@ -69,12 +69,13 @@ class MetricBuffer:
         """Whether full batches wait to be sent."""
         return bool(self._pending)
 
-    def flush(self) -> None:
-        """Send everything buffered; raises if the store cannot take it (points stay pending)."""
+    def flush(self, *, sealed_only: bool = False) -> None:
+        """Send everything buffered (only the full batches with ``sealed_only``); raises if the
+        store cannot take it (points stay pending)."""
         with self._flush_lock:
-            self.last_flush = time.monotonic()
             with self._lock:
-                if self._points:
+                if self._points and not sealed_only:
+                    self.last_flush = time.monotonic()
                     self._pending.append((new_id(), self._points))
                     self._points = []
             while True:
@@ -125,10 +126,12 @@ class _Ticker:
                 due = buffer.last_flush + buffer.interval
                 if buffer.sealed or (due <= now and len(buffer)):
                     try:
-                        buffer.flush()
+                        buffer.flush(sealed_only=due > now)
                     except Exception as exc:  # keep the points; the next flush or the run's end retries
                         log.warning("shipyard: flushing metrics failed, will retry: %s", exc)
-                    due = now + buffer.interval
+                        due = now + buffer.interval
+                    else:
+                        due = buffer.last_flush + buffer.interval
                 wait = min(wait, max(due - now, 0.01))
             del buffers
             self._wake.wait(wait)
