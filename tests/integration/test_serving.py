@@ -165,6 +165,28 @@ def test_predicting_needs_a_token_allowed_to_predict_unless_public(registry: Reg
         assert s.post("/v1/deployments/open/predict", {"inputs": ROW}).status_code == 200
 
 
+def test_a_caller_without_a_valid_token_gets_401_whatever_the_deployment(registry: Registry) -> None:
+    deployments = [single("churn", registry.v1), single("open", registry.v1, public=True)]
+    tensors = [{"name": k, "shape": [1], "datatype": "FP64", "data": [1]} for k in ROW]
+    with serving(registry, deployments) as s:
+        for path, body in [
+            ("/v1/deployments/nope/predict", {"inputs": ROW}),
+            ("/v1/deployments/nope/invocations", {"instances": [ROW]}),
+            ("/v2/models/nope/infer", {"inputs": tensors}),
+            ("/v2/models/nope/versions/7/infer", {"inputs": tensors}),
+            ("/v2/models/churn/versions/1x/infer", {"inputs": tensors}),  # a version that cannot exist
+            ("/invocations", {"instances": [ROW]}),  # two deployments: no default one
+        ]:
+            for token in (None, "shp_not-a-token"):
+                answer = s.post(path, body, token)
+                assert answer.status_code == 401, (path, token, answer.text)
+                assert "nope" not in answer.text
+            missing = s.post(path, body, registry.viewer)  # a valid token learns what is missing
+            assert missing.status_code == 404, (path, missing.text)
+        assert s.post("/v1/deployments/open/predict", {"inputs": ROW}).status_code == 200
+        assert s.post(PREDICT, {"inputs": ROW}).status_code == 401
+
+
 def test_a_deployment_change_is_followed_within_two_seconds(registry: Registry) -> None:
     with serving(registry, [single("churn", registry.v1, public=True)], poll_seconds=0.5) as s:
         assert s.post(PREDICT, {"inputs": ROW}).json()["version"] == registry.v1

@@ -128,14 +128,23 @@ def build_http_app(server: PredictionServer) -> PredictionApp:
 
         return wrapped
 
+    def version_of(raw: str | None) -> int | None:
+        if raw is None:
+            return None
+        if not raw.isdigit() or len(raw) > 9:
+            raise NotFound(f"model version {raw!r} does not exist", field="version")
+        return int(raw)
+
     async def run(
-        request: Request, name: str, parse: Callable[[object], Rows], version: int | None = None
+        request: Request, name: str | None, parse: Callable[[object], Rows], version: str | None = None
     ) -> Answer:
-        route = server.route(name)
-        await server.authorize(route, secret(request))
+        """Answer a prediction request to deployment ``name`` (None: the only one served). The
+        token is checked before anything else is looked at (see :meth:`PredictionServer.open`)."""
+        route = await server.open(name, secret(request))
+        number = version_of(version)
         rows = parse(await body(request))
         return await server.predict(
-            route, rows, request_id=rows.request_id or _request_id(request), version=version
+            route, rows, request_id=rows.request_id or _request_id(request), version=number
         )
 
     def headers(answer: Answer) -> dict[str, str]:
@@ -155,33 +164,17 @@ def build_http_app(server: PredictionServer) -> PredictionApp:
             data["prediction"] = answer.outputs[0]
         return _json(data, headers=headers(answer))
 
-    def only_deployment() -> str:
-        names = list(server.table.routes)
-        if len(names) != 1:
-            raise NotFound(
-                f"this server serves {len(names)} deployments; POST to /v1/deployments/<name>/invocations",
-                field="deployment",
-            )
-        return names[0]
-
     @guarded
     async def invocations(request: Request) -> Response:
-        name = request.path_params.get("name") or only_deployment()
-        answer = await run(request, name, parse_mlflow)
+        answer = await run(request, request.path_params.get("name"), parse_mlflow)
         return _json({"predictions": answer.outputs}, headers=headers(answer))
 
     def version_param(request: Request) -> int | None:
-        raw = request.path_params.get("version")
-        if raw is None:
-            return None
-        if not raw.isdigit() or len(raw) > 9:
-            raise NotFound(f"model version {raw!r} does not exist", field="version")
-        return int(raw)
+        return version_of(request.path_params.get("version"))
 
     @guarded
     async def infer(request: Request) -> Response:
-        version = version_param(request)
-        answer = await run(request, request.path_params["name"], parse_v2, version)
+        answer = await run(request, request.path_params["name"], parse_v2, request.path_params.get("version"))
         outputs = answer.outputs
         names = answer.output_names or ("prediction",)
         if len(names) > 1 and outputs and isinstance(outputs[0], list):

@@ -223,6 +223,33 @@ class PredictionServer:
     def route(self, name: str) -> Route:
         return self.table.get(name)
 
+    async def open(self, name: str | None, secret: str) -> Route:
+        """The route of deployment ``name`` for the caller holding ``secret``. A caller without a
+        valid token learns nothing of what is served: Unauthenticated comes before NotFound (a
+        public deployment needs no token). ``name`` None: the server's only deployment."""
+        route = self.table.routes.get(name) if name is not None else self._only()
+        if route is None:
+            await self.authenticate(secret)
+            if name is None:
+                raise NotFound(
+                    f"this server serves {len(self.table.routes)} deployments; "
+                    "POST to /v1/deployments/<name>/invocations",
+                    field="deployment",
+                )
+            return self.table.get(name)  # NotFound
+        await self.authorize(route, secret)
+        return route
+
+    def _only(self) -> Route | None:
+        routes = self.table.routes
+        return next(iter(routes.values())) if len(routes) == 1 else None
+
+    async def authenticate(self, secret: str) -> None:
+        """Unauthenticated unless ``secret`` is a valid token (a server that checks no token
+        has nothing to refuse)."""
+        if self.tokens is not None and not self.tokens.known(secret):
+            await asyncio.get_running_loop().run_in_executor(None, self.tokens.authenticate, secret)
+
     async def authorize(self, route: Route, secret: str) -> None:
         if route.deployment.public:
             return
