@@ -4,12 +4,14 @@ Real registry (SQLite, local artifacts), real accounts, real scikit-learn models
 
 from __future__ import annotations
 
-import threading
+import asyncio
+import time
 from collections.abc import Iterator
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pyarrow.parquet as pq
 import pytest
 
@@ -235,20 +237,30 @@ def test_concurrent_requests_are_micro_batched(registry: Registry) -> None:
         registry, [single("churn", registry.v1, public=True)], max_wait_ms=200, max_batch_rows=8
     ) as s:
         s.post(PREDICT, {"inputs": ROW})  # loaded
-        results: list[int] = []
-        threads = [
-            threading.Thread(target=lambda: results.append(s.post(PREDICT, {"inputs": ROW}).status_code))
-            for _ in range(8)
-        ]
-        for t in threads:
-            t.start()
-        for t in threads:
-            t.join()
-        assert results == [200] * 8
+
+        async def together() -> list[int]:  # eight requests in flight at once, in the server's loop
+            transport = httpx.ASGITransport(app=s.client.app)
+            async with httpx.AsyncClient(transport=transport, base_url="http://serve") as client:
+                answers = await asyncio.gather(
+                    *(client.post(PREDICT, json={"inputs": ROW}) for _ in range(8))
+                )
+            return [a.status_code for a in answers]
+
+        assert s.client.portal is not None
+        assert s.client.portal.call(together) == [200] * 8
         text = s.client.get("/metrics").text
         count = _sample(text, 'shipyard_predict_batch_rows_count{model="churn",version="1"}')
         total = _sample(text, 'shipyard_predict_batch_rows_sum{model="churn",version="1"}')
         assert total == 9 and count < 9  # nine requests in fewer model calls
+
+
+def test_a_lone_request_does_not_wait_out_max_wait(registry: Registry) -> None:
+    with serving(registry, [single("churn", registry.v1, public=True)], max_wait_ms=5_000) as s:
+        s.post(PREDICT, {"inputs": ROW})  # loaded
+        for _ in range(3):
+            began = time.monotonic()
+            assert s.post(PREDICT, {"inputs": ROW}).status_code == 200
+            assert time.monotonic() - began < 2.5  # nothing else in flight: the batch goes at once
 
 
 def _sample(text: str, name: str) -> float:

@@ -140,12 +140,20 @@ def build_http_app(server: PredictionServer) -> PredictionApp:
     ) -> Answer:
         """Answer a prediction request to deployment ``name`` (None: the only one served). The
         token is checked before anything else is looked at (see :meth:`PredictionServer.open`)."""
-        route = await server.open(name, secret(request))
-        number = version_of(version)
-        rows = parse(await body(request))
-        return await server.predict(
-            route, rows, request_id=rows.request_id or _request_id(request), version=number
-        )
+        arrival = server.arrive()  # a batcher waits for this request only until it submits
+        try:
+            route = await server.open(name, secret(request))
+            number = version_of(version)
+            rows = parse(await body(request))
+            return await server.predict(
+                route,
+                rows,
+                request_id=rows.request_id or _request_id(request),
+                version=number,
+                arrival=arrival,
+            )
+        finally:
+            arrival.leave()
 
     def headers(answer: Answer) -> dict[str, str]:
         return {"X-Request-ID": answer.request_id, "X-Model-Version": str(answer.version)}

@@ -36,7 +36,7 @@ from shipyard.serving.ports import (
     PredictAuthorizer,
     WindowSink,
 )
-from shipyard.serving.runtime.fleet import Fleet, Loaded
+from shipyard.serving.runtime.fleet import Arrival, Arrivals, Fleet, Loaded
 from shipyard.serving.runtime.metrics import ServerMetrics
 from shipyard.serving.runtime.payloads import Columns, Rows, check_columns
 from shipyard.serving.runtime.routing import Route, RouteTable, TokenCache
@@ -119,6 +119,7 @@ class PredictionServer:
         self.log = inference_log
         self.sink = windows
         self.metrics = ServerMetrics()
+        self.arrivals = Arrivals()
         if inference_log is not None:
             self.metrics.watch_log(lambda: dict(inference_log.stats), inference_log.pending)
         self.executor = (
@@ -135,6 +136,7 @@ class PredictionServer:
             on_batch=lambda m, v, rows: self._batch_hist(m, v).observe(rows),
             on_load=self._loaded,
             on_evict=self.metrics.evictions.inc,
+            arrivals=self.arrivals,
         )
         self.table = RouteTable(only=self.config.deployments)
         self.counter = WindowCounter()
@@ -223,6 +225,10 @@ class PredictionServer:
     def route(self, name: str) -> Route:
         return self.table.get(name)
 
+    def arrive(self) -> Arrival:
+        """Count a prediction request as on its way to a batcher (see :class:`Arrivals`)."""
+        return self.arrivals.arrive()
+
     async def open(self, name: str | None, secret: str) -> Route:
         """The route of deployment ``name`` for the caller holding ``secret``. A caller without a
         valid token learns nothing of what is served: Unauthenticated comes before NotFound (a
@@ -264,7 +270,13 @@ class PredictionServer:
             )
 
     async def predict(
-        self, route: Route, rows: Rows, *, request_id: str | None = None, version: int | None = None
+        self,
+        route: Route,
+        rows: Rows,
+        *,
+        request_id: str | None = None,
+        version: int | None = None,
+        arrival: Arrival | None = None,
     ) -> Answer:
         began = time.perf_counter()
         deployment = route.deployment
@@ -277,7 +289,7 @@ class PredictionServer:
             columns = rows.columns if fetched is None else {**fetched, **rows.columns}
             item = await self.fleet.get(target.model, target.version)
             checked = check_columns(item.specs, columns)
-            outputs = await item.batcher.submit(checked, rows.n)
+            outputs = await item.batcher.submit(checked, rows.n, arrival)
         except ShipyardError as exc:
             self._error(labels, key, began, status_of(exc))
             raise
