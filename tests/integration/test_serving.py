@@ -278,6 +278,8 @@ def test_fleet_evicts_least_recently_used_under_the_memory_cap(registry: Registr
         assert len(s.server.fleet) == 1  # the cap holds one version at most: the latest
         text = s.client.get("/metrics").text
         assert _sample(text, "shipyard_model_evictions_total") == 3
+        assert _sample(text, "shipyard_models_loaded") == 1
+        assert _sample(text, "shipyard_models_loaded_bytes") == s.server.fleet.used > 0
 
 
 class FailingStore(LocalArtifactStore):

@@ -256,6 +256,7 @@ class Fleet:
         on_batch: Callable[[str, int, int], None] = lambda model, version, rows: None,
         on_load: Callable[[float], None] = lambda seconds: None,
         on_evict: Callable[[], None] = lambda: None,
+        on_size: Callable[[int, int], None] = lambda versions, size: None,
         arrivals: Arrivals | None = None,
     ) -> None:
         self.source = source
@@ -266,6 +267,7 @@ class Fleet:
         self.on_batch = on_batch
         self.on_load = on_load
         self.on_evict = on_evict
+        self.on_size = on_size
         self.arrivals = arrivals
         self._items: OrderedDict[Key, Loaded] = OrderedDict()
         self._locks: dict[Key, asyncio.Lock] = {}
@@ -293,6 +295,7 @@ class Fleet:
                 item = await asyncio.get_running_loop().run_in_executor(None, self._load, model, version)
                 self._items[key] = item
                 self._evict()
+                self.on_size(len(self._items), self.used)
         self._locks.pop(key, None)
         self._items.move_to_end(key)
         return item
@@ -335,3 +338,4 @@ class Fleet:
         for item in self._items.values():
             item.batcher.close()
         self._items.clear()
+        self.on_size(0, 0)

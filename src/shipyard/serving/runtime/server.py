@@ -136,6 +136,7 @@ class PredictionServer:
             on_batch=lambda m, v, rows: self._batch_hist(m, v).observe(rows),
             on_load=self._loaded,
             on_evict=self.metrics.evictions.inc,
+            on_size=self._sized,
             arrivals=self.arrivals,
         )
         self.table = RouteTable(only=self.config.deployments)
@@ -173,6 +174,8 @@ class PredictionServer:
         self._spawn(self._poll())
         if self.sink is not None:
             self._spawn(self._report())
+        if self.metrics.shared:
+            self._spawn(self._sync_metrics())
 
     async def stop(self) -> None:
         for task in list(self._tasks):
@@ -182,6 +185,7 @@ class PredictionServer:
         self.fleet.close()
         if self.log is not None:
             await asyncio.get_running_loop().run_in_executor(None, self.log.close)
+        self.metrics.sync()
         if self.executor is not None:
             self.executor.shutdown(wait=False)
 
@@ -205,6 +209,11 @@ class PredictionServer:
             await asyncio.sleep(self.config.window_seconds)
             await loop.run_in_executor(None, self.report_windows)
 
+    async def _sync_metrics(self) -> None:
+        while True:
+            await asyncio.sleep(1.0)
+            self.metrics.sync()
+
     def report_windows(self) -> None:
         windows = self.counter.take()
         if windows and self.sink is not None:
@@ -216,6 +225,10 @@ class PredictionServer:
     def _loaded(self, seconds: float) -> None:
         self.metrics.loads.inc()
         self.metrics.load_seconds.observe(seconds)
+
+    def _sized(self, versions: int, size: int) -> None:
+        self.metrics.loaded.set(versions)
+        self.metrics.loaded_bytes.set(size)
 
     def _batch_hist(self, model: str, version: int) -> Any:
         return self.metrics.batch_size.labels(model, str(version))
