@@ -159,6 +159,18 @@ def test_two_workers_sum_their_metrics_and_a_killed_worker_is_replaced(home: Pat
     assert f"worker 1 (pid {victim}) was killed by SIGKILL; restarting it" in process.proc.stderr.read()
 
 
+def test_a_lone_client_does_not_wait_out_max_wait(home: Path) -> None:
+    process = Process(home, "--model", "churn@champion", "--public", "--max-wait-ms", "1000")
+    try:
+        with httpx.Client(base_url=process.url) as client:  # one keep-alive connection
+            for _ in range(5):
+                began = time.monotonic()
+                assert client.post("/v1/deployments/churn/predict", json={"inputs": ROW}).status_code == 200
+                assert time.monotonic() - began < 0.5  # no other connection can send: no wait
+    finally:
+        process.stop()
+
+
 @pytest.mark.parametrize("workers", [1, 2])
 @pytest.mark.parametrize("reuse_port", [False, True], ids=["plain", "reuseport"])
 def test_a_taken_port_is_one_error_line(home: Path, workers: int, reuse_port: bool) -> None:

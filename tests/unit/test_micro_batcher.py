@@ -108,3 +108,24 @@ def test_closing_answers_what_is_queued_and_a_late_request_still_gets_an_answer(
         assert await asyncio.wait_for(batcher.submit({"x": [7]}, 1), 10) == [14]
 
     asyncio.run(scenario())
+
+
+def test_a_free_keep_alive_connection_is_waited_for_and_a_busy_one_is_not() -> None:
+    async def scenario() -> None:
+        connections = [2]  # two open connections, as the HTTP server counts them
+        arrivals, batches = Arrivals(lambda: connections[0]), list[int]()
+        batcher = _batcher(arrivals, batches)
+        arrivals.answering += 1  # connection 1's request, until answered
+        first = asyncio.ensure_future(batcher.submit({"x": [1]}, 1, arrivals.arrive()))
+        await _yield()
+        assert not first.done()  # connection 2 is free: its next request may join
+        arrivals.answering += 1
+        assert await asyncio.wait_for(batcher.submit({"x": [3]}, 1, arrivals.arrive()), 10) == [6]
+        assert await first == [2] and batches == [2]  # every connection's request joined: at once
+        arrivals.answering -= 2
+        connections[0] = 1  # connection 2 closed: a lone request on a lone connection goes at once
+        arrivals.answering += 1
+        assert await asyncio.wait_for(batcher.submit({"x": [4]}, 1, arrivals.arrive()), 10) == [8]
+        assert batches == [2, 1]
+
+    asyncio.run(scenario())

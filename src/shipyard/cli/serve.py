@@ -104,9 +104,12 @@ def serve(
 def _uvicorn_config() -> Any:
     import uvicorn
 
+    from shipyard.serving.runtime.workers import counting_protocol
+
     return uvicorn.Config(
         "shipyard.cli.serve:worker_app",
         factory=True,
+        http=counting_protocol(),  # open connections tell the batcher when no request can come
         log_level="warning",
         access_log=False,
         proxy_headers=False,  # nothing here reads the client address: one ASGI layer less per request
@@ -199,6 +202,7 @@ def worker_app() -> PredictionApp:
     from shipyard.app import build_app, build_prediction_server
     from shipyard.serving.runtime.http import build_http_app
     from shipyard.serving.runtime.server import ServeConfig
+    from shipyard.serving.runtime.workers import CONNECTIONS
 
     options = json.loads(os.environ[_OPTIONS_ENV])
     settings = load_settings(**options.pop("settings"))
@@ -219,6 +223,7 @@ def worker_app() -> PredictionApp:
         public=options["public"],
         inference_log=options["inference_log"],
     )
+    server.arrivals.connections = CONNECTIONS
     return build_http_app(server)
 
 

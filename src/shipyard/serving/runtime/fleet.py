@@ -50,14 +50,28 @@ class Arrival:
 
 
 class Arrivals:
-    """The prediction requests of one server that have begun (body, token, features) but have not
-    yet reached a batcher. A batcher with every queued request in hand waits for more only while
-    one of these may still join; once there are none, it flushes at once instead of waiting out
-    ``max_wait`` (a lone request, or a batch that every in-flight request has joined)."""
+    """What a batcher may still wait for. ``count``: the prediction requests of one server that have
+    begun (body, token, features) but not yet reached a batcher. ``answering``: those begun and not
+    yet answered. ``connections``, when the HTTP server counts them: its open connections; one
+    without a prediction request in progress may send one any moment (HTTP/1.1 sends the next
+    request on a connection only after the answer).
 
-    def __init__(self) -> None:
+    A batcher with every queued request in hand flushes at once when nothing is on its way and no
+    connection is free to send more (:meth:`settled`): a lone request, or a batch that every open
+    connection's request has joined, does not wait out ``max_wait``. Without a connection count,
+    only the requests on their way are waited for."""
+
+    def __init__(self, connections: Callable[[], int] | None = None) -> None:
         self.count = 0
+        self.answering = 0
+        self.connections = connections
         self._idle: asyncio.Future[None] | None = None
+
+    def settled(self) -> bool:
+        """Whether no other request can join a batch now."""
+        if self.count:
+            return False
+        return self.connections is None or self.connections() <= self.answering
 
     def arrive(self) -> Arrival:
         self.count += 1
@@ -71,7 +85,7 @@ class Arrivals:
                 idle.set_result(None)
 
     def when_idle(self) -> asyncio.Future[None]:
-        """A future resolved when no request is on its way any more."""
+        """A future resolved when the last request on its way reaches a batcher (or gives up)."""
         if self._idle is None:
             self._idle = asyncio.get_running_loop().create_future()
         return self._idle
@@ -81,7 +95,7 @@ class MicroBatcher:
     """Queues requests for one version; a worker task takes up to ``max_rows`` rows and predicts
     them in one call (in ``executor``, or on the event loop when it is None). Once it has taken
     every queued request, it waits for more at most ``max_wait`` seconds after the first, and with
-    ``arrivals`` only while a request is still on its way. A batch the model refuses as a whole is
+    ``arrivals`` only while another request may still join (see :class:`Arrivals`). A batch the model refuses as a whole is
     retried request by request, so one bad request fails alone."""
 
     def __init__(
@@ -162,7 +176,7 @@ class MicroBatcher:
                     jobs.append(job)
                     rows += job.n
                     continue
-                if self._closed or (self.arrivals is not None and self.arrivals.count == 0):
+                if self._closed or (self.arrivals is not None and self.arrivals.settled()):
                     break  # nothing more can join
                 remaining = deadline - loop.time()
                 if remaining <= 0:

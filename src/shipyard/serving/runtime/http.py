@@ -32,6 +32,7 @@ from starlette.routing import Route as HttpRoute
 from starlette.types import Receive, Scope, Send
 
 from shipyard.errors import NotFound, ShipyardError
+from shipyard.serving.runtime.fleet import Arrivals
 from shipyard.serving.runtime.payloads import Rows, parse_entities_only, parse_mlflow, parse_v2
 from shipyard.serving.runtime.server import Answer, PredictionServer, status_of
 
@@ -273,16 +274,19 @@ def build_http_app(server: PredictionServer) -> PredictionApp:
     ]
     app = Starlette(routes=routes, lifespan=lifespan)
     app.state.server = server
-    return PredictionApp(app, predict_own, invocations, infer)
+    return PredictionApp(app, predict_own, invocations, infer, server.arrivals)
 
 
 class PredictionApp:
     """The ASGI app: ``POST`` to a prediction route goes straight to its handler; everything else
     (probes, metadata, ``/metrics``, other methods, lifespan) through the Starlette ``app``."""
 
-    def __init__(self, app: Starlette, predict: Handler, invocations: Handler, infer: Handler) -> None:
+    def __init__(
+        self, app: Starlette, predict: Handler, invocations: Handler, infer: Handler, arrivals: Arrivals
+    ) -> None:
         self.app = app
         self.state = app.state
+        self.arrivals = arrivals
         self._predict = predict
         self._invocations = invocations
         self._infer = infer
@@ -312,8 +316,12 @@ class PredictionApp:
             found = self.handler(scope["path"])
             if found is not None:
                 scope["path_params"] = found[1]
-                response = await found[0](Request(scope, receive))
-                await response(scope, receive, send)
+                self.arrivals.answering += 1  # its connection sends nothing more until answered
+                try:
+                    response = await found[0](Request(scope, receive))
+                    await response(scope, receive, send)
+                finally:
+                    self.arrivals.answering -= 1
                 return
         await self.app(scope, receive, send)
 

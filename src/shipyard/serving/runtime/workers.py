@@ -15,6 +15,7 @@ gone.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import os
 import select
@@ -71,6 +72,39 @@ class ReadyServer(uvicorn.Server):
         await super().startup(sockets)
         if self.started:
             self._on_ready()
+
+
+class ConnectionCount:
+    """The HTTP connections open in this process, kept by :func:`counting_protocol`'s protocol."""
+
+    def __init__(self) -> None:
+        self.open = 0
+
+    def __call__(self) -> int:
+        return self.open
+
+
+CONNECTIONS = ConnectionCount()
+
+
+def counting_protocol() -> type[asyncio.Protocol]:
+    """uvicorn's HTTP protocol (httptools when installed, else h11) that also counts open
+    connections in :data:`CONNECTIONS` (``uvicorn.Config(http=...)`` takes a protocol class)."""
+    from uvicorn.protocols.http.auto import AutoHTTPProtocol
+
+    def connection_made(self: asyncio.Protocol, transport: asyncio.BaseTransport) -> None:
+        CONNECTIONS.open += 1
+        AutoHTTPProtocol.connection_made(self, transport)
+
+    def connection_lost(self: asyncio.Protocol, exc: Exception | None) -> None:
+        CONNECTIONS.open -= 1
+        AutoHTTPProtocol.connection_lost(self, exc)
+
+    return type(
+        "CountingHTTPProtocol",
+        (AutoHTTPProtocol,),
+        {"connection_made": connection_made, "connection_lost": connection_lost},
+    )
 
 
 def worker_ready_fd() -> int:
