@@ -157,7 +157,7 @@ def run() -> list[Result]:
     # The machine's load says how much of its two cores the server really had.
     note = (
         f"{SECONDS} s, {CONNECTIONS} connections, 2 workers, inference log on ({ours['logged']:.0f} rows "
-        f"queued by the worker /metrics reached); 1-min load average {load_before:.1f} before, {load_after:.1f} after"
+        f"queued, summed over the workers by /metrics); 1-min load average {load_before:.1f} before, {load_after:.1f} after"
     )
     results = [
         Result("serve: single-row requests/s (wrk)", ours["rps"], "req/s", 3000, note, higher=True),

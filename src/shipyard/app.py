@@ -435,6 +435,9 @@ class AccountsPredictAuthorizer:
     def __init__(self, accounts: AccountsService) -> None:
         self.accounts = accounts
 
+    def authenticate(self, secret: str) -> str:
+        return self.accounts.authenticate(secret).user.name
+
     def authorize(self, secret: str, model: str) -> str:
         principal = self.accounts.authenticate(secret)
         user = principal.user.name

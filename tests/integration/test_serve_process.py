@@ -1,6 +1,7 @@
 """``shipyard serve`` as a real process on 127.0.0.1: it answers, follows the alias it was given,
-and a SIGTERM drains the inference log into the artifact store. Hypothesis throws arbitrary JSON at
-the predict routes: never a 5xx."""
+and a SIGTERM drains the inference log into the artifact store. With ``--workers 2`` the workers
+share the port, /metrics sums their figures, and a killed worker is replaced. Hypothesis throws
+arbitrary JSON at the predict routes: never a 5xx."""
 
 from __future__ import annotations
 
@@ -31,11 +32,32 @@ def _free_port() -> int:
         return int(sock.getsockname()[1])
 
 
+def _children(pid: int) -> set[int]:
+    """The processes whose parent is ``pid``."""
+    found = set()
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                stat = Path(f"/proc/{entry}/stat").read_text()
+            except OSError:  # gone meanwhile
+                continue
+            if int(stat.rsplit(")", 1)[1].split()[1]) == pid:
+                found.add(int(entry))
+    return found
+
+
+def _metric(url: str, name: str) -> float:
+    for line in httpx.get(f"{url}/metrics").text.splitlines():
+        if line.startswith(name + " "):
+            return float(line.split()[-1])
+    return 0.0
+
+
 class Process:
-    def __init__(self, home: Path, *args: str) -> None:
+    def __init__(self, home: Path, *args: str, env: dict[str, str] | None = None) -> None:
         self.port = _free_port()
         self.url = f"http://127.0.0.1:{self.port}"
-        env = {**os.environ, "SHIPYARD_HOME": str(home)}
+        env = {**os.environ, "SHIPYARD_HOME": str(home), **(env or {})}
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "shipyard.cli.main", "serve", "--port", str(self.port), *args],
             env=env, stderr=subprocess.PIPE, text=True,
@@ -74,22 +96,98 @@ def served(home: Path) -> Iterator[Process]:
     process.stop()
 
 
-def test_sigterm_drains_the_inference_log(home: Path) -> None:
-    process = Process(home, "--model", "churn@champion", "--public")
+@pytest.mark.parametrize(
+    ("workers", "sig"), [(1, signal.SIGTERM), (1, signal.SIGINT), (2, signal.SIGTERM), (2, signal.SIGINT)]
+)
+def test_a_stop_signal_drains_the_inference_log(
+    home: Path, tmp_path: Path, workers: int, sig: signal.Signals
+) -> None:
+    env = {"TMPDIR": str(tmp_path)}
+    process = Process(home, "--model", "churn@champion", "--public", "--workers", str(workers), env=env)
+    prefix = f"drain-{workers}-{sig.name}-"
     ids = []
-    for i in range(25):
+    for i in range(25):  # a new connection each: with two workers, both answer some
         answer = httpx.post(
             f"{process.url}/v1/deployments/churn/predict",
             json={"inputs": ROW},
-            headers={"X-Request-ID": f"r{i}"},
+            headers={"X-Request-ID": f"{prefix}{i}"},
         )
         assert answer.status_code == 200
         ids.append(answer.headers["x-request-id"])
-    # uvicorn shuts down gracefully, then re-raises the signal: the exit status is SIGTERM's.
-    assert process.stop() in (0, -signal.SIGTERM)
+    process.proc.send_signal(sig)
+    # After a graceful stop, SIGTERM is re-raised (the status says SIGTERM stopped the server) and
+    # Ctrl+C's SIGINT is a clean exit, with one worker or several.
+    assert process.proc.wait(90) in {signal.SIGTERM: (0, -signal.SIGTERM), signal.SIGINT: (0,)}[sig]
     files = list((home / "artifacts" / "inference-log" / "churn").rglob("*.parquet"))
     logged = [r for f in files for r in pq.read_table(f).column("request_id").to_pylist()]
-    assert sorted(logged) == sorted(ids)
+    assert sorted(r for r in logged if r.startswith(prefix)) == sorted(ids)
+    assert list(tmp_path.glob("shipyard-serve-metrics-*")) == []  # the shared metrics folder is gone
+
+
+def test_two_workers_sum_their_metrics_and_a_killed_worker_is_replaced(home: Path) -> None:
+    process = Process(home, "--model", "churn@champion", "--public", "--workers", "2")
+    predict = f"{process.url}/v1/deployments/churn/predict"
+    requests = 'shipyard_predict_requests_total{deployment="churn",version="1"}'
+    try:
+        wait_for(lambda: _metric(process.url, "shipyard_models_loaded") == 2, 60, "both workers loaded")
+        before = _metric(process.url, requests)
+        for _ in range(40):  # a new connection each: the kernel spreads them over both workers
+            assert httpx.post(predict, json={"inputs": ROW}).status_code == 200
+        for _ in range(5):  # whichever worker answers the scrape, it shows both workers' counts
+            assert _metric(process.url, requests) == before + 40
+        queued = "shipyard_inference_log_queued_total"
+        wait_for(lambda: _metric(process.url, queued) >= before + 40, 5, "the log counters of both workers")
+
+        workers = _children(process.proc.pid)
+        assert len(workers) == 2
+        victim = min(workers)
+        os.kill(victim, signal.SIGKILL)
+        wait_for(
+            lambda: (
+                len(_children(process.proc.pid) - {victim}) == 2
+                and _metric(process.url, "shipyard_models_loaded") == 2
+            ),
+            60,
+            "a new worker in place of the killed one",
+        )
+        for _ in range(10):
+            assert httpx.post(predict, json={"inputs": ROW}).status_code == 200
+        assert _metric(process.url, requests) == before + 50  # the dead worker's counts stay
+    finally:
+        assert process.stop() in (0, -signal.SIGTERM)
+    assert process.proc.stderr is not None
+    assert f"worker 1 (pid {victim}) was killed by SIGKILL; restarting it" in process.proc.stderr.read()
+
+
+def test_a_lone_client_does_not_wait_out_max_wait(home: Path) -> None:
+    process = Process(home, "--model", "churn@champion", "--public", "--max-wait-ms", "1000")
+    try:
+        with httpx.Client(base_url=process.url) as client:  # one keep-alive connection
+            for _ in range(5):
+                began = time.monotonic()
+                assert client.post("/v1/deployments/churn/predict", json={"inputs": ROW}).status_code == 200
+                assert time.monotonic() - began < 0.5  # no other connection can send: no wait
+    finally:
+        process.stop()
+
+
+@pytest.mark.parametrize("workers", [1, 2])
+@pytest.mark.parametrize("reuse_port", [False, True], ids=["plain", "reuseport"])
+def test_a_taken_port_is_one_error_line(home: Path, workers: int, reuse_port: bool) -> None:
+    with socket.socket() as taken:  # another server, maybe one whose workers share the port too
+        taken.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        if reuse_port:
+            taken.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        result = subprocess.run(
+            [sys.executable, "-m", "shipyard.cli.main", "serve", "--model", "churn@champion",
+             "--port", str(port), "--workers", str(workers)],
+            env={**os.environ, "SHIPYARD_HOME": str(home)}, capture_output=True, text=True, timeout=60,
+        )  # fmt: skip
+    assert result.returncode == 1
+    assert result.stderr == f"error: cannot listen on 127.0.0.1:{port}: address already in use\n"
 
 
 def test_the_server_follows_an_alias_move(home: Path, served: Process) -> None:

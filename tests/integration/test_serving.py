@@ -4,12 +4,14 @@ Real registry (SQLite, local artifacts), real accounts, real scikit-learn models
 
 from __future__ import annotations
 
-import threading
+import asyncio
+import time
 from collections.abc import Iterator
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pyarrow.parquet as pq
 import pytest
 
@@ -165,6 +167,28 @@ def test_predicting_needs_a_token_allowed_to_predict_unless_public(registry: Reg
         assert s.post("/v1/deployments/open/predict", {"inputs": ROW}).status_code == 200
 
 
+def test_a_caller_without_a_valid_token_gets_401_whatever_the_deployment(registry: Registry) -> None:
+    deployments = [single("churn", registry.v1), single("open", registry.v1, public=True)]
+    tensors = [{"name": k, "shape": [1], "datatype": "FP64", "data": [1]} for k in ROW]
+    with serving(registry, deployments) as s:
+        for path, body in [
+            ("/v1/deployments/nope/predict", {"inputs": ROW}),
+            ("/v1/deployments/nope/invocations", {"instances": [ROW]}),
+            ("/v2/models/nope/infer", {"inputs": tensors}),
+            ("/v2/models/nope/versions/7/infer", {"inputs": tensors}),
+            ("/v2/models/churn/versions/1x/infer", {"inputs": tensors}),  # a version that cannot exist
+            ("/invocations", {"instances": [ROW]}),  # two deployments: no default one
+        ]:
+            for token in (None, "shp_not-a-token"):
+                answer = s.post(path, body, token)
+                assert answer.status_code == 401, (path, token, answer.text)
+                assert "nope" not in answer.text
+            missing = s.post(path, body, registry.viewer)  # a valid token learns what is missing
+            assert missing.status_code == 404, (path, missing.text)
+        assert s.post("/v1/deployments/open/predict", {"inputs": ROW}).status_code == 200
+        assert s.post(PREDICT, {"inputs": ROW}).status_code == 401
+
+
 def test_a_deployment_change_is_followed_within_two_seconds(registry: Registry) -> None:
     with serving(registry, [single("churn", registry.v1, public=True)], poll_seconds=0.5) as s:
         assert s.post(PREDICT, {"inputs": ROW}).json()["version"] == registry.v1
@@ -213,20 +237,30 @@ def test_concurrent_requests_are_micro_batched(registry: Registry) -> None:
         registry, [single("churn", registry.v1, public=True)], max_wait_ms=200, max_batch_rows=8
     ) as s:
         s.post(PREDICT, {"inputs": ROW})  # loaded
-        results: list[int] = []
-        threads = [
-            threading.Thread(target=lambda: results.append(s.post(PREDICT, {"inputs": ROW}).status_code))
-            for _ in range(8)
-        ]
-        for t in threads:
-            t.start()
-        for t in threads:
-            t.join()
-        assert results == [200] * 8
+
+        async def together() -> list[int]:  # eight requests in flight at once, in the server's loop
+            transport = httpx.ASGITransport(app=s.client.app)
+            async with httpx.AsyncClient(transport=transport, base_url="http://serve") as client:
+                answers = await asyncio.gather(
+                    *(client.post(PREDICT, json={"inputs": ROW}) for _ in range(8))
+                )
+            return [a.status_code for a in answers]
+
+        assert s.client.portal is not None
+        assert s.client.portal.call(together) == [200] * 8
         text = s.client.get("/metrics").text
         count = _sample(text, 'shipyard_predict_batch_rows_count{model="churn",version="1"}')
         total = _sample(text, 'shipyard_predict_batch_rows_sum{model="churn",version="1"}')
         assert total == 9 and count < 9  # nine requests in fewer model calls
+
+
+def test_a_lone_request_does_not_wait_out_max_wait(registry: Registry) -> None:
+    with serving(registry, [single("churn", registry.v1, public=True)], max_wait_ms=5_000) as s:
+        s.post(PREDICT, {"inputs": ROW})  # loaded
+        for _ in range(3):
+            began = time.monotonic()
+            assert s.post(PREDICT, {"inputs": ROW}).status_code == 200
+            assert time.monotonic() - began < 2.5  # nothing else in flight: the batch goes at once
 
 
 def _sample(text: str, name: str) -> float:
@@ -244,6 +278,8 @@ def test_fleet_evicts_least_recently_used_under_the_memory_cap(registry: Registr
         assert len(s.server.fleet) == 1  # the cap holds one version at most: the latest
         text = s.client.get("/metrics").text
         assert _sample(text, "shipyard_model_evictions_total") == 3
+        assert _sample(text, "shipyard_models_loaded") == 1
+        assert _sample(text, "shipyard_models_loaded_bytes") == s.server.fleet.used > 0
 
 
 class FailingStore(LocalArtifactStore):

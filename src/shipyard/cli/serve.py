@@ -3,6 +3,7 @@ scoring of a file, and scoring of a Redis stream."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 from pathlib import Path
@@ -14,12 +15,13 @@ from rich.markup import escape
 from shipyard.cli.output import err_console
 from shipyard.cli.state import get_state
 from shipyard.config import Settings, load_settings
-from shipyard.errors import InvalidInput
+from shipyard.errors import BackendUnavailable, InvalidInput
 
 if TYPE_CHECKING:
     from shipyard.serving.runtime.http import PredictionApp
 
 _OPTIONS_ENV = "SHIPYARD_SERVE_OPTIONS"
+_LISTEN_ENV = "SHIPYARD_SERVE_LISTEN"
 
 
 def serve(
@@ -39,10 +41,23 @@ def serve(
     port: Annotated[
         int, typer.Option("--port", "-p", min=1, max=65535, help="TCP port to listen on.")
     ] = 8000,
-    workers: Annotated[int, typer.Option(min=1, max=64, help="Worker processes.")] = 1,
+    workers: Annotated[
+        int,
+        typer.Option(
+            min=1,
+            max=64,
+            help="Worker processes. With 2+, each listens with SO_REUSEPORT (the kernel spreads "
+            "connections), a supervisor restarts dead ones, and /metrics sums them all.",
+        ),
+    ] = 1,
     max_batch: Annotated[int, typer.Option(min=1, max=10_000, help="Rows per model call.")] = 64,
     max_wait_ms: Annotated[
-        float, typer.Option(min=0, max=1000, help="Longest wait for more requests to batch (ms).")
+        float,
+        typer.Option(
+            min=0,
+            max=1000,
+            help="Longest wait for more requests to batch (ms); none when no other is in flight.",
+        ),
     ] = 1.0,
     memory_mb: Annotated[
         float, typer.Option(min=1, help="Memory cap of loaded versions (MB); least recently used go first.")
@@ -57,8 +72,6 @@ def serve(
     ] = 0,
 ) -> None:
     """Start the prediction server (Shipyard JSON, MLflow /invocations, Open Inference Protocol v2)."""
-    import uvicorn
-
     settings = get_state(ctx).settings
     options = {
         "deployments": list(deployments or ()),
@@ -75,19 +88,95 @@ def serve(
         raise InvalidInput("name what to serve: DEPLOYMENT ... or --model NAME@ALIAS", field="model")
     os.environ[_OPTIONS_ENV] = json.dumps({"settings": _settings_overrides(settings), **options})
     _check(settings, options)  # fail fast with one line, before any worker starts
-    err_console.print(f"Shipyard prediction server on http://{escape(host)}:{port}. Stop it with Ctrl+C.")
-    uvicorn.run(
+    if workers == 1:
+        import uvicorn
+
+        from shipyard.serving.runtime.workers import listen_socket
+
+        sock = listen_socket(host, port)  # a taken port is one line, before any model loads
+        err_console.print(f"Shipyard prediction server on http://{escape(host)}:{port}. Stop it with Ctrl+C.")
+        with contextlib.suppress(KeyboardInterrupt):  # Ctrl+C, re-raised after the graceful stop
+            uvicorn.Server(_uvicorn_config()).run(sockets=[sock])
+        return
+    _supervise(host, port, workers)
+
+
+def _uvicorn_config() -> Any:
+    import uvicorn
+
+    from shipyard.serving.runtime.workers import counting_protocol
+
+    return uvicorn.Config(
         "shipyard.cli.serve:worker_app",
         factory=True,
-        host=host,
-        port=port,
-        workers=workers,
+        http=counting_protocol(),  # open connections tell the batcher when no request can come
         log_level="warning",
         access_log=False,
         proxy_headers=False,  # nothing here reads the client address: one ASGI layer less per request
         server_header=False,
         timeout_graceful_shutdown=30,
     )
+
+
+def _supervise(host: str, port: int, workers: int) -> None:
+    """Run ``workers`` worker processes under a supervisor (see
+    :mod:`shipyard.serving.runtime.workers`), their Prometheus figures shared through a temporary
+    folder (prometheus_client's multiprocess mode)."""
+    import signal
+    import sys
+    import tempfile
+
+    from prometheus_client import multiprocess
+
+    from shipyard.serving.runtime.workers import Supervisor, check_port
+
+    check_port(host, port)
+    with tempfile.TemporaryDirectory(prefix="shipyard-serve-metrics-") as metrics:
+        env = {**os.environ, "PROMETHEUS_MULTIPROC_DIR": metrics, _LISTEN_ENV: json.dumps([host, port])}
+        supervisor = Supervisor(
+            [sys.executable, "-c", "from shipyard.cli.serve import run_worker; run_worker()"],
+            workers,
+            env=env,
+            # a dead worker's live gauges (models loaded, log queue) leave the sums; its counters stay
+            on_exit=lambda pid: multiprocess.mark_process_dead(pid, metrics),  # type: ignore[no-untyped-call]
+            report=lambda message: err_console.print(escape(message), soft_wrap=True),
+        )
+        err_console.print(
+            f"Shipyard prediction server on http://{escape(host)}:{port} ({workers} workers). "
+            "Stop it with Ctrl+C.",
+            soft_wrap=True,
+        )
+        outcome = supervisor.run()
+    for message in outcome.messages:
+        err_console.print(escape(message))
+    if outcome.failure is not None:
+        raise BackendUnavailable(f"{outcome.failure}; its error is above", field="workers")
+    if outcome.messages:
+        raise typer.Exit(1)
+    if outcome.signal == signal.SIGTERM:  # as with one worker: the status says SIGTERM stopped it
+        signal.raise_signal(signal.SIGTERM)
+
+
+def run_worker() -> None:
+    """One worker process of :func:`_supervise`: its own ``SO_REUSEPORT`` socket, the app from the
+    options ``serve`` left in the environment, and a word to the supervisor once it listens."""
+    import sys
+
+    from shipyard.serving.runtime.workers import ReadyServer, exit_with_parent, listen_socket, worker_ready_fd
+
+    ready = worker_ready_fd()
+    host, port = json.loads(os.environ[_LISTEN_ENV])
+    try:
+        sock = listen_socket(host, port, reuse_port=True)
+    except InvalidInput as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        raise SystemExit(1) from None
+    exit_with_parent()
+
+    def listening() -> None:
+        os.write(ready, b"+")
+
+    ReadyServer(_uvicorn_config(), listening).run(sockets=[sock])
 
 
 def _settings_overrides(settings: Settings) -> dict[str, Any]:
@@ -113,6 +202,7 @@ def worker_app() -> PredictionApp:
     from shipyard.app import build_app, build_prediction_server
     from shipyard.serving.runtime.http import build_http_app
     from shipyard.serving.runtime.server import ServeConfig
+    from shipyard.serving.runtime.workers import CONNECTIONS
 
     options = json.loads(os.environ[_OPTIONS_ENV])
     settings = load_settings(**options.pop("settings"))
@@ -133,6 +223,7 @@ def worker_app() -> PredictionApp:
         public=options["public"],
         inference_log=options["inference_log"],
     )
+    server.arrivals.connections = CONNECTIONS
     return build_http_app(server)
 
 

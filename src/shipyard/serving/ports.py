@@ -66,6 +66,11 @@ class PredictAuthorizer(Protocol):
         ``model``; Unauthenticated (unknown, expired, revoked) or PermissionDenied otherwise."""
         ...
 
+    def authenticate(self, secret: str) -> str:
+        """The user a bearer secret stands for; Unauthenticated (unknown, expired, revoked)
+        otherwise."""
+        ...
+
 
 class OnlineRows(Protocol):
     """What an online feature read returns: columns in request order (join keys, then features)."""

@@ -12,7 +12,7 @@ import gc
 import pickle
 import sys
 import time
-from collections import OrderedDict
+from collections import OrderedDict, deque
 from collections.abc import Callable
 from concurrent.futures import Executor
 from dataclasses import dataclass, field
@@ -35,10 +35,67 @@ class Job:
     future: asyncio.Future[list[Any]]
 
 
+class Arrival:
+    """One request on its way to a batcher; :meth:`leave` once it has submitted (or given up)."""
+
+    __slots__ = ("_arrivals",)
+
+    def __init__(self, arrivals: Arrivals | None) -> None:
+        self._arrivals = arrivals
+
+    def leave(self) -> None:
+        arrivals, self._arrivals = self._arrivals, None
+        if arrivals is not None:
+            arrivals._left()
+
+
+class Arrivals:
+    """What a batcher may still wait for. ``count``: the prediction requests of one server that have
+    begun (body, token, features) but not yet reached a batcher. ``answering``: those begun and not
+    yet answered. ``connections``, when the HTTP server counts them: its open connections; one
+    without a prediction request in progress may send one any moment (HTTP/1.1 sends the next
+    request on a connection only after the answer).
+
+    A batcher with every queued request in hand flushes at once when nothing is on its way and no
+    connection is free to send more (:meth:`settled`): a lone request, or a batch that every open
+    connection's request has joined, does not wait out ``max_wait``. Without a connection count,
+    only the requests on their way are waited for."""
+
+    def __init__(self, connections: Callable[[], int] | None = None) -> None:
+        self.count = 0
+        self.answering = 0
+        self.connections = connections
+        self._idle: asyncio.Future[None] | None = None
+
+    def settled(self) -> bool:
+        """Whether no other request can join a batch now."""
+        if self.count:
+            return False
+        return self.connections is None or self.connections() <= self.answering
+
+    def arrive(self) -> Arrival:
+        self.count += 1
+        return Arrival(self)
+
+    def _left(self) -> None:
+        self.count -= 1
+        if self.count == 0 and self._idle is not None:
+            idle, self._idle = self._idle, None
+            if not idle.done():
+                idle.set_result(None)
+
+    def when_idle(self) -> asyncio.Future[None]:
+        """A future resolved when the last request on its way reaches a batcher (or gives up)."""
+        if self._idle is None:
+            self._idle = asyncio.get_running_loop().create_future()
+        return self._idle
+
+
 class MicroBatcher:
-    """Queues requests for one version; a worker task takes up to ``max_rows`` rows, waiting at
-    most ``max_wait`` seconds after the first for more, and predicts them in one call (in
-    ``executor``, or on the event loop when it is None). A batch the model refuses as a whole is
+    """Queues requests for one version; a worker task takes up to ``max_rows`` rows and predicts
+    them in one call (in ``executor``, or on the event loop when it is None). Once it has taken
+    every queued request, it waits for more at most ``max_wait`` seconds after the first, and with
+    ``arrivals`` only while another request may still join (see :class:`Arrivals`). A batch the model refuses as a whole is
     retried request by request, so one bad request fails alone."""
 
     def __init__(
@@ -49,54 +106,83 @@ class MicroBatcher:
         max_wait: float,
         executor: Executor | None,
         on_batch: Callable[[int], None] = lambda n: None,
+        arrivals: Arrivals | None = None,
     ) -> None:
         self.predict = predict
         self.max_rows = max_rows
         self.max_wait = max_wait
         self.executor = executor
         self.on_batch = on_batch
-        self._queue: asyncio.Queue[Job | None] = asyncio.Queue()
+        self.arrivals = arrivals
+        self._jobs: deque[Job] = deque()
+        self._closed = False
+        self._wake: asyncio.Future[None] | None = None
         self._task: asyncio.Task[None] | None = None
 
-    async def submit(self, columns: Columns, n: int) -> list[Any]:
-        if self._task is None:
-            self._task = asyncio.get_running_loop().create_task(self._work())
-        future: asyncio.Future[list[Any]] = asyncio.get_running_loop().create_future()
-        self._queue.put_nowait(Job(columns, n, future))
+    async def submit(self, columns: Columns, n: int, arrival: Arrival | None = None) -> list[Any]:
+        """The outputs of ``n`` rows; ``arrival`` (the request's) leaves once the job is queued."""
+        loop = asyncio.get_running_loop()
+        if self._task is None or self._task.done():
+            self._task = loop.create_task(self._work())
+        future: asyncio.Future[list[Any]] = loop.create_future()
+        self._jobs.append(Job(columns, n, future))
+        self._notify()
+        if arrival is not None:
+            arrival.leave()
         return await future
 
     def close(self) -> None:
         """Stop after the queued requests are answered."""
-        if self._task is not None:
-            self._queue.put_nowait(None)
+        self._closed = True
+        self._notify()
+
+    def _notify(self, *_: object) -> None:
+        wake = self._wake
+        if wake is not None and not wake.done():
+            wake.set_result(None)
+
+    async def _sleep(self, timeout: float | None) -> None:
+        """Until a job is queued, the batcher is closed, ``timeout`` passes, or (with a timeout:
+        while a batch fills) no request is on its way any more."""
+        loop = asyncio.get_running_loop()
+        self._wake = wake = loop.create_future()
+        timer = None if timeout is None else loop.call_later(timeout, self._notify)
+        idle = None
+        if timeout is not None and self.arrivals is not None:
+            idle = self.arrivals.when_idle()
+            idle.add_done_callback(self._notify)
+        try:
+            await wake
+        finally:
+            self._wake = None
+            if timer is not None:
+                timer.cancel()
+            if idle is not None:
+                idle.remove_done_callback(self._notify)
 
     async def _work(self) -> None:
         loop = asyncio.get_running_loop()
         while True:
-            first = await self._queue.get()
-            if first is None:
-                return
-            jobs, rows, stop = [first], first.n, False
+            while not self._jobs:
+                if self._closed:
+                    return
+                await self._sleep(None)
+            first = self._jobs.popleft()
+            jobs, rows = [first], first.n
             deadline = loop.time() + self.max_wait
             while rows < self.max_rows:
-                try:
-                    job = self._queue.get_nowait()
-                except asyncio.QueueEmpty:
-                    remaining = deadline - loop.time()
-                    if remaining <= 0:
-                        break
-                    try:
-                        job = await asyncio.wait_for(self._queue.get(), remaining)
-                    except TimeoutError:
-                        break
-                if job is None:
-                    stop = True
+                if self._jobs:
+                    job = self._jobs.popleft()
+                    jobs.append(job)
+                    rows += job.n
+                    continue
+                if self._closed or (self.arrivals is not None and self.arrivals.settled()):
+                    break  # nothing more can join
+                remaining = deadline - loop.time()
+                if remaining <= 0:
                     break
-                jobs.append(job)
-                rows += job.n
+                await self._sleep(remaining)
             await self._run(jobs, rows)
-            if stop:
-                return
 
     async def _run(self, jobs: list[Job], rows: int) -> None:
         loop = asyncio.get_running_loop()
@@ -184,6 +270,8 @@ class Fleet:
         on_batch: Callable[[str, int, int], None] = lambda model, version, rows: None,
         on_load: Callable[[float], None] = lambda seconds: None,
         on_evict: Callable[[], None] = lambda: None,
+        on_size: Callable[[int, int], None] = lambda versions, size: None,
+        arrivals: Arrivals | None = None,
     ) -> None:
         self.source = source
         self.memory_cap = memory_cap
@@ -193,6 +281,8 @@ class Fleet:
         self.on_batch = on_batch
         self.on_load = on_load
         self.on_evict = on_evict
+        self.on_size = on_size
+        self.arrivals = arrivals
         self._items: OrderedDict[Key, Loaded] = OrderedDict()
         self._locks: dict[Key, asyncio.Lock] = {}
 
@@ -219,6 +309,7 @@ class Fleet:
                 item = await asyncio.get_running_loop().run_in_executor(None, self._load, model, version)
                 self._items[key] = item
                 self._evict()
+                self.on_size(len(self._items), self.used)
         self._locks.pop(key, None)
         self._items.move_to_end(key)
         return item
@@ -239,6 +330,7 @@ class Fleet:
             max_wait=self.max_wait,
             executor=self.executor,
             on_batch=lambda rows: self.on_batch(model, version, rows),
+            arrivals=self.arrivals,
         )
         return Loaded(
             model,
@@ -260,3 +352,4 @@ class Fleet:
         for item in self._items.values():
             item.batcher.close()
         self._items.clear()
+        self.on_size(0, 0)

@@ -24,7 +24,7 @@ from contextlib import asynccontextmanager
 from typing import Any
 
 import orjson
-from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from prometheus_client import CONTENT_TYPE_LATEST
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import Response
@@ -32,6 +32,7 @@ from starlette.routing import Route as HttpRoute
 from starlette.types import Receive, Scope, Send
 
 from shipyard.errors import NotFound, ShipyardError
+from shipyard.serving.runtime.fleet import Arrivals
 from shipyard.serving.runtime.payloads import Rows, parse_entities_only, parse_mlflow, parse_v2
 from shipyard.serving.runtime.server import Answer, PredictionServer, status_of
 
@@ -128,15 +129,32 @@ def build_http_app(server: PredictionServer) -> PredictionApp:
 
         return wrapped
 
+    def version_of(raw: str | None) -> int | None:
+        if raw is None:
+            return None
+        if not raw.isdigit() or len(raw) > 9:
+            raise NotFound(f"model version {raw!r} does not exist", field="version")
+        return int(raw)
+
     async def run(
-        request: Request, name: str, parse: Callable[[object], Rows], version: int | None = None
+        request: Request, name: str | None, parse: Callable[[object], Rows], version: str | None = None
     ) -> Answer:
-        route = server.route(name)
-        await server.authorize(route, secret(request))
-        rows = parse(await body(request))
-        return await server.predict(
-            route, rows, request_id=rows.request_id or _request_id(request), version=version
-        )
+        """Answer a prediction request to deployment ``name`` (None: the only one served). The
+        token is checked before anything else is looked at (see :meth:`PredictionServer.open`)."""
+        arrival = server.arrive()  # a batcher waits for this request only until it submits
+        try:
+            route = await server.open(name, secret(request))
+            number = version_of(version)
+            rows = parse(await body(request))
+            return await server.predict(
+                route,
+                rows,
+                request_id=rows.request_id or _request_id(request),
+                version=number,
+                arrival=arrival,
+            )
+        finally:
+            arrival.leave()
 
     def headers(answer: Answer) -> dict[str, str]:
         return {"X-Request-ID": answer.request_id, "X-Model-Version": str(answer.version)}
@@ -155,33 +173,17 @@ def build_http_app(server: PredictionServer) -> PredictionApp:
             data["prediction"] = answer.outputs[0]
         return _json(data, headers=headers(answer))
 
-    def only_deployment() -> str:
-        names = list(server.table.routes)
-        if len(names) != 1:
-            raise NotFound(
-                f"this server serves {len(names)} deployments; POST to /v1/deployments/<name>/invocations",
-                field="deployment",
-            )
-        return names[0]
-
     @guarded
     async def invocations(request: Request) -> Response:
-        name = request.path_params.get("name") or only_deployment()
-        answer = await run(request, name, parse_mlflow)
+        answer = await run(request, request.path_params.get("name"), parse_mlflow)
         return _json({"predictions": answer.outputs}, headers=headers(answer))
 
     def version_param(request: Request) -> int | None:
-        raw = request.path_params.get("version")
-        if raw is None:
-            return None
-        if not raw.isdigit() or len(raw) > 9:
-            raise NotFound(f"model version {raw!r} does not exist", field="version")
-        return int(raw)
+        return version_of(request.path_params.get("version"))
 
     @guarded
     async def infer(request: Request) -> Response:
-        version = version_param(request)
-        answer = await run(request, request.path_params["name"], parse_v2, version)
+        answer = await run(request, request.path_params["name"], parse_v2, request.path_params.get("version"))
         outputs = answer.outputs
         names = answer.output_names or ("prediction",)
         if len(names) > 1 and outputs and isinstance(outputs[0], list):
@@ -242,7 +244,7 @@ def build_http_app(server: PredictionServer) -> PredictionApp:
         return _json({"status": "ready", "deployments": len(server.table.routes)})
 
     async def metrics(request: Request) -> Response:
-        return Response(generate_latest(server.metrics.registry), media_type=CONTENT_TYPE_LATEST)
+        return Response(server.metrics.exposition(), media_type=CONTENT_TYPE_LATEST)
 
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
@@ -272,16 +274,19 @@ def build_http_app(server: PredictionServer) -> PredictionApp:
     ]
     app = Starlette(routes=routes, lifespan=lifespan)
     app.state.server = server
-    return PredictionApp(app, predict_own, invocations, infer)
+    return PredictionApp(app, predict_own, invocations, infer, server.arrivals)
 
 
 class PredictionApp:
     """The ASGI app: ``POST`` to a prediction route goes straight to its handler; everything else
     (probes, metadata, ``/metrics``, other methods, lifespan) through the Starlette ``app``."""
 
-    def __init__(self, app: Starlette, predict: Handler, invocations: Handler, infer: Handler) -> None:
+    def __init__(
+        self, app: Starlette, predict: Handler, invocations: Handler, infer: Handler, arrivals: Arrivals
+    ) -> None:
         self.app = app
         self.state = app.state
+        self.arrivals = arrivals
         self._predict = predict
         self._invocations = invocations
         self._infer = infer
@@ -311,8 +316,12 @@ class PredictionApp:
             found = self.handler(scope["path"])
             if found is not None:
                 scope["path_params"] = found[1]
-                response = await found[0](Request(scope, receive))
-                await response(scope, receive, send)
+                self.arrivals.answering += 1  # its connection sends nothing more until answered
+                try:
+                    response = await found[0](Request(scope, receive))
+                    await response(scope, receive, send)
+                finally:
+                    self.arrivals.answering -= 1
                 return
         await self.app(scope, receive, send)
 

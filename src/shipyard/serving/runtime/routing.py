@@ -87,14 +87,29 @@ class TokenCache:
         self.authorizer = authorizer
         self.ttl = ttl
         self.max_entries = max_entries
-        self._valid: dict[tuple[str, str], tuple[str, float]] = {}
+        self._valid: dict[tuple[str, str | None], tuple[str, float]] = {}  # model None: any
         self._lock = threading.Lock()
 
-    def cached(self, secret: str, model: str) -> str | None:
+    def cached(self, secret: str, model: str | None) -> str | None:
         hit = self._valid.get((secret, model))
         if hit is not None and hit[1] > time.monotonic():
             return hit[0]
         return None
+
+    def known(self, secret: str) -> bool:
+        """Whether ``secret`` is a token remembered as valid."""
+        return self.cached(secret, None) is not None
+
+    def authenticate(self, secret: str) -> str:
+        """The token's user; Unauthenticated from the accounts service otherwise."""
+        user = self.cached(secret, None)
+        if user is not None:
+            return user
+        if not secret:
+            raise Unauthenticated("missing bearer token: send 'Authorization: Bearer <token>'")
+        user = self.authorizer.authenticate(secret)
+        self._remember(secret, None, user)
+        return user
 
     def check(self, secret: str, model: str) -> str:
         """The user; Unauthenticated or PermissionDenied from the accounts service otherwise."""
@@ -107,8 +122,12 @@ class TokenCache:
             user = self.authorizer.authorize(secret, model)
         except (Unauthenticated, PermissionDenied):
             raise
+        self._remember(secret, model, user)
+        self._remember(secret, None, user)  # valid, whatever the model
+        return user
+
+    def _remember(self, secret: str, model: str | None, user: str) -> None:
         with self._lock:
             if len(self._valid) >= self.max_entries:
                 self._valid.clear()
             self._valid[(secret, model)] = (user, time.monotonic() + self.ttl)
-        return user

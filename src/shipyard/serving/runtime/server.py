@@ -36,7 +36,7 @@ from shipyard.serving.ports import (
     PredictAuthorizer,
     WindowSink,
 )
-from shipyard.serving.runtime.fleet import Fleet, Loaded
+from shipyard.serving.runtime.fleet import Arrival, Arrivals, Fleet, Loaded
 from shipyard.serving.runtime.metrics import ServerMetrics
 from shipyard.serving.runtime.payloads import Columns, Rows, check_columns
 from shipyard.serving.runtime.routing import Route, RouteTable, TokenCache
@@ -119,6 +119,7 @@ class PredictionServer:
         self.log = inference_log
         self.sink = windows
         self.metrics = ServerMetrics()
+        self.arrivals = Arrivals()
         if inference_log is not None:
             self.metrics.watch_log(lambda: dict(inference_log.stats), inference_log.pending)
         self.executor = (
@@ -135,6 +136,8 @@ class PredictionServer:
             on_batch=lambda m, v, rows: self._batch_hist(m, v).observe(rows),
             on_load=self._loaded,
             on_evict=self.metrics.evictions.inc,
+            on_size=self._sized,
+            arrivals=self.arrivals,
         )
         self.table = RouteTable(only=self.config.deployments)
         self.counter = WindowCounter()
@@ -171,6 +174,8 @@ class PredictionServer:
         self._spawn(self._poll())
         if self.sink is not None:
             self._spawn(self._report())
+        if self.metrics.shared:
+            self._spawn(self._sync_metrics())
 
     async def stop(self) -> None:
         for task in list(self._tasks):
@@ -180,6 +185,7 @@ class PredictionServer:
         self.fleet.close()
         if self.log is not None:
             await asyncio.get_running_loop().run_in_executor(None, self.log.close)
+        self.metrics.sync()
         if self.executor is not None:
             self.executor.shutdown(wait=False)
 
@@ -203,6 +209,11 @@ class PredictionServer:
             await asyncio.sleep(self.config.window_seconds)
             await loop.run_in_executor(None, self.report_windows)
 
+    async def _sync_metrics(self) -> None:
+        while True:
+            await asyncio.sleep(1.0)
+            self.metrics.sync()
+
     def report_windows(self) -> None:
         windows = self.counter.take()
         if windows and self.sink is not None:
@@ -215,6 +226,10 @@ class PredictionServer:
         self.metrics.loads.inc()
         self.metrics.load_seconds.observe(seconds)
 
+    def _sized(self, versions: int, size: int) -> None:
+        self.metrics.loaded.set(versions)
+        self.metrics.loaded_bytes.set(size)
+
     def _batch_hist(self, model: str, version: int) -> Any:
         return self.metrics.batch_size.labels(model, str(version))
 
@@ -222,6 +237,37 @@ class PredictionServer:
 
     def route(self, name: str) -> Route:
         return self.table.get(name)
+
+    def arrive(self) -> Arrival:
+        """Count a prediction request as on its way to a batcher (see :class:`Arrivals`)."""
+        return self.arrivals.arrive()
+
+    async def open(self, name: str | None, secret: str) -> Route:
+        """The route of deployment ``name`` for the caller holding ``secret``. A caller without a
+        valid token learns nothing of what is served: Unauthenticated comes before NotFound (a
+        public deployment needs no token). ``name`` None: the server's only deployment."""
+        route = self.table.routes.get(name) if name is not None else self._only()
+        if route is None:
+            await self.authenticate(secret)
+            if name is None:
+                raise NotFound(
+                    f"this server serves {len(self.table.routes)} deployments; "
+                    "POST to /v1/deployments/<name>/invocations",
+                    field="deployment",
+                )
+            return self.table.get(name)  # NotFound
+        await self.authorize(route, secret)
+        return route
+
+    def _only(self) -> Route | None:
+        routes = self.table.routes
+        return next(iter(routes.values())) if len(routes) == 1 else None
+
+    async def authenticate(self, secret: str) -> None:
+        """Unauthenticated unless ``secret`` is a valid token (a server that checks no token
+        has nothing to refuse)."""
+        if self.tokens is not None and not self.tokens.known(secret):
+            await asyncio.get_running_loop().run_in_executor(None, self.tokens.authenticate, secret)
 
     async def authorize(self, route: Route, secret: str) -> None:
         if route.deployment.public:
@@ -237,7 +283,13 @@ class PredictionServer:
             )
 
     async def predict(
-        self, route: Route, rows: Rows, *, request_id: str | None = None, version: int | None = None
+        self,
+        route: Route,
+        rows: Rows,
+        *,
+        request_id: str | None = None,
+        version: int | None = None,
+        arrival: Arrival | None = None,
     ) -> Answer:
         began = time.perf_counter()
         deployment = route.deployment
@@ -250,7 +302,7 @@ class PredictionServer:
             columns = rows.columns if fetched is None else {**fetched, **rows.columns}
             item = await self.fleet.get(target.model, target.version)
             checked = check_columns(item.specs, columns)
-            outputs = await item.batcher.submit(checked, rows.n)
+            outputs = await item.batcher.submit(checked, rows.n, arrival)
         except ShipyardError as exc:
             self._error(labels, key, began, status_of(exc))
             raise
