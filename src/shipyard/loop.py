@@ -127,9 +127,7 @@ def _firings(app: App, seq: int) -> list[Any]:
 
 def _made_in(conn: Connection, pipeline_run_id: str) -> list[str]:
     """Runs tagged with the pipeline run that made them (see :mod:`shipyard.pipelines.context`)."""
-    query = select(tags_t.c.run_id).where(
-        tags_t.c.key == TAG_PIPELINE_RUN, tags_t.c.value == pipeline_run_id
-    )
+    query = select(tags_t.c.run_id).where(tags_t.c.key == TAG_PIPELINE_RUN, tags_t.c.value == pipeline_run_id)
     return [r for (r,) in conn.execute(query)]
 
 

@@ -210,6 +210,12 @@ def test_refuses_what_it_cannot_serve(home: Path) -> None:
     )  # fmt: skip
     assert result.returncode == 1 and result.stderr.startswith("error: ") and "nope" in result.stderr
     assert len(result.stderr.strip().splitlines()) == 1
+    unknown = subprocess.run(
+        [sys.executable, "-m", "shipyard.cli.main", "serve", "no-such-deployment"],
+        env=env, capture_output=True, text=True, timeout=60,
+    )  # fmt: skip
+    assert unknown.returncode == 1 and unknown.stderr.startswith("error: ")
+    assert "no-such-deployment" in unknown.stderr and len(unknown.stderr.strip().splitlines()) == 1
 
 
 json_values = st.recursive(

@@ -90,12 +90,21 @@ def test_open_inference_protocol_v2(registry: Registry) -> None:
         assert pinned.status_code == 200
         wrong = s.post("/v2/models/churn/versions/99/infer", {"inputs": tensors}, registry.viewer)
         assert wrong.status_code == 404 and wrong.json()["field"] == "version"
-        meta = s.client.get("/v2/models/churn").json()
+        auth = {"Authorization": f"Bearer {registry.viewer}"}
+        meta = s.client.get("/v2/models/churn", headers=auth).json()
         assert [i["name"] for i in meta["inputs"]] == list(ROW) and meta["versions"] == [str(registry.v1)]
         assert s.client.get("/v2/health/live").status_code == 200
         assert s.client.get("/v2/health/ready").status_code == 200
-        assert s.client.get("/v2/models/churn/ready").json()["ready"] is True
-        assert s.client.get("/v2/models/nope/ready").status_code == 404
+        assert s.client.get("/v2/models/churn/ready", headers=auth).json()["ready"] is True
+        assert s.client.get("/v2/models/nope/ready", headers=auth).status_code == 404
+        # Without a token a model's metadata is refused, and unknown names answer the same.
+        for path in (
+            "/v2/models/churn",
+            "/v2/models/churn/ready",
+            "/v2/models/nope",
+            "/v2/models/nope/ready",
+        ):
+            assert s.client.get(path).status_code == 401, path
 
 
 @pytest.mark.parametrize(

@@ -191,6 +191,8 @@ def _check(settings: Settings, options: dict[str, Any]) -> None:
 
     app = build_app(settings)
     try:
+        for name in options["deployments"]:
+            app.deployments.get(name)  # NotFound names the deployment before any worker starts
         if options["models"]:
             StaticDeployments(RegistryModelSource(app), options["models"])
     finally:

@@ -210,7 +210,8 @@ def build_http_app(server: PredictionServer) -> PredictionApp:
 
     @guarded
     async def v2_model(request: Request) -> Response:
-        route = server.route(request.path_params["name"])
+        # A model's metadata (its signature) is read with the same token as its predictions.
+        route = await server.open(request.path_params["name"], secret(request))
         version = version_param(request)
         target = route.target(version) if version is not None else route.primary
         item = await server.fleet.get(target.model, target.version)
@@ -226,7 +227,7 @@ def build_http_app(server: PredictionServer) -> PredictionApp:
 
     @guarded
     async def v2_model_ready(request: Request) -> Response:
-        route = server.route(request.path_params["name"])
+        route = await server.open(request.path_params["name"], secret(request))
         version = version_param(request)
         if version is not None:
             route.target(version)

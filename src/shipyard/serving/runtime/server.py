@@ -235,9 +235,6 @@ class PredictionServer:
 
     # -- the request path -----------------------------------------------------------------------
 
-    def route(self, name: str) -> Route:
-        return self.table.get(name)
-
     def arrive(self) -> Arrival:
         """Count a prediction request as on its way to a batcher (see :class:`Arrivals`)."""
         return self.arrivals.arrive()
