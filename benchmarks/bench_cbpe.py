@@ -11,9 +11,6 @@ Data is generated once with numpy into ``$TMPDIR/shipyard-bench-cbpe``."""
 
 from __future__ import annotations
 
-import json
-import subprocess
-import sys
 import tempfile
 import time
 from pathlib import Path
@@ -22,7 +19,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from common import Result
+from common import Result, anchor_figures
 from shipyard.monitoring.cbpe import CBPE, Estimate
 from shipyard.monitoring.performance import classification_metrics
 
@@ -83,19 +80,7 @@ def nannyml_cbpe(case: str) -> dict[str, object] | None:
     if not NANNYML_PYTHON.exists():
         return None
     reference, analysis = dataset(case)
-    script = Path(__file__).with_name("nannyml_cbpe.py")
-    done = subprocess.run(
-        [str(NANNYML_PYTHON), str(script), str(reference), str(analysis), str(WINDOW_ROWS), *METRICS],
-        capture_output=True,
-        text=True,
-        timeout=1800,
-        check=False,
-    )
-    if done.returncode != 0:
-        print(done.stderr[-3000:], file=sys.stderr)
-        return None
-    figures: dict[str, object] = json.loads(done.stdout.strip().splitlines()[-1])
-    return figures
+    return anchor_figures(NANNYML_PYTHON, "nannyml_cbpe.py", reference, analysis, WINDOW_ROWS, *METRICS)
 
 
 def run() -> list[Result]:

@@ -11,9 +11,6 @@ speed ratio (target >= 20x). Data is generated once into ``$TMPDIR/shipyard-benc
 
 from __future__ import annotations
 
-import json
-import subprocess
-import sys
 import tempfile
 import time
 from pathlib import Path
@@ -22,7 +19,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from common import Result
+from common import Result, anchor_figures
 from shipyard.monitoring.drift import DatasetDrift, Reference, detect_drift, prepare_reference
 
 CACHE = Path(tempfile.gettempdir()) / "shipyard-bench-drift"
@@ -105,19 +102,7 @@ def ours(
 def evidently(reference_path: Path, current_path: Path) -> dict[str, Any] | None:
     if not EVIDENTLY_PYTHON.exists():
         return None
-    script = Path(__file__).with_name("evidently_drift.py")
-    done = subprocess.run(
-        [str(EVIDENTLY_PYTHON), str(script), str(reference_path), str(current_path)],
-        capture_output=True,
-        text=True,
-        timeout=1800,
-        check=False,
-    )
-    if done.returncode != 0:
-        print(done.stderr[-3000:], file=sys.stderr)
-        return None
-    figures: dict[str, Any] = json.loads(done.stdout.strip().splitlines()[-1])
-    return figures
+    return anchor_figures(EVIDENTLY_PYTHON, "evidently_drift.py", reference_path, current_path)
 
 
 def compare(result: DatasetDrift, theirs: dict[str, Any]) -> tuple[float, int, list[str]]:

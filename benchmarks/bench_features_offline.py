@@ -8,11 +8,8 @@ and the ratio. Data is generated once with numpy into ``$TMPDIR/shipyard-bench-f
 
 from __future__ import annotations
 
-import json
 import math
 import os
-import subprocess
-import sys
 import tempfile
 import time
 from datetime import UTC, datetime, timedelta
@@ -23,7 +20,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
-from common import Result
+from common import Result, anchor_figures
 from shipyard.features.model import Entity, FeatureView, FileSource
 from shipyard.features.offline import OfflineStore
 from shipyard.features.selection import ResolvedFeatures, ViewSelection
@@ -135,19 +132,7 @@ def feast_join(scale: str) -> dict[str, float] | None:
     if not FEAST_PYTHON.exists():
         return None
     features, entities = dataset(scale)
-    script = Path(__file__).with_name("feast_offline.py")
-    done = subprocess.run(
-        [str(FEAST_PYTHON), str(script), str(features), str(entities), str(CACHE / "feast-repo")],
-        capture_output=True,
-        text=True,
-        timeout=1800,
-        check=False,
-    )
-    if done.returncode != 0:
-        print(done.stderr[-3000:], file=sys.stderr)
-        return None
-    figures: dict[str, float] = json.loads(done.stdout.strip().splitlines()[-1])
-    return figures
+    return anchor_figures(FEAST_PYTHON, "feast_offline.py", features, entities, CACHE / "feast-repo")
 
 
 def _label(scale: str) -> str:
