@@ -9,7 +9,7 @@ import functools
 import hashlib
 import re
 import secrets
-from collections.abc import Callable
+from collections.abc import Callable, Hashable
 from datetime import timedelta
 from typing import Any, TypeVar
 
@@ -26,7 +26,7 @@ from shipyard.accounts.permissions import (
     scope_of,
 )
 from shipyard.accounts.tables import TokenRow, UserRow
-from shipyard.accounts.token_cache import DEFAULT_TTL, TokenCache
+from shipyard.accounts.token_cache import DEFAULT_TTL, TtlCache
 from shipyard.audit.log import append
 from shipyard.core.clock import now_ms, to_datetime
 from shipyard.core.ids import new_id
@@ -112,9 +112,9 @@ def _keep_an_admin(conn: Connection, user_id: str, what: str) -> None:
 _M = TypeVar("_M", bound=Callable[..., Any])
 
 
-def _forgets_tokens(method: _M) -> _M:
-    """After ``method`` (a revocation or a user's disabling) has committed, forget every token
-    this process holds, so the change takes effect here at once."""
+def _forgets_held(method: _M) -> _M:
+    """After ``method`` (a token's or a role's revocation, a user's disabling) has committed,
+    forget every token and access check this process holds, so the change counts here at once."""
 
     @functools.wraps(method)
     def wrapper(self: AccountsService, *args: Any, **kwargs: Any) -> Any:
@@ -122,6 +122,7 @@ def _forgets_tokens(method: _M) -> _M:
             return method(self, *args, **kwargs)
         finally:
             self.token_cache.clear()
+            self.access_cache.clear()
 
     return wrapper  # type: ignore[return-value]
 
@@ -132,8 +133,10 @@ class AccountsService:
     ) -> None:
         self.db = db
         self.default_token_lifetime = default_token_lifetime
-        #: Checked tokens, held briefly once :meth:`cache_tokens` is called (the server does).
-        self.token_cache = TokenCache(0)
+        #: Checked tokens and the access checks they passed, held briefly once :meth:`cache_tokens`
+        #: is called (the server does; see :mod:`shipyard.accounts.token_cache`).
+        self.token_cache: TtlCache[str, Principal] = TtlCache(0)
+        self.access_cache: TtlCache[tuple[str, Hashable], Principal] = TtlCache(0)
 
     # -- users ------------------------------------------------------------------------------------
 
@@ -180,7 +183,7 @@ class AccountsService:
     def enable_user(self, name: str, *, actor: str = SYSTEM_ACTOR) -> User:
         return self._set_disabled(name, False, actor)
 
-    @_forgets_tokens
+    @_forgets_held
     def _set_disabled(self, name: str, disabled: bool, actor: str) -> User:
         with self.db.write() as conn:
             row = self._user_row(conn, name)
@@ -264,7 +267,7 @@ class AccountsService:
             )
             return [_token(r) for r in rows]
 
-    @_forgets_tokens
+    @_forgets_held
     def revoke_token(self, token_id: str, *, owner: str | None = None, actor: str = SYSTEM_ACTOR) -> Token:
         """Revoke a token (revoking twice is harmless). With ``owner``, only that user's token:
         another user's token is reported as not existing."""
@@ -295,7 +298,22 @@ class AccountsService:
         """Trust a checked token for ``seconds`` without a query (see
         :mod:`shipyard.accounts.token_cache`). The server turns this on; embedded use checks
         every call, so a revocation by another process counts at once."""
-        self.token_cache = TokenCache(seconds)
+        self.token_cache = TtlCache(seconds)
+        self.access_cache = TtlCache(seconds)
+
+    def held_access(self, secret: str, question: Hashable) -> Principal | None:
+        """The principal a recent access check (:meth:`hold_access`) answered ``question`` with for
+        this secret, while this process holds both it and the token; None when it must be asked
+        again."""
+        digest = hash_secret(secret)
+        if self.token_cache.get(digest) is None:
+            return None
+        return self.access_cache.get((digest, question))
+
+    def hold_access(self, secret: str, question: Hashable, principal: Principal) -> None:
+        """Remember that ``secret`` passed the access check ``question`` (an authorization's
+        action and the object it named), as briefly as tokens are held."""
+        self.access_cache.put((hash_secret(secret), question), principal)
 
     def authenticate(self, secret: str) -> Principal:
         """The principal a bearer secret stands for; Unauthenticated if unknown, expired or revoked.
@@ -382,6 +400,7 @@ class AccountsService:
         )
         return grant
 
+    @_forgets_held
     def revoke_role(
         self,
         user: str,

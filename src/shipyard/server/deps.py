@@ -15,7 +15,10 @@ field of the JSON body (an experiment name or id). Experiment ids and run ids ar
 experiment's name through the tracking service (a run by
 :meth:`~shipyard.tracking.service.TrackingService.run_experiment`, which reads none of its params or
 metrics); the token, that lookup and the grants are read in one transaction
-(:meth:`~shipyard.storage.metadata.database.Database.shared_read`). An experiment or run that does
+(:meth:`~shipyard.storage.metadata.database.Database.shared_read`). A check that passed is held
+for ``token_cache_seconds`` (:meth:`~shipyard.accounts.service.AccountsService.held_access`), so a
+busy client's next requests on the same object cost no query; a revocation counts at once in this
+process and within that bound in the others. An experiment or run that does
 not exist leaves the raw value as the experiment's name (the route then answers 404, or creates it
 by that name). A grant on ``model:<name>`` or ``experiment:<name>`` counts only for requests scoped
 that way; every other request needs a global grant (see :mod:`shipyard.accounts.permissions`).
@@ -31,7 +34,7 @@ handler whose action depends on its body calls :func:`ensure_allowed` after vali
 from __future__ import annotations
 
 import functools
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Hashable, Mapping
 from typing import Annotated
 
 from fastapi import Depends, Request, Security
@@ -162,11 +165,9 @@ def authorize(
     if sum(x is not None for x in (model, experiment, run, experiment_field)) > 1:
         raise ValueError("authorize takes at most one of model=, experiment=, run=, experiment_field=")
 
-    def check(
-        app: App, secret: str, path: dict[str, str], body_value: str | None, known: Principal | None
-    ) -> Principal:
+    def check(app: App, secret: str, path: dict[str, str], body_value: str | None) -> Principal:
         with app.db.shared_read():  # the token, the scope and the grants: one transaction
-            principal = known if known is not None else app.accounts.authenticate(secret)
+            principal = app.accounts.authenticate(secret)
             model_name = path.get(model) if model is not None else None
             experiment_name = None
             if experiment is not None:
@@ -184,6 +185,11 @@ def authorize(
             raise _denied(principal, action, model_name, experiment_name)
         return principal
 
+    def question(path: Mapping[str, str], body_value: str | None) -> Hashable:
+        """What this check is asked about one request: held as answered by the accounts service."""
+        named = model or experiment or run
+        return (action, alternative, named, path.get(named) if named else None, body_value)
+
     async def dependency(
         request: Request, credentials: HTTPAuthorizationCredentials | None = Security(_bearer)
     ) -> Principal:
@@ -191,18 +197,20 @@ def authorize(
         if not secret:
             raise Unauthenticated("missing bearer token: send 'Authorization: Bearer <token>'")
         body_value = await _body_field(request, experiment_field) if experiment_field else None
-        # GuardMiddleware authenticated this secret before the body was read.
-        state = request.scope.get("state", {})
-        known = state.get("principal") if state.get("principal_secret") == secret else None
-        principal = await run_in_threadpool(
-            check, get_app(request), secret, dict(request.path_params), body_value, known
-        )
+        app = get_app(request)
+        asked = question(request.path_params, body_value)
+        principal = app.accounts.held_access(secret, asked)
+        if principal is None:
+            path = dict(request.path_params)
+            principal = await run_in_threadpool(check, app, secret, path, body_value)
+            app.accounts.hold_access(secret, asked, principal)
         request.state.principal = principal
         return principal
 
     dependency.__name__ = f"authorize_{action.replace('.', '_')}"
     dependency.shipyard_action = action  # type: ignore[attr-defined]  # read by the route matrix test
     dependency.shipyard_alternative = alternative  # type: ignore[attr-defined]
+    dependency.question = question  # type: ignore[attr-defined]  # asked by shipyard.server.ingest
     return dependency
 
 
