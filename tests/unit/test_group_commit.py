@@ -39,7 +39,7 @@ class _Held:
     def __init__(self, writes: MetricGroupCommit, fail_first: bool = False) -> None:
         self.release = threading.Event()
         self.calls = 0
-        original = writes.tracking.store_metrics
+        original = writes.tracking.store_metric_batches
 
         def store(*args: Any, **kwargs: Any) -> int:
             self.calls += 1
@@ -49,7 +49,7 @@ class _Held:
                     raise OperationalError("INSERT", {}, Exception("deadlock detected"))
             return original(*args, **kwargs)
 
-        writes.tracking.store_metrics = store  # type: ignore[method-assign]
+        writes.tracking.store_metric_batches = store  # type: ignore[method-assign]
 
 
 def _call(results: dict[str, object], name: str, fn: Callable[[], int]) -> threading.Thread:

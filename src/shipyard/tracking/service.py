@@ -8,6 +8,7 @@ import getpass
 import hashlib
 import json
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, BinaryIO
 
@@ -16,7 +17,7 @@ from sqlalchemy import Connection, bindparam, delete, func, select, update
 from shipyard.core.clock import now_ms, to_datetime
 from shipyard.core.ids import is_id, new_id
 from shipyard.core.limits import Limits
-from shipyard.errors import AlreadyExists, Conflict, InvalidInput, NotFound
+from shipyard.errors import AlreadyExists, Conflict, InvalidInput, NotFound, ShipyardError
 from shipyard.events import log as event_log
 from shipyard.storage.artifacts.base import check_key
 from shipyard.storage.artifacts.content import Blob, ContentStore, parse_digest
@@ -76,7 +77,12 @@ METRIC_COLUMNS = ("key", "value", "step", "timestamp")
 # Statements run on every call of the hot paths are built once (building a select costs more than
 # running it on SQLite).
 _RUN_STATUS = select(runs_t.c.id, runs_t.c.status).where(runs_t.c.id == bindparam("run_id"))
-_RUN_KEY_SHARE = _RUN_STATUS.with_for_update(key_share=True, read=True)
+_RUNS_KEY_SHARE = (
+    select(runs_t.c.id)
+    .where(runs_t.c.id.in_(bindparam("run_ids", expanding=True)))
+    .order_by(runs_t.c.id)
+    .with_for_update(key_share=True, read=True)
+)
 _EXPERIMENT_BY_NAME = select(exp_t).where(exp_t.c.name == bindparam("name"))
 _EXPERIMENT_BY_ID = select(exp_t).where(exp_t.c.id == bindparam("id"))
 _EXPERIMENT_OF_RUN = (
@@ -95,6 +101,16 @@ def _number(text: str) -> float | None:
 def environment_digest(env: RunEnvironment) -> str:
     payload = json.dumps([env.python_version, env.platform, sorted(env.packages.items())])
     return "sha256:" + hashlib.sha256(payload.encode()).hexdigest()
+
+
+@dataclass(frozen=True)
+class MetricBatch:
+    """Validated points of one run (see :func:`validation.metric_batch`), as one call logs them."""
+
+    run_id: str
+    rows: Sequence[Sequence[object]]
+    latest: validation.Latest
+    batch_id: str | None = None
 
 
 def _newer(table: Any, excluded: Any) -> Any:
@@ -347,45 +363,82 @@ class TrackingService(TrackingAPI):
         batch_id: str | None = None,
     ) -> int:
         """Store validated points (see :func:`validation.metric_batch`) inside ``conn``'s
-        transaction; returns how many were stored (0 for a batch id seen before).
+        transaction; returns how many were stored (0 for a batch id seen before)."""
+        (outcome,) = self.store_metric_batches(conn, [MetricBatch(run_id, rows, latest, batch_id)])
+        if isinstance(outcome, ShipyardError):
+            raise outcome
+        return outcome
 
-        Every refusal (:class:`NotFound`, :class:`Conflict`) is raised *before* anything is
-        written, so a caller sharing the transaction among several batches (group commit, see
-        :mod:`shipyard.tracking.group_commit`) can refuse one batch and keep the others."""
-        # The run, checked once for the whole batch (``metrics`` has no foreign key) and held
-        # against deletion until the batch commits (PostgreSQL; SQLite has one writer at a time).
-        if conn.execute(_RUN_KEY_SHARE, {"run_id": run_id}).first() is None:
-            raise NotFound(f"run {run_id!r} does not exist", field="run_id")
-        if batch_id is not None:
-            digest = validation.points_digest(rows)
-            if not insert_ignore(
-                conn, batches_t, [{"run_id": run_id, "batch_id": batch_id, "digest": digest}]
-            ):
-                stored = conn.execute(
-                    select(batches_t.c.digest).where(
-                        batches_t.c.run_id == run_id, batches_t.c.batch_id == batch_id
-                    )
-                ).scalar_one()
-                if stored is not None and stored != digest:
-                    raise Conflict(
-                        f"batch {batch_id!r} of run {run_id} was stored before with other points; "
-                        "a batch id names one batch (use a new id for new points)",
-                        field="batch_id",
-                    )
-                return 0  # this batch was stored before: a retry
-        insert_tuples(conn, metrics_t, METRIC_COLUMNS, rows, constants={"run_id": run_id})
+    def store_metric_batches(
+        self, conn: Connection, batches: Sequence[MetricBatch]
+    ) -> list[int | ShipyardError]:
+        """Store several validated batches inside ``conn``'s transaction, in three statements
+        whatever their number (the runs checked, the points inserted, the latest values kept);
+        returns each batch's outcome: how many points were stored (0 for a batch id seen
+        before), or its refusal (:class:`NotFound` for an unknown run, :class:`Conflict` for a
+        batch id reused with other points). A refused batch writes nothing; the others are stored
+        (group commit, see :mod:`shipyard.tracking.group_commit`)."""
+        # The runs, checked once (``metrics`` has no foreign key) and held against deletion until
+        # the points commit (PostgreSQL; SQLite has one writer at a time).
+        run_ids = sorted({b.run_id for b in batches})
+        known = set(conn.execute(_RUNS_KEY_SHARE, {"run_ids": run_ids}).scalars())
+        outcomes: list[int | ShipyardError] = []
+        accepted: list[MetricBatch] = []
+        latest: dict[tuple[str, str], tuple[int, int, float]] = {}
+        for batch in batches:
+            if batch.run_id not in known:
+                outcomes.append(NotFound(f"run {batch.run_id!r} does not exist", field="run_id"))
+                continue
+            if batch.batch_id is not None:
+                seen = self._claim_batch(conn, batch)
+                if seen is not None:
+                    outcomes.append(seen)
+                    continue
+            accepted.append(batch)
+            for k, newest in batch.latest.items():
+                held = latest.get((batch.run_id, k))
+                if held is None or newest[:2] >= held[:2]:
+                    latest[(batch.run_id, k)] = newest
+            outcomes.append(len(batch.rows))
+        if len(accepted) == 1:  # the SDK's case: the run id once, not in every row
+            only = accepted[0]
+            insert_tuples(conn, metrics_t, METRIC_COLUMNS, only.rows, constants={"run_id": only.run_id})
+        elif accepted:
+            rows = [(b.run_id, *row) for b in accepted for row in b.rows]
+            insert_tuples(conn, metrics_t, ("run_id", *METRIC_COLUMNS), rows)
         upsert(
             conn,
             latest_t,
             [
-                {"run_id": run_id, "key": k, "value": None if v != v else v, "step": s, "timestamp": t}
-                for k, (s, t, v) in sorted(latest.items())  # one lock order across writers
+                {"run_id": r, "key": k, "value": None if v != v else v, "step": s, "timestamp": t}
+                for (r, k), (s, t, v) in sorted(latest.items())  # one lock order across writers
             ],
             keys=("run_id", "key"),
             update=("value", "step", "timestamp"),
             where=_newer,
         )
-        return len(rows)
+        return outcomes
+
+    @staticmethod
+    def _claim_batch(conn: Connection, batch: MetricBatch) -> int | Conflict | None:
+        """Record ``batch``'s id with its digest: None when it is new, 0 when the same points were
+        stored under it before (a retry), Conflict when other points were."""
+        digest = validation.points_digest(batch.rows)
+        row = {"run_id": batch.run_id, "batch_id": batch.batch_id, "digest": digest}
+        if insert_ignore(conn, batches_t, [row]):
+            return None
+        stored = conn.execute(
+            select(batches_t.c.digest).where(
+                batches_t.c.run_id == batch.run_id, batches_t.c.batch_id == batch.batch_id
+            )
+        ).scalar_one()
+        if stored is not None and stored != digest:
+            return Conflict(
+                f"batch {batch.batch_id!r} of run {batch.run_id} was stored before with other points; "
+                "a batch id names one batch (use a new id for new points)",
+                field="batch_id",
+            )
+        return 0
 
     def metric_history(self, run_id: str, key: str) -> list[Metric]:
         with self.db.read() as conn:
