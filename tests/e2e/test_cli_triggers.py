@@ -165,6 +165,15 @@ def test_scheduler_loop_stops_cleanly_on_sigterm(home: Path) -> None:
     assert "error: " in fails("scheduler", "--interval", "0")
 
 
+def _answers(url: str) -> bool:
+    import httpx
+
+    try:
+        return httpx.get(url, timeout=1).status_code == 200
+    except httpx.TransportError:
+        return False
+
+
 def test_server_with_scheduler_records_firings_and_stops_on_sigterm(home: Path) -> None:
     """``shipyard server --scheduler``: the scheduler thread fires a schedule of every second,
     hands the firings to the pipelines engine, and stops with the server."""
@@ -190,6 +199,11 @@ def test_server_with_scheduler_records_firings_and_stops_on_sigterm(home: Path) 
             assert time.monotonic() < deadline, "the server's scheduler recorded no firing"
             time.sleep(0.1)
         assert service.firings("tick")[0].status.value in ("pending", "submitting", "submitted")
+        # The scheduler starts before the HTTP server listens: stop it once both are up.
+        while not _answers(f"http://127.0.0.1:{port}/health"):
+            assert proc.poll() is None, proc.communicate()[1]
+            assert time.monotonic() < deadline, "the server did not start listening"
+            time.sleep(0.1)
     finally:
         app.close()
         proc.send_signal(signal.SIGTERM)

@@ -9,6 +9,7 @@ are JSON envelopes (see :mod:`shipyard.server.errors`).
 from __future__ import annotations
 
 import os
+import sys
 import threading
 from collections.abc import Callable
 
@@ -20,6 +21,7 @@ from shipyard.errors import ConfigError
 from shipyard.server.errors import install_error_handlers
 from shipyard.server.guard import GuardMiddleware
 from shipyard.server.health import HealthProbe
+from shipyard.server.ingest import install_ingest
 from shipyard.server.openapi import document_errors
 from shipyard.server.routers import ROUTERS
 from shipyard.server.routers.system import server_version
@@ -29,6 +31,11 @@ from shipyard.tracking.group_commit import MetricGroupCommit
 
 DEFAULT_HOST = "127.0.0.1"
 DEFAULT_PORT = 8080
+#: Seconds a thread holding the GIL runs before another may take it (Python's default: 0.005). The
+#: server's event loop and its metric writer (:mod:`shipyard.tracking.group_commit`) hand it back
+#: and forth; at 5 ms a request answered by the loop waits behind the writer's Python work, and
+#: the REST write load measured 20-30% fewer requests per second.
+SWITCH_INTERVAL = 0.0005
 
 
 def create_app(app: App) -> FastAPI:
@@ -55,6 +62,7 @@ def create_app(app: App) -> FastAPI:
     api.add_middleware(RequestContextMiddleware, telemetry=telemetry)
     for router in ROUTERS:
         api.include_router(router)
+    install_ingest(api, app, api.state.metric_writes, telemetry)  # metric writes at speed
     install_ui(api)  # the web UI at /ui (see shipyard.server.ui)
     document_errors(api)  # every operation lists its error responses (shipyard.server.openapi)
     return api
@@ -88,6 +96,7 @@ def serve(
         raise ConfigError(f"workers must be at least 1, got {workers}", field="workers")
     import uvicorn
 
+    sys.setswitchinterval(SWITCH_INTERVAL)  # see SWITCH_INTERVAL
     app = build_app(settings)
     stop = threading.Event()
     ticking: threading.Thread | None = None
@@ -125,6 +134,7 @@ def worker_app() -> FastAPI:
     raw = os.environ.get(_WORKER_SETTINGS_ENV)
     if raw is None:
         raise ConfigError("worker_app is started by `shipyard server --workers N`", field="workers")
+    sys.setswitchinterval(SWITCH_INTERVAL)
     app = build_app(Settings.model_validate_json(raw), migrate=False)
     api = create_app(app)
     api.router.on_shutdown.append(app.close)

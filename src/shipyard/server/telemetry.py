@@ -48,6 +48,11 @@ class Telemetry:
             "Metric points stored (batches seen before count 0).",
             registry=self.registry,
         )
+        self.fast_metric_writes = Counter(
+            "shipyard_metric_writes_fast_path",
+            "Metric writes answered by the fast path (shipyard.server.ingest) rather than the route.",
+            registry=self.registry,
+        )
         self.artifact_bytes = Counter(
             "shipyard_artifact_bytes_uploaded", "Bytes of artifact content uploaded.", registry=self.registry
         )
@@ -60,7 +65,7 @@ class Telemetry:
         return generate_latest(self.registry)
 
 
-def _incoming_request_id(scope: Scope) -> str | None:
+def incoming_request_id(scope: Scope) -> str | None:
     for name, value in scope.get("headers", ()):
         if name == b"x-request-id":
             text: str = value.decode("latin-1")
@@ -84,7 +89,7 @@ class RequestContextMiddleware:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        request_id = _incoming_request_id(scope) or uuid.uuid4().hex
+        request_id = incoming_request_id(scope) or uuid.uuid4().hex
         scope.setdefault("state", {})["request_id"] = request_id
         status = 500
         started = False
