@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import hashlib
-import json
 import math
+from array import array
 from collections.abc import Mapping, Sequence
 from numbers import Real
+
+import orjson
 
 from shipyard.errors import InvalidInput
 
@@ -24,9 +26,19 @@ def at_most(count: int, cap: int, what: str, setting: str) -> None:
 
 
 def points_digest(rows: Sequence[Sequence[object]]) -> str:
-    """A digest of validated metric rows: what a batch id stands for."""
-    text = json.dumps([list(r) for r in rows], separators=(",", ":"), allow_nan=True)
-    return hashlib.sha256(text.encode()).hexdigest()
+    """A digest of validated metric rows (NaN as None): what a batch id stands for. The keys are
+    hashed as JSON, the values as doubles (so NaN, inf and -inf stay apart) and steps and
+    timestamps as 64-bit integers, column by column."""
+    keys, values, steps, stamps = zip(*rows, strict=True) if rows else ((), (), (), ())
+    digest = hashlib.sha256(orjson.dumps(keys))
+    try:
+        doubles = array("d", values)
+    except TypeError:  # None stands for NaN
+        doubles = array("d", [math.nan if v is None else v for v in values])
+    digest.update(doubles.tobytes())
+    digest.update(array("q", steps).tobytes())
+    digest.update(array("q", stamps).tobytes())
+    return digest.hexdigest()
 
 
 def key(kind: str, value: object) -> str:
