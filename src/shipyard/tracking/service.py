@@ -22,7 +22,7 @@ from shipyard.events import log as event_log
 from shipyard.storage.artifacts.base import check_key
 from shipyard.storage.artifacts.content import Blob, ContentStore, parse_digest
 from shipyard.storage.metadata.base import table
-from shipyard.storage.metadata.bulk import insert_tuples
+from shipyard.storage.metadata.bulk import insert_tuples, upsert_tuples
 from shipyard.storage.metadata.database import Database
 from shipyard.storage.metadata.upsert import insert_ignore, upsert
 from shipyard.tracking import curves, records, validation
@@ -77,12 +77,29 @@ METRIC_COLUMNS = ("key", "value", "step", "timestamp")
 # Statements run on every call of the hot paths are built once (building a select costs more than
 # running it on SQLite).
 _RUN_STATUS = select(runs_t.c.id, runs_t.c.status).where(runs_t.c.id == bindparam("run_id"))
-_RUNS_KEY_SHARE = (
-    select(runs_t.c.id)
-    .where(runs_t.c.id.in_(bindparam("run_ids", expanding=True)))
-    .order_by(runs_t.c.id)
-    .with_for_update(key_share=True, read=True)
+#: A metric point replaces its key's latest value when its step is higher, or equal with a later
+#: (or the same) timestamp.
+_NEWER = (
+    "excluded.step > {table}.step OR "
+    "(excluded.step = {table}.step AND excluded.timestamp >= {table}.timestamp)"
 )
+
+
+def _existing_runs(conn: Connection, run_ids: list[str]) -> set[str]:
+    """Which of ``run_ids`` exist: on PostgreSQL also held against deletion (``FOR KEY SHARE``,
+    in id order) until the transaction ends; SQLite has one writer at a time. One statement the
+    driver prepares once (no expanding ``IN`` to render per call)."""
+    if conn.dialect.name == "postgresql":
+        found = conn.exec_driver_sql(
+            "SELECT id FROM runs WHERE id = ANY(%s) ORDER BY id FOR KEY SHARE", (run_ids,)
+        )
+    else:
+        found = conn.exec_driver_sql(
+            f"SELECT id FROM runs WHERE id IN ({', '.join('?' * len(run_ids))})", tuple(run_ids)
+        )
+    return {row[0] for row in found}
+
+
 _EXPERIMENT_BY_NAME = select(exp_t).where(exp_t.c.name == bindparam("name"))
 _EXPERIMENT_BY_ID = select(exp_t).where(exp_t.c.id == bindparam("id"))
 _EXPERIMENT_OF_RUN = (
@@ -111,12 +128,6 @@ class MetricBatch:
     rows: Sequence[Sequence[object]]
     latest: validation.Latest
     batch_id: str | None = None
-
-
-def _newer(table: Any, excluded: Any) -> Any:
-    return (excluded.step > table.c.step) | (
-        (excluded.step == table.c.step) & (excluded.timestamp >= table.c.timestamp)
-    )
 
 
 class TrackingService(TrackingAPI):
@@ -380,8 +391,7 @@ class TrackingService(TrackingAPI):
         (group commit, see :mod:`shipyard.tracking.group_commit`)."""
         # The runs, checked once (``metrics`` has no foreign key) and held against deletion until
         # the points commit (PostgreSQL; SQLite has one writer at a time).
-        run_ids = sorted({b.run_id for b in batches})
-        known = set(conn.execute(_RUNS_KEY_SHARE, {"run_ids": run_ids}).scalars())
+        known = _existing_runs(conn, sorted({b.run_id for b in batches}))
         outcomes: list[int | ShipyardError] = []
         accepted: list[MetricBatch] = []
         latest: dict[tuple[str, str], tuple[int, int, float]] = {}
@@ -406,16 +416,17 @@ class TrackingService(TrackingAPI):
         elif accepted:
             rows = [(b.run_id, *row) for b in accepted for row in b.rows]
             insert_tuples(conn, metrics_t, ("run_id", *METRIC_COLUMNS), rows)
-        upsert(
+        upsert_tuples(
             conn,
             latest_t,
+            ("run_id", "key", "value", "step", "timestamp"),
             [
-                {"run_id": r, "key": k, "value": None if v != v else v, "step": s, "timestamp": t}
+                (r, k, None if v != v else v, s, t)
                 for (r, k), (s, t, v) in sorted(latest.items())  # one lock order across writers
             ],
             keys=("run_id", "key"),
             update=("value", "step", "timestamp"),
-            where=_newer,
+            where=_NEWER,
         )
         return outcomes
 

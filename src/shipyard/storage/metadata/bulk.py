@@ -1,6 +1,7 @@
-"""Bulk inserts straight through the driver (no per-row dict building), for the hot paths that
-write hundreds of thousands of rows (metric points): ``executemany`` on SQLite, binary
-``COPY ... FROM STDIN`` (psycopg 3) on PostgreSQL once a batch has :data:`COPY_FROM` rows or more.
+"""Bulk writes straight through the driver (no per-row dict building, no statement compiling), for
+the hot paths that write hundreds of thousands of rows (metric points): ``executemany`` on SQLite,
+binary ``COPY ... FROM STDIN`` (psycopg 3) on PostgreSQL once a batch has :data:`COPY_FROM` rows or
+more; and upserts as one multi-row ``INSERT ... ON CONFLICT`` statement on both.
 
 Binary COPY needs each column's type: it is read from the database's catalog once per table and
 engine. It is three times quicker than text COPY, on both sides (no text formatting in Python, no
@@ -9,10 +10,11 @@ parsing in the server)."""
 from __future__ import annotations
 
 import threading
+import weakref
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from sqlalchemy import Connection, Table, literal, text
+from sqlalchemy import Connection, Engine, Table, literal, text
 
 #: Rows from which PostgreSQL inserts go through COPY (below, a pipelined executemany is as quick).
 COPY_FROM = 16
@@ -69,7 +71,43 @@ def _copy(
                 copy.write_row(row)
 
 
-_types: dict[tuple[str, str], dict[str, int]] = {}
+#: Rows one upsert statement carries at most (SQLite takes at most 32,766 parameters).
+UPSERT_ROWS = 1000
+
+
+def upsert_tuples(
+    conn: Connection,
+    table: Table,
+    columns: Sequence[str],
+    rows: Sequence[Sequence[Any]],
+    *,
+    keys: Sequence[str],
+    update: Sequence[str],
+    where: str = "",
+) -> None:
+    """Insert ``rows`` (one value per name in ``columns``); where a row's ``keys`` exist, set its
+    ``update`` columns to the new values, only where ``where`` holds (SQL over the table's columns,
+    written ``{table}.name``, and the new row's, ``excluded.name``). One statement per
+    :data:`UPSERT_ROWS` rows; rows must not repeat a key."""
+    if not rows:
+        return
+    mark = "?" if conn.dialect.paramstyle == "qmark" else "%s"
+    quote = conn.dialect.identifier_preparer.quote
+    name = quote(table.name)
+    one = f"({', '.join([mark] * len(columns))})"
+    head = f"INSERT INTO {name} ({', '.join(quote(c) for c in columns)}) VALUES "
+    tail = (
+        f" ON CONFLICT ({', '.join(quote(k) for k in keys)}) DO UPDATE SET "
+        + ", ".join(f"{quote(c)} = excluded.{quote(c)}" for c in update)
+        + (f" WHERE {where.format(table=name)}" if where else "")
+    )
+    for start in range(0, len(rows), UPSERT_ROWS):
+        chunk = rows[start : start + UPSERT_ROWS]
+        flat = tuple(value for row in chunk for value in row)
+        conn.exec_driver_sql(head + ", ".join([one] * len(chunk)) + tail, flat)
+
+
+_types: weakref.WeakKeyDictionary[Engine, dict[str, dict[str, int]]] = weakref.WeakKeyDictionary()
 _types_lock = threading.Lock()
 _CATALOG = text(
     "SELECT attname, atttypid FROM pg_attribute "
@@ -79,11 +117,10 @@ _CATALOG = text(
 
 def _column_types(conn: Connection, table: Table) -> dict[str, int]:
     """The type oid of each of ``table``'s columns, as the database has them (cached)."""
-    key = (conn.engine.url.render_as_string(hide_password=True), table.name)
-    found = _types.get(key)
+    found = _types.get(conn.engine, {}).get(table.name)
     if found is None:
         quoted = conn.dialect.identifier_preparer.quote(table.name)
         found = {name: int(oid) for name, oid in conn.execute(_CATALOG, {"table": quoted})}
         with _types_lock:
-            _types[key] = found
+            _types.setdefault(conn.engine, {})[table.name] = found
     return found
