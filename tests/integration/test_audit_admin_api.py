@@ -18,7 +18,7 @@ from shipyard.audit.tables import AuditRecordRow
 from shipyard.config import load_settings
 from shipyard.storage.metadata.base import table
 from support.databases import seed_embedded_home
-from support.live_server import LiveServer, start_live_server
+from support.live_server import LiveServer, client_for
 
 
 @pytest.fixture
@@ -28,18 +28,6 @@ def app(tmp_path: Path) -> Iterator[App]:
     app.accounts.create_user("root", role="admin")
     yield app
     app.close()
-
-
-@pytest.fixture
-def server(app: App) -> Iterator[LiveServer]:
-    server = start_live_server(app)
-    yield server
-    server.stop()
-
-
-def client_for(app: App, server: LiveServer, user: str) -> httpx.Client:
-    secret = app.accounts.create_token(user).secret
-    return httpx.Client(base_url=server.url, headers={"Authorization": f"Bearer {secret}"})
 
 
 @pytest.fixture

@@ -44,13 +44,6 @@ def app(tmp_path: Path) -> Iterator[App]:
     app.close()
 
 
-@pytest.fixture
-def server(app: App) -> Iterator[LiveServer]:
-    server = start_live_server(app)
-    yield server
-    server.stop()
-
-
 def _client(server: LiveServer, token: str | None) -> httpx.Client:
     headers = {"Authorization": f"Bearer {token}"} if token else {}
     return httpx.Client(base_url=server.url, headers=headers, timeout=30)

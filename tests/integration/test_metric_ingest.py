@@ -17,7 +17,7 @@ from shipyard.config import load_settings
 from shipyard.migrations import runner
 from shipyard.storage.metadata.database import Database
 from support.databases import fresh_postgres_database
-from support.live_server import LiveServer, start_live_server
+from support.live_server import LiveServer, client_for
 
 NOW = 1_700_000_000_000
 
@@ -45,18 +45,6 @@ def app(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[App]:
         app.close()
 
 
-@pytest.fixture
-def server(app: App) -> Iterator[LiveServer]:
-    server = start_live_server(app)
-    yield server
-    server.stop()
-
-
-def _client(server: LiveServer, app: App, user: str) -> httpx.Client:
-    secret = app.accounts.create_token(user).secret
-    return httpx.Client(base_url=server.url, headers={"Authorization": f"Bearer {secret}"})
-
-
 def _fast_answers(http: httpx.Client) -> float:
     text = http.get("/metrics").text
     found = re.search(r"^shipyard_metric_writes_fast_path_total (\S+)$", text, re.MULTILINE)
@@ -73,7 +61,7 @@ def test_a_writer_s_second_batch_is_answered_by_the_fast_path_like_the_route(
 ) -> None:
     app.tracking.create_experiment("churn")
     run = app.tracking.create_run("churn").id
-    with _client(server, app, "ann") as http:
+    with client_for(app, server, "ann") as http:
         url = f"/api/v1/runs/{run}/metrics"
         first = http.post(url, json={"points": _points("loss", 0, 3)})
         assert first.status_code == 200 and first.json() == {"stored": 3}
@@ -107,7 +95,7 @@ def test_a_writer_s_second_batch_is_answered_by_the_fast_path_like_the_route(
 def test_what_the_fast_path_does_not_take_gets_the_route_s_answer(app: App, server: LiveServer) -> None:
     app.tracking.create_experiment("churn")
     run = app.tracking.create_run("churn").id
-    with _client(server, app, "ann") as http:
+    with client_for(app, server, "ann") as http:
         url = f"/api/v1/runs/{run}/metrics"
         assert http.post(url, json={"points": _points("loss", 0, 1)}).status_code == 200
         # Non-finite values as strings, and null, are the route's: stored as NaN/inf.

@@ -31,7 +31,7 @@ from shipyard.errors import (
 from shipyard.server import create_app, serve
 from shipyard.storage.metadata.database import Database
 from support.databases import seed_embedded_home
-from support.live_server import LiveServer, start_live_server
+from support.live_server import LiveServer
 
 USER = "alice"
 
@@ -47,13 +47,6 @@ def app(tmp_path: Path) -> Iterator[App]:
 @pytest.fixture
 def token(app: App) -> str:
     return app.accounts.create_token(USER, name="laptop").secret
-
-
-@pytest.fixture
-def server(app: App) -> Iterator[LiveServer]:
-    server = start_live_server(app)
-    yield server
-    server.stop()
 
 
 @pytest.fixture

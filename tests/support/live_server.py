@@ -71,3 +71,9 @@ def start_live_server(app: App, *, timeout: float = STARTUP_TIMEOUT) -> LiveServ
             sock.close()
             raise RuntimeError(f"the live server on port {port} did not become healthy within {timeout}s")
         time.sleep(0.02)
+
+
+def client_for(app: App, server: LiveServer, user: str) -> httpx.Client:
+    """An HTTP client of ``server`` holding a new token of ``user``."""
+    secret = app.accounts.create_token(user).secret
+    return httpx.Client(base_url=server.url, headers={"Authorization": f"Bearer {secret}"})
