@@ -114,6 +114,35 @@ def test_ending_a_run_sets_status_end_time_and_duration(tracking: TrackingAPI) -
         tracking.end_run(new_run(tracking), RunStatus.RUNNING)
 
 
+def test_a_run_is_created_with_its_params_and_ended_with_its_last_points(tracking: TrackingAPI) -> None:
+    tracking.get_or_create_experiment("churn")
+    run = tracking.create_run("churn", user=USER, tags={"team": "growth"}, params={"lr": 0.1, "depth": 4})
+    assert run.params == {"lr": "0.1", "depth": "4"} and run.tags == {"team": "growth"}
+    assert tracking.get_run(run.id).params == {"lr": "0.1", "depth": "4"}
+    last = [("loss", 1.0 / (i + 1), i, ms()) for i in range(5)]
+    ended = tracking.end_run(run.id, RunStatus.FINISHED, points=last, batch_id="last-1")
+    assert ended.status is RunStatus.FINISHED and ended.metrics["loss"].step == 4
+    # The end retried (its answer was lost): the same points are not stored twice.
+    assert (
+        tracking.end_run(run.id, RunStatus.FINISHED, points=last, batch_id="last-1").status
+        is RunStatus.FINISHED
+    )
+    assert [m.step for m in tracking.metric_history(run.id, "loss")] == [0, 1, 2, 3, 4]
+
+
+def test_a_refused_param_or_point_leaves_no_run_and_no_end(tracking: TrackingAPI) -> None:
+    tracking.get_or_create_experiment("churn")
+    before = tracking.count_runs(["churn"])
+    with pytest.raises(InvalidInput, match="'seed'"):
+        tracking.create_run("churn", user=USER, params={"lr": 0.1, "seed": None})
+    assert tracking.count_runs(["churn"]) == before  # no run without its params
+    run_id = new_run(tracking)
+    with pytest.raises(InvalidInput):
+        tracking.end_run(run_id, points=[("loss", "high", 0, ms())])  # type: ignore[list-item]
+    run = tracking.get_run(run_id)
+    assert run.status is RunStatus.RUNNING and run.metrics == {}  # neither the end nor the points
+
+
 def test_unknown_run_is_not_found(tracking: TrackingAPI) -> None:
     for call in (
         lambda: tracking.get_run("0" * 32),

@@ -143,3 +143,29 @@ def test_bad_metric_fails_at_the_call_not_at_flush(client: Client) -> None:
             run.log_metric("acc", 0.9, step="one")  # type: ignore[arg-type]
         run.log_metric("acc", 0.9)
     assert client.tracking.get_run(run.id).metrics["acc"].value == 0.9
+
+
+def test_the_last_batch_travels_with_the_end_and_survives_a_failed_end(client: Client) -> None:
+    run = client.start_run("buf", params={"lr": 0.1})
+    for i in range(15):  # one full batch of 10, then 5 left for the end
+        run.log_metric("loss", float(i), step=i)
+    calls: list[tuple[int, str | None]] = []
+    real_end = client.tracking.end_run
+    failures = [RuntimeError("the store is away")]
+
+    def end_run(run_id: str, status: RunStatus = RunStatus.FINISHED, **kw: object) -> object:
+        points, batch_id = kw.get("points", ()), kw.get("batch_id")
+        calls.append((len(points), batch_id))  # type: ignore[arg-type]
+        if failures:
+            raise failures.pop()
+        return real_end(run_id, status, **kw)  # type: ignore[arg-type]
+
+    client.tracking.end_run = end_run  # type: ignore[method-assign]
+    with pytest.raises(RuntimeError, match="away"):
+        run.end()
+    assert stored(client, run.id) == 10  # the full batch went first; the rest waits
+    assert not run.ended
+    ended = run.end()  # the same last batch, under the same id
+    assert ended.status is RunStatus.FINISHED and ended.params == {"lr": "0.1"}
+    assert calls[0] == calls[1] and calls[0][0] == 5
+    assert [p.step for p in client.tracking.metric_history(run.id, "loss")] == list(range(15))

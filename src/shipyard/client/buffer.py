@@ -92,6 +92,32 @@ class MetricBuffer:
         _ticker.unwatch(self)
         self.flush()
 
+    def seal(self) -> tuple[str, list[MetricPoint]] | None:
+        """Stop being flushed by the interval thread, send every batch but the last, and return
+        the last ``(batch id, points)`` (None if nothing is buffered) for the caller to send with
+        something else; it stays pending until :meth:`sent` says it reached the store."""
+        _ticker.unwatch(self)
+        with self._flush_lock:
+            with self._lock:
+                if self._points:
+                    self._pending.append((new_id(), self._points))
+                    self._points = []
+                if not self._pending:
+                    return None
+            while True:
+                with self._lock:
+                    if len(self._pending) == 1:
+                        return self._pending[0]
+                    batch_id, batch = self._pending[0]
+                self._sink(batch, batch_id)
+                with self._lock:
+                    self._pending.pop(0)
+
+    def sent(self, batch_id: str) -> None:
+        """The batch :meth:`seal` returned reached the store another way: forget it."""
+        with self._lock:
+            self._pending = [(b, points) for b, points in self._pending if b != batch_id]
+
 
 class _Ticker:
     """One daemon thread that sends every watched buffer's sealed batches, and the rest of a

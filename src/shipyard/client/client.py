@@ -82,8 +82,10 @@ class Client:
         *,
         parent: ActiveRun | Run | str | None = None,
         tags: Mapping[str, str] | None = None,
+        params: Mapping[str, object] | None = None,
     ) -> ActiveRun:
-        """Start a run in ``experiment`` (created if missing); use the result in a ``with`` block."""
+        """Start a run in ``experiment`` (created if missing); use the result in a ``with`` block.
+        ``tags`` and ``params`` are recorded with the run's creation, in one transaction."""
         experiment_id = self._experiment_ids.get(experiment)
         if experiment_id is None:
             experiment_id = self.tracking.get_or_create_experiment(experiment).id
@@ -99,6 +101,7 @@ class Client:
             parent_id=parent_id,
             tags={**made_by, **tags} if tags else (made_by or None),
             environment=environment.capture(),
+            params=params,
         )
         active = ActiveRun(self, run)
         self.stack.append(active)

@@ -42,7 +42,10 @@ def start_run(
     *,
     nested: bool = False,
     tags: Mapping[str, str] | None = None,
+    params: Mapping[str, object] | None = None,
 ) -> ActiveRun:
+    """Start a run (a child of the open one with ``nested=True``); ``tags`` and ``params`` are
+    recorded with its creation, in one transaction."""
     client = get_client()
     parent = None
     if client.stack:
@@ -51,7 +54,7 @@ def start_run(
                 f"run {client.stack[-1].id} is still open: end it first, or pass nested=True to start a child run"
             )
         parent = client.stack[-1]
-    return client.start_run(experiment, name, parent=parent, tags=tags)
+    return client.start_run(experiment, name, parent=parent, tags=tags, params=params)
 
 
 def active_run() -> ActiveRun | None:

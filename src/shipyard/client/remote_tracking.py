@@ -67,6 +67,7 @@ class RemoteTracking(RemoteClient, TrackingAPI):
         parent_id: str | None = None,
         tags: Mapping[str, str] | None = None,
         environment: RunEnvironment | None = None,
+        params: Mapping[str, object] | None = None,
     ) -> Run:
         """As the service does; ``user`` is ignored: the server records the token's user."""
         body = {
@@ -74,6 +75,7 @@ class RemoteTracking(RemoteClient, TrackingAPI):
             "name": name,
             "parent_id": parent_id,
             "tags": validation.tags(tags or {}),
+            "params": validation.params(params or {}),
             "environment": wire.environment_json(environment) if environment else None,
         }
         return wire.run(self.connection.json("POST", "/runs", json=body))
@@ -81,10 +83,23 @@ class RemoteTracking(RemoteClient, TrackingAPI):
     def get_run(self, run_id: str) -> Run:
         return wire.run(self.connection.json("GET", f"/runs/{segment(run_id)}"))
 
-    def end_run(self, run_id: str, status: RunStatus = RunStatus.FINISHED) -> Run:
-        return wire.run(
-            self.connection.json("POST", f"/runs/{segment(run_id)}/end", json={"status": str(status)})
-        )
+    def end_run(
+        self,
+        run_id: str,
+        status: RunStatus = RunStatus.FINISHED,
+        *,
+        points: Sequence[MetricPoint] = (),
+        batch_id: str | None = None,
+    ) -> Run:
+        """The last ``points`` travel with the end when they fit one request
+        (:data:`REQUEST_POINTS`); more are logged first, as :meth:`log_metrics` does."""
+        body: dict[str, object] = {"status": str(status)}
+        if len(points) > REQUEST_POINTS:
+            self.log_metrics(run_id, points, batch_id=batch_id)
+        elif points:
+            body["points"] = wire.metric_points_json(validation.metric_points(points))
+            body["batch_id"] = batch_id or uuid.uuid4().hex
+        return wire.run(self.connection.json("POST", f"/runs/{segment(run_id)}/end", json=body))
 
     def update_run(self, run_id: str, *, name: str | None = None, note: str | None = None) -> Run:
         return wire.run(

@@ -69,14 +69,19 @@ class ActiveRun:
         return self._ended
 
     def end(self, status: RunStatus | str = RunStatus.FINISHED) -> Run:
-        """Flush buffered metrics and end the run. Ending an ended run again is a no-op."""
+        """Send buffered metrics and end the run; the last batch travels with the end, in one
+        transaction. Ending an ended run again is a no-op."""
         status = RunStatus(str(status).upper())
         if self._ended:
             return self.get()
-        self._buffer.close()
+        last = self._buffer.seal()  # everything but the last batch is sent first
+        batch_id, points = last if last is not None else (None, [])
+        ended = self._tracking.end_run(self.id, status, points=points, batch_id=batch_id)
+        if last is not None:
+            self._buffer.sent(last[0])  # it stays pending (sent again later) if the end failed
         self._ended = True
         self._client._forget(self)
-        return self._tracking.end_run(self.id, status)
+        return ended
 
     # -- logging ------------------------------------------------------------------------------
     def log_param(self, key: str, value: object) -> None:

@@ -118,6 +118,7 @@ class RunIn(Input):
     name: Name | None = None
     parent_id: Line | None = None
     tags: dict[str, str] = Field(default_factory=dict)
+    params: dict[str, ParamValue] = Field(default_factory=dict)
     environment: EnvironmentIO | None = None
 
 
@@ -127,7 +128,12 @@ class RunPatch(Input):
 
 
 class RunEnd(Input):
+    """The run's end; ``points`` are its last metric points, stored in the same transaction (a
+    ``batch_id`` seen before stores nothing, so the end can be retried)."""
+
     status: str = "FINISHED"
+    batch_id: Annotated[Line, Field(min_length=1, max_length=64)] | None = None
+    points: list[tuple[Line, MetricValue, Int64, Int64]] = Field(default_factory=list)
 
 
 class ParamsIn(Input):

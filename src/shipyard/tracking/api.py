@@ -64,11 +64,25 @@ class TrackingAPI(Protocol):
         parent_id: str | None = None,
         tags: Mapping[str, str] | None = None,
         environment: RunEnvironment | None = None,
-    ) -> Run: ...
+        params: Mapping[str, object] | None = None,
+    ) -> Run:
+        """A new RUNNING run; its ``tags`` and ``params`` are written in the same transaction."""
+        ...
 
     def get_run(self, run_id: str) -> Run: ...
 
-    def end_run(self, run_id: str, status: RunStatus = RunStatus.FINISHED) -> Run: ...
+    def end_run(
+        self,
+        run_id: str,
+        status: RunStatus = RunStatus.FINISHED,
+        *,
+        points: Sequence[MetricPoint] = (),
+        batch_id: str | None = None,
+    ) -> Run:
+        """End a RUNNING run (ending it again with the same status returns it). ``points`` are
+        its last metric points, stored in the same transaction, under ``batch_id`` as
+        :meth:`log_metrics` would."""
+        ...
 
     def update_run(self, run_id: str, *, name: str | None = None, note: str | None = None) -> Run: ...
 

@@ -192,8 +192,14 @@ def load_run(conn: Connection, run_id: str) -> Run:
     )
 
 
-def new_run(values: Mapping[str, Any], tags: Mapping[str, str], environment: RunEnvironment | None) -> Run:
-    """The run just inserted with ``values`` (a ``runs`` row) and ``tags``, without reading it back."""
+def new_run(
+    values: Mapping[str, Any],
+    tags: Mapping[str, str],
+    environment: RunEnvironment | None,
+    params: Mapping[str, str] | None = None,
+) -> Run:
+    """The run just inserted with ``values`` (a ``runs`` row), ``tags`` and ``params``, without
+    reading it back."""
     return Run(
         id=RunId(values["id"]),
         experiment_id=ExperimentId(values["experiment_id"]),
@@ -203,6 +209,7 @@ def new_run(values: Mapping[str, Any], tags: Mapping[str, str], environment: Run
         end_time=None,
         user=values["user"],
         tags=dict(tags),
+        params=dict(params or {}),
         note=values["note"],
         parent_id=RunId(values["parent_id"]) if values["parent_id"] else None,
         environment=environment,

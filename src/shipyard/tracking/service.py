@@ -199,14 +199,25 @@ class TrackingService(TrackingAPI):
         parent_id: str | None = None,
         tags: Mapping[str, str] | None = None,
         environment: RunEnvironment | None = None,
+        params: Mapping[str, object] | None = None,
     ) -> Run:
         run_id = new_id()
         name = validation.name("run", name) if name is not None else f"run-{run_id[-8:]}"
+        clean_params = validation.params(params or {})
+        validation.at_most(len(clean_params), self.limits.max_params, "params", "max_params")
         with self.db.write() as conn:
             values, clean_tags = self._insert_run(
                 conn, run_id, experiment, name, user, parent_id, tags, environment
             )
-        run = records.new_run(values, clean_tags, environment)
+            if clean_params:  # a new run: no key can clash
+                conn.execute(
+                    params_t.insert(),
+                    [
+                        {"run_id": run_id, "key": k, "value": v, "value_num": _number(v)}
+                        for k, v in clean_params.items()
+                    ],
+                )
+        run = records.new_run(values, clean_tags, environment, clean_params)
         if environment is not None:  # committed: later runs need not insert it again
             self._known_environments.add(environment_digest(environment))
         return run
@@ -278,14 +289,27 @@ class TrackingService(TrackingAPI):
             raise NotFound(f"run {run_id!r} does not exist", field="run_id")
         return records.experiment(row)
 
-    def end_run(self, run_id: str, status: RunStatus = RunStatus.FINISHED) -> Run:
+    def end_run(
+        self,
+        run_id: str,
+        status: RunStatus = RunStatus.FINISHED,
+        *,
+        points: Sequence[MetricPoint] = (),
+        batch_id: str | None = None,
+    ) -> Run:
         status = self._status(status)
         if not status.terminal:
             raise InvalidInput(
                 f"a run ends as FINISHED, FAILED or KILLED, not {status.value}", field="status"
             )
+        validation.at_most(len(points), self.limits.max_metric_points, "points", "max_metric_points")
+        rows, latest = validation.metric_batch(points)
         with self.db.write() as conn:
             row = self._require_run(conn, run_id)
+            if rows:  # the last points, stored with the end (a retried end stores them once)
+                (stored,) = self.store_metric_batches(conn, [MetricBatch(run_id, rows, latest, batch_id)])
+                if isinstance(stored, ShipyardError):
+                    raise stored
             if row.status != RunStatus.RUNNING.value:
                 if row.status == status.value:
                     return records.load_run(conn, run_id)

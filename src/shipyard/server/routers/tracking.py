@@ -8,7 +8,7 @@ decoded by orjson (:mod:`shipyard.server.fast_json`); metric points are written 
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query, Response
 
@@ -62,6 +62,7 @@ def create_run(
         parent_id=body.parent_id,
         tags=body.tags,
         environment=body.environment.to_model() if body.environment else None,
+        params=body.params,
     )
     metrics.runs_created.inc()
     return s.RunOut.of(run)
@@ -94,8 +95,11 @@ def update_run(run_id: str, body: s.RunPatch, tracking: Tracking) -> s.RunOut:
 
 
 @router.post("/runs/{run_id}/end", dependencies=WRITE_RUN)
-def end_run(run_id: str, body: s.RunEnd, tracking: Tracking) -> s.RunOut:
-    return s.RunOut.of(tracking.end_run(run_id, body.status))  # type: ignore[arg-type]  # service validates
+def end_run(run_id: str, body: s.RunEnd, tracking: Tracking, metrics: Metrics) -> s.RunOut:
+    status: Any = body.status  # the service names a bad one
+    ended = tracking.end_run(run_id, status, points=body.points, batch_id=body.batch_id)
+    metrics.metric_points.inc(len(body.points))
+    return s.RunOut.of(ended)
 
 
 @router.post("/runs/{run_id}/params", status_code=204, dependencies=WRITE_RUN)
