@@ -154,6 +154,25 @@ _ONE_DETAILS = union_all(
 _ONE_ENV = select(env_t).where(env_t.c.digest == bindparam("digest"))
 
 
+#: Environments read, by digest: a digest names its content, so what it names never changes.
+_ENVIRONMENTS: dict[str, tuple[str, str, dict[str, str]]] = {}
+_MAX_ENVIRONMENTS = 256
+
+
+def _environment(conn: Connection, digest: str) -> tuple[str, str, dict[str, str]] | None:
+    """An environment's Python version, platform and packages (read once per process)."""
+    found = _ENVIRONMENTS.get(digest)
+    if found is None:
+        e = conn.execute(_ONE_ENV, {"digest": digest}).first()
+        if e is None:
+            return None
+        found = (e.python_version, e.platform, dict(e.packages))
+        if len(_ENVIRONMENTS) >= _MAX_ENVIRONMENTS:
+            _ENVIRONMENTS.clear()
+        _ENVIRONMENTS[digest] = found
+    return found
+
+
 def load_run(conn: Connection, run_id: str) -> Run:
     """One run, whole (with its environment); NotFound if there is none."""
     key = {"run_id": run_id}
@@ -162,10 +181,11 @@ def load_run(conn: Connection, run_id: str) -> Run:
         raise NotFound(f"run {run_id!r} does not exist", field="run_id")
     env = None
     if row.environment_digest:
-        e = conn.execute(_ONE_ENV, {"digest": row.environment_digest}).first()
-        if e is not None:
+        known = _environment(conn, row.environment_digest)
+        if known is not None:
+            python_version, platform, packages = known
             env = RunEnvironment(
-                e.python_version, e.platform, dict(e.packages), row.command, row.git_commit, row.git_dirty
+                python_version, platform, dict(packages), row.command, row.git_commit, row.git_dirty
             )
     params: dict[str, str] = {}
     tags: dict[str, str] = {}
