@@ -356,7 +356,7 @@ def test_remote_mode_through_a_real_server(
     server = subprocess.Popen(
         [sys.executable, "-m", "shipyard.cli.main", "server", "--port", str(port)],
         cwd=tmp_path,
-        stdout=subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
     )
@@ -383,9 +383,38 @@ def test_remote_mode_through_a_real_server(
         assert "invalid token" in fails("experiments", "list")
     finally:
         server.send_signal(signal.SIGINT)
-        _, stderr = server.communicate(timeout=30)
+        stdout, stderr = server.communicate(timeout=30)
     assert server.returncode == 0, stderr
     assert "Traceback" not in stderr
+    assert '"GET /docs HTTP/1.1" 200' in stdout  # the access log is on by default
+
+
+def test_server_without_access_log_logs_no_request(tmp_path: Path) -> None:
+    port = _free_port()
+    env = dict(os.environ, SHIPYARD_HOME=str(tmp_path / "home"))
+    server = subprocess.Popen(
+        [sys.executable, "-m", "shipyard.cli.main", "server", "--port", str(port), "--no-access-log"],
+        cwd=tmp_path,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                if httpx.get(f"http://127.0.0.1:{port}/health", timeout=1).status_code == 200:
+                    break
+            except httpx.TransportError:
+                pass
+            assert server.poll() is None and time.monotonic() < deadline, "the server did not start"
+            time.sleep(0.2)
+    finally:
+        server.send_signal(signal.SIGINT)
+        stdout, stderr = server.communicate(timeout=30)
+    assert server.returncode == 0, stderr
+    assert "Uvicorn running" in stderr and "GET /health" not in stdout + stderr
 
 
 def test_console_script_is_installed(tmp_path: Path) -> None:

@@ -80,12 +80,14 @@ def serve(
     *,
     scheduler_interval: float | None = None,
     announce: Callable[[App], None] | None = None,
+    access_log: bool = True,
 ) -> None:
     """Build the App and serve it with uvicorn until interrupted. With ``workers`` > 1, uvicorn
     runs that many processes on the one socket; each builds its own App from ``settings`` (the
     database is upgraded once, here, before they start). With ``scheduler_interval``, this process
     also runs the trigger scheduler in a thread (stopped after the server, once its tick ends).
-    ``announce(app)`` runs once the stores are open, just before the server starts listening."""
+    ``announce(app)`` runs once the stores are open, just before the server starts listening.
+    ``access_log`` logs a line per request to stdout."""
     if settings.remote:
         raise ConfigError(
             f"the server serves this machine's stores, but a server URL is configured ({settings.url}); "
@@ -118,9 +120,10 @@ def serve(
                 port=port,
                 workers=workers,
                 log_level="info",
+                access_log=access_log,
             )
         else:
-            uvicorn.run(create_app(app), host=host, port=port, log_level="info")
+            uvicorn.run(create_app(app), host=host, port=port, log_level="info", access_log=access_log)
     finally:
         stop.set()
         if ticking is not None:
