@@ -347,29 +347,38 @@ def _free_port() -> int:
         return int(sock.getsockname()[1])
 
 
+def _start_server(
+    cwd: Path, *args: str, env: dict[str, str] | None = None
+) -> tuple[subprocess.Popen[str], int]:
+    """``shipyard server`` on a free port, once ``/health`` answers; its output is piped."""
+    port = _free_port()
+    server = subprocess.Popen(
+        [sys.executable, "-m", "shipyard.cli.main", "server", "--port", str(port), *args],
+        cwd=cwd,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    deadline = time.monotonic() + 60
+    while True:
+        try:
+            if httpx.get(f"http://127.0.0.1:{port}/health", timeout=1).status_code == 200:
+                return server, port
+        except httpx.TransportError:
+            pass
+        assert server.poll() is None and time.monotonic() < deadline, "the server did not start"
+        time.sleep(0.2)
+
+
 def test_remote_mode_through_a_real_server(
     logged: Logged, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     ok("users", "create", "ci", "--role", "viewer")
     secret = invoke("tokens", "create", "ci").stdout.strip()
-    port = _free_port()
-    server = subprocess.Popen(
-        [sys.executable, "-m", "shipyard.cli.main", "server", "--port", str(port)],
-        cwd=tmp_path,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
+    server, port = _start_server(tmp_path)
     try:
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                if httpx.get(f"http://127.0.0.1:{port}/docs", timeout=1).status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            assert server.poll() is None and time.monotonic() < deadline, "the server did not start"
-            time.sleep(0.2)
+        assert httpx.get(f"http://127.0.0.1:{port}/docs", timeout=5).status_code == 200
         monkeypatch.setenv("SHIPYARD_URL", f"http://127.0.0.1:{port}")
         monkeypatch.setenv("SHIPYARD_TOKEN", secret)
         assert [r["id"] for r in ok_json("runs", "list", "-e", "churn")] == [logged.better, logged.baseline]  # type: ignore[union-attr, index]
@@ -390,26 +399,10 @@ def test_remote_mode_through_a_real_server(
 
 
 def test_server_without_access_log_logs_no_request(tmp_path: Path) -> None:
-    port = _free_port()
     env = dict(os.environ, SHIPYARD_HOME=str(tmp_path / "home"))
-    server = subprocess.Popen(
-        [sys.executable, "-m", "shipyard.cli.main", "server", "--port", str(port), "--no-access-log"],
-        cwd=tmp_path,
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
+    server, _ = _start_server(tmp_path, "--no-access-log", env=env)  # it asked /health
     try:
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                if httpx.get(f"http://127.0.0.1:{port}/health", timeout=1).status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            assert server.poll() is None and time.monotonic() < deadline, "the server did not start"
-            time.sleep(0.2)
+        assert server.poll() is None
     finally:
         server.send_signal(signal.SIGINT)
         stdout, stderr = server.communicate(timeout=30)

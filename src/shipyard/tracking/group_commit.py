@@ -32,7 +32,8 @@ from concurrent.futures import Future
 from dataclasses import dataclass, field
 
 from shipyard.tracking import validation
-from shipyard.tracking.service import MetricBatch, TrackingService
+from shipyard.tracking.metric_writes import MetricBatch
+from shipyard.tracking.service import TrackingService
 
 logger = logging.getLogger("shipyard.tracking")
 

@@ -8,7 +8,6 @@ import getpass
 import hashlib
 import json
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, BinaryIO
 
@@ -22,13 +21,13 @@ from shipyard.events import log as event_log
 from shipyard.storage.artifacts.base import check_key
 from shipyard.storage.artifacts.content import Blob, ContentStore, parse_digest
 from shipyard.storage.metadata.base import table
-from shipyard.storage.metadata.bulk import insert_tuples, upsert_tuples
 from shipyard.storage.metadata.database import Database
 from shipyard.storage.metadata.upsert import insert_ignore, upsert
-from shipyard.tracking import curves, records, validation
+from shipyard.tracking import curves, metric_writes, records, validation
 from shipyard.tracking import lineage as lineage_walk
 from shipyard.tracking.api import DEFAULT_MAX_RESULTS, MetricPoint, TrackingAPI
 from shipyard.tracking.events import RunFinished
+from shipyard.tracking.metric_writes import MetricBatch
 from shipyard.tracking.model import (
     Artifact,
     DatasetInfo,
@@ -51,9 +50,6 @@ from shipyard.tracking.tables import (
     DatasetRow,
     EnvironmentRow,
     ExperimentRow,
-    LatestMetricRow,
-    MetricBatchRow,
-    MetricRow,
     ParamRow,
     RunDatasetRow,
     RunRow,
@@ -64,42 +60,14 @@ exp_t = table(ExperimentRow)
 runs_t = table(RunRow)
 params_t = table(ParamRow)
 tags_t = table(TagRow)
-metrics_t = table(MetricRow)
-latest_t = table(LatestMetricRow)
-batches_t = table(MetricBatchRow)
 env_t = table(EnvironmentRow)
 ds_t = table(DatasetRow)
 rd_t = table(RunDatasetRow)
 art_t = table(ArtifactRow)
 
-METRIC_COLUMNS = ("key", "value", "step", "timestamp")
-
 # Statements run on every call of the hot paths are built once (building a select costs more than
 # running it on SQLite).
 _RUN_STATUS = select(runs_t.c.id, runs_t.c.status).where(runs_t.c.id == bindparam("run_id"))
-#: A metric point replaces its key's latest value when its step is higher, or equal with a later
-#: (or the same) timestamp.
-_NEWER = (
-    "excluded.step > {table}.step OR "
-    "(excluded.step = {table}.step AND excluded.timestamp >= {table}.timestamp)"
-)
-
-
-def _existing_runs(conn: Connection, run_ids: list[str]) -> set[str]:
-    """Which of ``run_ids`` exist: on PostgreSQL also held against deletion (``FOR KEY SHARE``,
-    in id order) until the transaction ends; SQLite has one writer at a time. One statement the
-    driver prepares once (no expanding ``IN`` to render per call)."""
-    if conn.dialect.name == "postgresql":
-        found = conn.exec_driver_sql(
-            "SELECT id FROM runs WHERE id = ANY(%s) ORDER BY id FOR KEY SHARE", (run_ids,)
-        )
-    else:
-        found = conn.exec_driver_sql(
-            f"SELECT id FROM runs WHERE id IN ({', '.join('?' * len(run_ids))})", tuple(run_ids)
-        )
-    return {row[0] for row in found}
-
-
 _EXPERIMENT_BY_NAME = select(exp_t).where(exp_t.c.name == bindparam("name"))
 _EXPERIMENT_BY_ID = select(exp_t).where(exp_t.c.id == bindparam("id"))
 _EXPERIMENT_OF_RUN = (
@@ -118,16 +86,6 @@ def _number(text: str) -> float | None:
 def environment_digest(env: RunEnvironment) -> str:
     payload = json.dumps([env.python_version, env.platform, sorted(env.packages.items())])
     return "sha256:" + hashlib.sha256(payload.encode()).hexdigest()
-
-
-@dataclass(frozen=True)
-class MetricBatch:
-    """Validated points of one run (see :func:`validation.metric_batch`), as one call logs them."""
-
-    run_id: str
-    rows: Sequence[Sequence[object]]
-    latest: validation.Latest
-    batch_id: str | None = None
 
 
 class TrackingService(TrackingAPI):
@@ -407,73 +365,9 @@ class TrackingService(TrackingAPI):
     def store_metric_batches(
         self, conn: Connection, batches: Sequence[MetricBatch]
     ) -> list[int | ShipyardError]:
-        """Store several validated batches inside ``conn``'s transaction, in three statements
-        whatever their number (the runs checked, the points inserted, the latest values kept);
-        returns each batch's outcome: how many points were stored (0 for a batch id seen
-        before), or its refusal (:class:`NotFound` for an unknown run, :class:`Conflict` for a
-        batch id reused with other points). A refused batch writes nothing; the others are stored
-        (group commit, see :mod:`shipyard.tracking.group_commit`)."""
-        # The runs, checked once (``metrics`` has no foreign key) and held against deletion until
-        # the points commit (PostgreSQL; SQLite has one writer at a time).
-        known = _existing_runs(conn, sorted({b.run_id for b in batches}))
-        outcomes: list[int | ShipyardError] = []
-        accepted: list[MetricBatch] = []
-        latest: dict[tuple[str, str], tuple[int, int, float]] = {}
-        for batch in batches:
-            if batch.run_id not in known:
-                outcomes.append(NotFound(f"run {batch.run_id!r} does not exist", field="run_id"))
-                continue
-            if batch.batch_id is not None:
-                seen = self._claim_batch(conn, batch)
-                if seen is not None:
-                    outcomes.append(seen)
-                    continue
-            accepted.append(batch)
-            for k, newest in batch.latest.items():
-                held = latest.get((batch.run_id, k))
-                if held is None or newest[:2] >= held[:2]:
-                    latest[(batch.run_id, k)] = newest
-            outcomes.append(len(batch.rows))
-        if len(accepted) == 1:  # the SDK's case: the run id once, not in every row
-            only = accepted[0]
-            insert_tuples(conn, metrics_t, METRIC_COLUMNS, only.rows, constants={"run_id": only.run_id})
-        elif accepted:
-            rows = [(b.run_id, *row) for b in accepted for row in b.rows]
-            insert_tuples(conn, metrics_t, ("run_id", *METRIC_COLUMNS), rows)
-        upsert_tuples(
-            conn,
-            latest_t,
-            ("run_id", "key", "value", "step", "timestamp"),
-            [
-                (r, k, None if v != v else v, s, t)
-                for (r, k), (s, t, v) in sorted(latest.items())  # one lock order across writers
-            ],
-            keys=("run_id", "key"),
-            update=("value", "step", "timestamp"),
-            where=_NEWER,
-        )
-        return outcomes
-
-    @staticmethod
-    def _claim_batch(conn: Connection, batch: MetricBatch) -> int | Conflict | None:
-        """Record ``batch``'s id with its digest: None when it is new, 0 when the same points were
-        stored under it before (a retry), Conflict when other points were."""
-        digest = validation.points_digest(batch.rows)
-        row = {"run_id": batch.run_id, "batch_id": batch.batch_id, "digest": digest}
-        if insert_ignore(conn, batches_t, [row]):
-            return None
-        stored = conn.execute(
-            select(batches_t.c.digest).where(
-                batches_t.c.run_id == batch.run_id, batches_t.c.batch_id == batch.batch_id
-            )
-        ).scalar_one()
-        if stored is not None and stored != digest:
-            return Conflict(
-                f"batch {batch.batch_id!r} of run {batch.run_id} was stored before with other points; "
-                "a batch id names one batch (use a new id for new points)",
-                field="batch_id",
-            )
-        return 0
+        """Store several validated batches inside ``conn``'s transaction; each batch's outcome
+        (see :func:`shipyard.tracking.metric_writes.store_batches`)."""
+        return metric_writes.store_batches(conn, batches)
 
     def metric_history(self, run_id: str, key: str) -> list[Metric]:
         with self.db.read() as conn:
