@@ -154,7 +154,8 @@ def _replay(body: bytes, receive: Receive) -> Receive:
 
 
 def _plain_batch(body: bytes) -> tuple[list[tuple[str, float, int, int]], str | None] | None:
-    """The points and batch id of a body in the plain form (module docstring), or None."""
+    """The points and batch id of a body in the plain form (module docstring), or None. Plain
+    text is ``str.isprintable()``: no control characters, line breaks or lone surrogates."""
     try:
         data = orjson.loads(body)
     except orjson.JSONDecodeError:
@@ -165,7 +166,9 @@ def _plain_batch(body: bytes) -> tuple[list[tuple[str, float, int, int]], str | 
     batch_id = data.get("batch_id")
     if type(points) is not list or len(data) != 1 + ("batch_id" in data):
         return None
-    if batch_id is not None and not (type(batch_id) is str and 0 < len(batch_id) <= 64 and _plain(batch_id)):
+    if batch_id is not None and not (
+        type(batch_id) is str and 0 < len(batch_id) <= 64 and batch_id.isprintable()
+    ):
         return None
     keys: set[str] = set()
     rows = []
@@ -178,16 +181,11 @@ def _plain_batch(body: bytes) -> tuple[list[tuple[str, float, int, int]], str | 
         if not (INT64_MIN <= step <= INT64_MAX and INT64_MIN <= timestamp <= INT64_MAX):
             return None
         if key not in keys:
-            if type(key) is not str or not (0 < len(key) <= MAX_KEY and _plain(key) and key.strip()):
+            if type(key) is not str or not (0 < len(key) <= MAX_KEY and key.isprintable() and key.strip()):
                 return None
             keys.add(key)
         rows.append((key, value, step, timestamp))
     return rows, batch_id
-
-
-def _plain(text: str) -> bool:
-    """Printable text (no control characters, no line breaks, no lone surrogates)."""
-    return text.isprintable()
 
 
 async def _respond(send: Send, status: int, body: bytes, request_id: str) -> None:

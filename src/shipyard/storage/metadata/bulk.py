@@ -35,7 +35,7 @@ def insert_tuples(
     if conn.dialect.name == "postgresql" and len(rows) >= COPY_FROM:
         _copy(conn, table, columns, rows, constants)
         return
-    mark = "?" if conn.dialect.paramstyle == "qmark" else "%s"
+    mark = _placeholder(conn)
     quote = conn.dialect.identifier_preparer.quote
     names = ", ".join(quote(c) for c in [*constants, *columns])
     fixed = [
@@ -44,6 +44,11 @@ def insert_tuples(
     ]
     values = ", ".join([*fixed, *([mark] * len(columns))])
     conn.exec_driver_sql(f"INSERT INTO {quote(table.name)} ({names}) VALUES ({values})", rows)
+
+
+def _placeholder(conn: Connection) -> str:
+    """The driver's positional parameter marker (sqlite3: ``?``, psycopg: ``%s``)."""
+    return "?" if conn.dialect.paramstyle == "qmark" else "%s"
 
 
 def _copy(
@@ -91,7 +96,7 @@ def upsert_tuples(
     :data:`UPSERT_ROWS` rows; rows must not repeat a key."""
     if not rows:
         return
-    mark = "?" if conn.dialect.paramstyle == "qmark" else "%s"
+    mark = _placeholder(conn)
     quote = conn.dialect.identifier_preparer.quote
     name = quote(table.name)
     one = f"({', '.join([mark] * len(columns))})"
