@@ -138,6 +138,11 @@ class Settings(BaseSettings):
     def remote(self) -> bool:
         return self.url is not None
 
+    @property
+    def single_writer(self) -> bool:
+        """Whether the store takes one write at a time: embedded mode on SQLite."""
+        return not self.remote and self.resolved_db_url().startswith("sqlite")
+
 
 def load_settings(**overrides: Any) -> Settings:
     """Build the settings, turning validation problems into one readable :class:`ConfigError`."""

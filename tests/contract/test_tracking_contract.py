@@ -66,6 +66,11 @@ def test_unknown_experiment_is_named_in_the_error(tracking: TrackingAPI) -> None
         tracking.get_experiment("nope")
     with pytest.raises(NotFound, match="'nope'"):
         tracking.create_run("nope", user=USER)
+    with pytest.raises(NotFound, match="f" * 32):  # shaped like an id, but no experiment has it
+        tracking.create_run("f" * 32, user=USER)
+    experiment = tracking.create_experiment("churn")
+    assert tracking.create_run(experiment.id, user=USER).experiment_id == experiment.id
+    assert tracking.create_run("churn", user=USER).experiment_id == experiment.id
     with pytest.raises(NotFound, match="'nope'"):
         tracking.search_runs(["nope"])
 

@@ -9,10 +9,12 @@ import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 
 from shipyard.client import Client
+from shipyard.client import buffer as buffer_module
 from shipyard.client.buffer import MAX_SEALED, MetricBuffer
 from shipyard.config import load_settings
 from shipyard.tracking.model import RunStatus
@@ -169,3 +171,37 @@ def test_the_last_batch_travels_with_the_end_and_survives_a_failed_end(client: C
     assert ended.status is RunStatus.FINISHED and ended.params == {"lr": "0.1"}
     assert calls[0] == calls[1] and calls[0][0] == 5
     assert [p.step for p in client.tracking.metric_history(run.id, "loss")] == list(range(15))
+
+
+def test_two_senders_store_batches_side_by_side_and_a_failed_one_is_retried_alone(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """With ``senders=2`` two batches are in the store at once; when one of them fails, the one
+    that was stored is not sent again, and the failed one is retried under its own id."""
+    idle = SimpleNamespace(watch=lambda buffer: None, unwatch=lambda buffer: None)
+    monkeypatch.setattr(buffer_module, "_ticker", idle)  # this test drives every flush itself
+    both_in = threading.Barrier(2, timeout=10)
+    received: dict[str, list[int]] = {}
+    attempts: list[str] = []
+    lock = threading.Lock()
+
+    def sink(points: list[tuple[str, float, int, int]], batch_id: str) -> None:
+        with lock:
+            attempts.append(batch_id)
+            first_round = len(attempts) <= 2
+        if first_round:
+            both_in.wait()  # fails (BrokenBarrierError) unless the two batches are sent together
+            if points[0][2] == 10:
+                raise ConnectionError("server away")
+        with lock:
+            received[batch_id] = [p[2] for p in points]
+
+    buffer = MetricBuffer(sink, flush_size=10, flush_interval=60, senders=2)
+    for i in range(20):
+        buffer.add(("loss", 0.0, i, 0))
+    with pytest.raises(ConnectionError):
+        buffer.flush()
+    assert len(buffer) == 10  # the stored batch is forgotten, the failed one kept
+    buffer.flush()
+    assert len(attempts) == 3 and attempts[2] in attempts[:2]  # retried under its own id
+    assert sorted(s for steps in received.values() for s in steps) == list(range(20))

@@ -121,3 +121,57 @@ def test_the_covering_metrics_index_replaces_its_prefix_and_back(backend: str, t
             assert conn.execute(text("SELECT run_id, key, value, step, timestamp FROM metrics")).all() == [
                 ("r", "loss", 0.5, 3, 7)
             ]
+
+
+def _metrics_shape(db: Database) -> tuple[list[str], list[str]]:
+    """The ``metrics`` columns, and the covering index's columns."""
+    with db.read() as conn:
+        found = inspect(conn)
+        columns = [c["name"] for c in found.get_columns("metrics")]
+        (index,) = [i for i in found.get_indexes("metrics") if i["name"] == "ix_metrics_covering"]
+        return columns, list(index["column_names"])
+
+
+@pytest.mark.parametrize("backend", ["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
+def test_metric_points_lose_their_id_and_get_one_back_on_downgrade(backend: str, tmp_path: Path) -> None:
+    """0015 drops ``metrics.id`` and rebuilds the covering index without it, every point kept; the
+    downgrade numbers the points again."""
+    points = [("r", "loss", 0.5, 3, 7), ("r", "loss", 0.25, 3, 7), ("r", "acc", None, 1, 2)]
+    with ExitStack() as stack:
+        url = (
+            f"sqlite:///{tmp_path}/m.db"
+            if backend == "sqlite"
+            else stack.enter_context(fresh_postgres_database())
+        )
+        db = Database(url)
+        stack.callback(db.dispose)
+        runner.upgrade(db, "0014_metrics_without_run_fk")
+        with db.write() as conn:
+            conn.execute(
+                text("INSERT INTO metrics (run_id, key, value, step, timestamp) VALUES (:r, :k, :v, :s, :t)"),
+                [dict(zip("rkvst", p, strict=True)) for p in points],
+            )
+        assert _metrics_shape(db) == (
+            ["id", "run_id", "key", "value", "step", "timestamp"],
+            ["run_id", "key", "step", "timestamp", "id", "value"],
+        )
+        runner.upgrade(db)
+        columns, index = _metrics_shape(db)
+        assert sorted(columns) == ["key", "run_id", "step", "timestamp", "value"]
+        assert index == ["run_id", "key", "step", "timestamp", "value"]
+        select_points = text("SELECT run_id, key, value, step, timestamp FROM metrics")
+        with db.read() as conn:
+            assert sorted(conn.execute(select_points).all(), key=str) == sorted(points, key=str)
+        runner.downgrade(db, "0014_metrics_without_run_fk")
+        columns, index = _metrics_shape(db)
+        assert "id" in columns and index == ["run_id", "key", "step", "timestamp", "id", "value"]
+        with db.write() as conn:
+            ids = conn.execute(text("SELECT id FROM metrics")).scalars().all()
+            assert len(set(ids)) == len(points) and None not in ids
+            # new points are numbered too
+            conn.execute(
+                text("INSERT INTO metrics (run_id, key, value, step, timestamp) VALUES ('r', 'x', 1, 1, 1)")
+            )
+        runner.upgrade(db)
+        with db.read() as conn:
+            assert len(conn.execute(select_points).all()) == len(points) + 1

@@ -4,18 +4,23 @@ A batch is sealed when it reaches ``flush_size`` points and sent by a background
 thread per process serves every buffer), so the caller goes on logging while the store takes it;
 with :data:`MAX_SEALED` batches already waiting, the caller sends them itself, which bounds memory.
 Points are also sent every ``flush_interval`` seconds, when the run ends (normally or by an
-exception), and at process exit. Batches are sent one at a time, in order. A batch that fails stays
-pending with its batch id and is retried first next time; the store ignores a batch id it has
-already stored, so a retry never duplicates points.
+exception), and at process exit. Up to ``senders`` batches are sent at once (the oldest first),
+each in its own call of the sink: a store that takes concurrent writes (PostgreSQL, a server) stores
+them side by side, and arrival order does not matter, because the store keeps each key's latest
+value by step and timestamp. A batch that fails stays pending with its batch id and is retried
+first next time; the store ignores a batch id it has already stored, so a retry never duplicates
+points.
 """
 
 from __future__ import annotations
 
 import logging
+import queue
 import threading
 import time
 import weakref
 from collections.abc import Callable
+from concurrent.futures import Future
 
 from shipyard.core.ids import new_id
 from shipyard.tracking.api import MetricPoint
@@ -29,9 +34,10 @@ MAX_SEALED = 4
 
 
 class MetricBuffer:
-    def __init__(self, sink: Sink, *, flush_size: int, flush_interval: float) -> None:
+    def __init__(self, sink: Sink, *, flush_size: int, flush_interval: float, senders: int = 1) -> None:
         self._sink = sink
         self._size = flush_size
+        self._senders = max(1, senders)
         self.interval = flush_interval
         self._points: list[MetricPoint] = []
         self._pending: list[tuple[str, list[MetricPoint]]] = []  # sealed batches, oldest first
@@ -78,14 +84,8 @@ class MetricBuffer:
                     self.last_flush = time.monotonic()
                     self._pending.append((new_id(), self._points))
                     self._points = []
-            while True:
-                with self._lock:
-                    if not self._pending:
-                        return
-                    batch_id, batch = self._pending[0]
-                self._sink(batch, batch_id)
-                with self._lock:
-                    self._pending.pop(0)
+            while self._send_oldest(keep=0):
+                pass
 
     def close(self) -> None:
         """Flush and stop being flushed by the interval thread."""
@@ -104,14 +104,39 @@ class MetricBuffer:
                     self._points = []
                 if not self._pending:
                     return None
-            while True:
-                with self._lock:
-                    if len(self._pending) == 1:
-                        return self._pending[0]
-                    batch_id, batch = self._pending[0]
-                self._sink(batch, batch_id)
-                with self._lock:
-                    self._pending.pop(0)
+            while self._send_oldest(keep=1):
+                pass
+            with self._lock:
+                return self._pending[0]
+
+    def _send_oldest(self, *, keep: int) -> bool:
+        """Send up to ``senders`` of the oldest pending batches at once, leaving the newest
+        ``keep``; False when there was nothing to send. Called under the flush lock. The batches
+        that reached the store are forgotten; if any failed, the first failure is raised."""
+        with self._lock:
+            batches = self._pending[: max(0, min(self._senders, len(self._pending) - keep))]
+        if not batches:
+            return False
+        helped = [_helpers.submit(self._sink, points, batch_id) for batch_id, points in batches[1:]]
+        failures: list[BaseException] = []
+        try:
+            self._sink(batches[0][1], batches[0][0])
+        except BaseException as exc:  # the others still finish, and count
+            failures.append(exc)
+            done = set()
+        else:
+            done = {batches[0][0]}
+        for (batch_id, _), future in zip(batches[1:], helped, strict=True):
+            failure = future.exception()
+            if failure is None:
+                done.add(batch_id)
+            else:
+                failures.append(failure)
+        with self._lock:
+            self._pending = [(b, points) for b, points in self._pending if b not in done]
+        if failures:
+            raise failures[0]
+        return True
 
     def sent(self, batch_id: str) -> None:
         """The batch :meth:`seal` returned reached the store another way: forget it."""
@@ -164,4 +189,40 @@ class _Ticker:
             self._wake.clear()
 
 
+class _Helpers:
+    """Daemon threads that send a flush's extra batches. Daemon threads, not an executor: an
+    executor refuses work once the interpreter is shutting down, and the exit flush runs then."""
+
+    def __init__(self) -> None:
+        self._work: queue.SimpleQueue[tuple[Callable[[], object], Future[object]]] = queue.SimpleQueue()
+        self._lock = threading.Lock()
+        self._threads = 0
+        self._idle = 0
+
+    def submit(self, sink: Sink, points: list[MetricPoint], batch_id: str) -> Future[object]:
+        future: Future[object] = Future()
+        with self._lock:
+            if self._idle == 0:
+                self._threads += 1
+                threading.Thread(
+                    target=self._run, daemon=True, name=f"shipyard-metrics-{self._threads}"
+                ).start()
+            else:
+                self._idle -= 1
+        self._work.put((lambda: sink(points, batch_id), future))
+        return future
+
+    def _run(self) -> None:
+        while True:
+            call, future = self._work.get()
+            try:
+                future.set_result(call())
+            except BaseException as exc:
+                future.set_exception(exc)
+            del call, future
+            with self._lock:
+                self._idle += 1
+
+
 _ticker = _Ticker()
+_helpers = _Helpers()

@@ -43,6 +43,8 @@ class ActiveRun:
             self._send_metrics,
             flush_size=settings.metric_flush_size,
             flush_interval=settings.metric_flush_interval,
+            # SQLite takes one writer at a time; PostgreSQL and a server take batches side by side.
+            senders=1 if settings.single_writer else 2,
         )
 
     def _send_metrics(self, points: list[tuple[str, float, int, int]], batch_id: str) -> None:

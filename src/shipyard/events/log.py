@@ -13,7 +13,8 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from sqlalchemy import Connection, select, update
+from sqlalchemy import Connection, Insert, bindparam, func, literal, select, update
+from sqlalchemy.dialects import postgresql
 
 from shipyard.core import context
 from shipyard.core.clock import now_ms
@@ -22,7 +23,7 @@ from shipyard.core.ids import new_id
 from shipyard.errors import InvalidInput
 from shipyard.events.tables import EventCursorRow, EventHeadRow, EventRow
 from shipyard.storage.metadata.base import table
-from shipyard.storage.metadata.locks import take_append_lock
+from shipyard.storage.metadata.locks import ADVISORY_LOCK_KEY, take_append_lock
 from shipyard.storage.metadata.upsert import upsert
 
 events_t = table(EventRow)
@@ -65,7 +66,10 @@ def publish(conn: Connection, event: Event, *, actor: str) -> None:
         "payload": _payload(event),
         "request_id": context.request_id.get(),
     }
-    take_append_lock(conn)
+    if conn.dialect.name == "postgresql":
+        conn.execute(_APPEND_POSTGRES, fields)
+        return
+    take_append_lock(conn)  # SQLite: the writer lock this transaction holds already
     seq = conn.execute(
         update(head_t).where(head_t.c.id == HEAD_ID).values(seq=head_t.c.seq + 1).returning(head_t.c.seq)
     ).scalar()
@@ -73,6 +77,28 @@ def publish(conn: Connection, event: Event, *, actor: str) -> None:
         seq = 1
         conn.execute(head_t.insert(), {"id": HEAD_ID, "seq": seq})
     conn.execute(events_t.insert(), {**fields, "seq": seq})
+
+
+def _append_postgres() -> Insert:
+    """One statement (one round trip) that takes the append lock, advances the head and inserts
+    the event under the new seq. The head is written by ``INSERT ... ON CONFLICT DO UPDATE``, which
+    updates the newest committed version of the row even when the statement's snapshot predates
+    the lock (the previous appender committed while this one waited): the seq stays gapless."""
+    locked = select(func.pg_advisory_xact_lock(ADVISORY_LOCK_KEY).label("locked")).cte("locked")
+    upsert_head = postgresql.insert(head_t).from_select(
+        ["id", "seq"], select(literal(HEAD_ID), literal(1)).select_from(locked)
+    )
+    head = (
+        upsert_head.on_conflict_do_update(index_elements=[head_t.c.id], set_={"seq": head_t.c.seq + 1})
+        .returning(head_t.c.seq)
+        .cte("head")
+    )
+    columns = ["id", "type", "at", "actor", "payload", "request_id"]
+    values = [bindparam(c, type_=events_t.c[c].type) for c in columns]
+    return events_t.insert().from_select([*columns, "seq"], select(*values, head.c.seq))
+
+
+_APPEND_POSTGRES = _append_postgres()
 
 
 def latest_seq(conn: Connection) -> int:

@@ -238,7 +238,7 @@ class MetricOut(BaseModel):
 
 
 class MetricHistoryOut(BaseModel):
-    """One metric's points in logging order, as ``[value, step, timestamp_ms]``."""
+    """One metric's points in step and timestamp order, as ``[value, step, timestamp_ms]``."""
 
     key: str
     points: list[tuple[FloatOut, int, int]]

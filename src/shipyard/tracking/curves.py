@@ -4,7 +4,7 @@ A chart ``points`` wide needs at most two points per pixel column: the lowest an
 value (the M4 idea, Jugel et al. 2014), so peaks and dips survive. The steps are split into
 ``points // 2`` equal ranges; for each range the database finds the point with the lowest and the
 one with the highest value by a small range scan of the covering index
-``metrics (run_id, key, step, timestamp, id, value)`` (no table row is read), and only those rows
+``metrics (run_id, key, step, timestamp, value)`` (no table row is read), and only those rows
 come back. Nothing is grouped or sorted over the whole history, which SQLite would do with a
 temporary B-tree, and a 100,000-point history never becomes 100,000 Python objects.
 
@@ -36,7 +36,7 @@ _DOWNSAMPLE = """WITH RECURSIVE ranges(i) AS (
 )
 SELECT m.step, m.value, m.timestamp FROM picked p CROSS JOIN {metrics} m
 WHERE m.run_id = :run_id AND m.key = :key AND m.step = p.step AND m.value IS NOT NULL
-ORDER BY m.step, m.timestamp, m.id"""
+ORDER BY m.step, m.timestamp, m.value"""
 # ``picked CROSS JOIN metrics`` makes SQLite look the ~1,000 picked steps up in the index rather
 # than scan the whole history again (PostgreSQL plans a CROSS JOIN like any inner join).
 
@@ -54,11 +54,12 @@ _SQL = text(_statement())
 
 
 def history_query(run_id: str, key: str) -> Select[int, float | None, int]:
-    """The whole history in step order (ties in logging order), read from the index alone."""
+    """The whole history in step and timestamp order (ties in value order), read from the index
+    alone."""
     return (
         select(metrics_t.c.step, metrics_t.c.value, metrics_t.c.timestamp)
         .where(metrics_t.c.run_id == run_id, metrics_t.c.key == key)
-        .order_by(metrics_t.c.step, metrics_t.c.timestamp, metrics_t.c.id)
+        .order_by(metrics_t.c.step, metrics_t.c.timestamp, metrics_t.c.value)
     )
 
 

@@ -8,7 +8,7 @@ key kept. A batch with a ``batch_id`` seen before stores nothing, so a retry nev
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 
 from sqlalchemy import Connection, select
@@ -59,15 +59,20 @@ class MetricBatch:
     batch_id: str | None = None
 
 
-def store_batches(conn: Connection, batches: Sequence[MetricBatch]) -> list[int | ShipyardError]:
+def store_batches(
+    conn: Connection, batches: Sequence[MetricBatch], *, locked: Collection[str] = ()
+) -> list[int | ShipyardError]:
     """Store ``batches`` inside ``conn``'s transaction, in three statements whatever their number;
     returns each batch's outcome: how many points were stored (0 for a batch id seen before), or
     its refusal (:class:`NotFound` for an unknown run, :class:`Conflict` for a batch id reused with
     other points). A refused batch writes nothing; the others are stored (group commit, see
-    :mod:`shipyard.tracking.group_commit`)."""
+    :mod:`shipyard.tracking.group_commit`). ``locked`` are runs the caller's transaction has already
+    read and locked (a run's end): they are not checked again."""
     # The runs, checked once (``metrics`` has no foreign key) and held against deletion until
     # the points commit (PostgreSQL; SQLite has one writer at a time).
-    known = _existing_runs(conn, sorted({b.run_id for b in batches}))
+    unchecked = sorted({b.run_id for b in batches}.difference(locked))
+    known = _existing_runs(conn, unchecked) if unchecked else set()
+    known.update(locked)
     outcomes: list[int | ShipyardError] = []
     accepted: list[MetricBatch] = []
     latest: dict[tuple[str, str], tuple[int, int, float]] = {}

@@ -175,10 +175,16 @@ def _environment(conn: Connection, digest: str) -> tuple[str, str, dict[str, str
 
 def load_run(conn: Connection, run_id: str) -> Run:
     """One run, whole (with its environment); NotFound if there is none."""
-    key = {"run_id": run_id}
-    row = conn.execute(_ONE_RUN, key).first()
+    row = conn.execute(_ONE_RUN, {"run_id": run_id}).first()
     if row is None:
         raise NotFound(f"run {run_id!r} does not exist", field="run_id")
+    return run_of_row(conn, row)
+
+
+def run_of_row(conn: Connection, row: Any) -> Run:
+    """The whole run whose ``runs`` row is ``row`` (its params, tags and latest metrics read in
+    one statement, its environment once per process)."""
+    key = {"run_id": row.id}
     env = None
     if row.environment_digest:
         known = _environment(conn, row.environment_digest)

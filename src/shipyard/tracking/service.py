@@ -21,6 +21,7 @@ from shipyard.events import log as event_log
 from shipyard.storage.artifacts.base import check_key
 from shipyard.storage.artifacts.content import Blob, ContentStore, parse_digest
 from shipyard.storage.metadata.base import table
+from shipyard.storage.metadata.bulk import insert_tuples
 from shipyard.storage.metadata.database import Database
 from shipyard.storage.metadata.upsert import insert_ignore, upsert
 from shipyard.tracking import curves, metric_writes, records, validation
@@ -70,6 +71,41 @@ art_t = table(ArtifactRow)
 _RUN_STATUS = select(runs_t.c.id, runs_t.c.status).where(runs_t.c.id == bindparam("run_id"))
 _EXPERIMENT_BY_NAME = select(exp_t).where(exp_t.c.name == bindparam("name"))
 _EXPERIMENT_BY_ID = select(exp_t).where(exp_t.c.id == bindparam("id"))
+_END_RUNNING = (
+    update(runs_t)
+    .where(runs_t.c.id == bindparam("run_id"), runs_t.c.status == RunStatus.RUNNING.value)
+    .values(status=bindparam("status"), end_time=bindparam("end_time"))
+    .returning(*runs_t.c)
+)
+_RUN_COLUMNS = (
+    "id",
+    "experiment_id",
+    "name",
+    "status",
+    "start_time",
+    "end_time",
+    "user",
+    "note",
+    "parent_id",
+    "environment_digest",
+    "command",
+    "git_commit",
+    "git_dirty",
+)
+#: A run inserted only if the experiment id it names exists: checked and written in one statement.
+_INSERT_RUN_IN_EXPERIMENT = (
+    runs_t.insert()
+    .from_select(
+        _RUN_COLUMNS,
+        select(
+            *[
+                exp_t.c.id if c == "experiment_id" else bindparam(c, type_=runs_t.c[c].type)
+                for c in _RUN_COLUMNS
+            ]
+        ).where(exp_t.c.id == bindparam("experiment_id")),
+    )
+    .execution_options(preserve_rowcount=True)
+)
 _EXPERIMENT_OF_RUN = (
     select(exp_t).join(runs_t, runs_t.c.experiment_id == exp_t.c.id).where(runs_t.c.id == bindparam("run_id"))
 )
@@ -168,12 +204,12 @@ class TrackingService(TrackingAPI):
                 conn, run_id, experiment, name, user, parent_id, tags, environment
             )
             if clean_params:  # a new run: no key can clash
-                conn.execute(
-                    params_t.insert(),
-                    [
-                        {"run_id": run_id, "key": k, "value": v, "value_num": _number(v)}
-                        for k, v in clean_params.items()
-                    ],
+                insert_tuples(
+                    conn,
+                    params_t,
+                    ("key", "value", "value_num"),
+                    [(k, v, _number(v)) for k, v in clean_params.items()],
+                    constants={"run_id": run_id},
                 )
         run = records.new_run(values, clean_tags, environment, clean_params)
         if environment is not None:  # committed: later runs need not insert it again
@@ -196,7 +232,6 @@ class TrackingService(TrackingAPI):
         validation.at_most(len(clean_tags), self.limits.max_tags, "tags", "max_tags")
         user = user or getpass.getuser()
         digest = environment_digest(environment) if environment else None
-        exp = self._experiment_row(conn, experiment)
         if parent_id is not None:
             self._require_run(conn, parent_id, field="parent_id")
         if environment is not None and digest not in self._known_environments:
@@ -214,7 +249,7 @@ class TrackingService(TrackingAPI):
             )
         values = {
             "id": run_id,
-            "experiment_id": exp.id,
+            "experiment_id": experiment,  # an id, checked by the insert below; else a name
             "name": name,
             "status": RunStatus.RUNNING.value,
             "start_time": now_ms(),
@@ -227,7 +262,13 @@ class TrackingService(TrackingAPI):
             "git_commit": environment.git_commit if environment else None,
             "git_dirty": environment.git_dirty if environment else None,
         }
-        conn.execute(runs_t.insert(), values)
+        if not (
+            isinstance(experiment, str)
+            and is_id(experiment)
+            and conn.execute(_INSERT_RUN_IN_EXPERIMENT, values).rowcount == 1
+        ):
+            values["experiment_id"] = self._experiment_row(conn, experiment).id  # NotFound if none
+            conn.execute(runs_t.insert(), values)
         if clean_tags:
             conn.execute(
                 tags_t.insert(), [{"run_id": run_id, "key": k, "value": v} for k, v in clean_tags.items()]
@@ -263,19 +304,22 @@ class TrackingService(TrackingAPI):
         validation.at_most(len(points), self.limits.max_metric_points, "points", "max_metric_points")
         rows, latest = validation.metric_batch(points)
         with self.db.write() as conn:
-            row = self._require_run(conn, run_id)
+            # A running run ends, checked, changed and locked in one statement that returns it.
+            ended_row = conn.execute(
+                _END_RUNNING, {"run_id": run_id, "status": status.value, "end_time": now_ms()}
+            ).first()
+            before = self._require_run(conn, run_id) if ended_row is None else None
             if rows:  # the last points, stored with the end (a retried end stores them once)
-                (stored,) = self.store_metric_batches(conn, [MetricBatch(run_id, rows, latest, batch_id)])
+                batch = MetricBatch(run_id, rows, latest, batch_id)
+                locked = () if ended_row is None else (run_id,)
+                (stored,) = metric_writes.store_batches(conn, [batch], locked=locked)
                 if isinstance(stored, ShipyardError):
                     raise stored
-            if row.status != RunStatus.RUNNING.value:
-                if row.status == status.value:
+            if before is not None:
+                if before.status == status.value:  # ended before: the same end again is a no-op
                     return records.load_run(conn, run_id)
-                raise Conflict(f"run {run_id!r} has already ended as {row.status}", field="status")
-            conn.execute(
-                update(runs_t).where(runs_t.c.id == run_id).values(status=status.value, end_time=now_ms())
-            )
-            ended = records.load_run(conn, run_id)
+                raise Conflict(f"run {run_id!r} has already ended as {before.status}", field="status")
+            ended = records.run_of_row(conn, ended_row)
             event_log.publish(
                 conn,
                 RunFinished(run_id=run_id, experiment_id=ended.experiment_id, status=status.value),

@@ -9,15 +9,13 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import JSON, BigInteger, Float, ForeignKey, Index, Integer, String, Text, UniqueConstraint
+from sqlalchemy import JSON, Float, ForeignKey, Index, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from shipyard.storage.metadata.base import Base
 
 ID = String(32)
 KEY = String(250)
-#: SQLite only auto-numbers an INTEGER PRIMARY KEY (the rowid).
-SERIAL = BigInteger().with_variant(Integer, "sqlite")
 
 
 class ExperimentRow(Base):
@@ -76,9 +74,12 @@ class TagRow(Base):
 class MetricRow(Base):
     __tablename__ = "metrics"
     # Every column a history or a chart reads, in the order they sort by: both read the index alone
-    # (migration 0013_metric_curve_index).
-    __table_args__ = (Index("ix_metrics_covering", "run_id", "key", "step", "timestamp", "id", "value"),)
-    id: Mapped[int] = mapped_column(SERIAL, primary_key=True, autoincrement=True)
+    # (migration 0013_metric_curve_index). No id column: numbering every point cost a sequence
+    # call and a second index per row, a third of the cost of storing a point (0015); the same
+    # point may be logged twice, so the mapper's key below is not unique in the table, and rows are
+    # only ever read and written through the Core table.
+    __table_args__ = (Index("ix_metrics_covering", "run_id", "key", "step", "timestamp", "value"),)
+    __mapper_args__ = {"primary_key": ["run_id", "key", "step", "timestamp"]}
     # No foreign key: checked row by row, it doubled the cost of COPY on PostgreSQL. A batch's
     # writer checks (and on PostgreSQL key-share locks) the run once instead (0014).
     run_id: Mapped[str] = mapped_column(ID)
