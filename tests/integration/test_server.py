@@ -113,6 +113,7 @@ def test_request_id_is_echoed_or_generated(http: httpx.Client) -> None:
     assert http.get("/health", headers={"X-Request-ID": "abc-123"}).headers["X-Request-ID"] == "abc-123"
     generated = http.get("/api/v1/experiments").headers["X-Request-ID"]
     assert re.fullmatch(r"[0-9a-f]{32}", generated)
+    assert len({generated, *(http.get("/api/v1/experiments").headers["X-Request-ID"] for _ in range(3))}) == 4
     assert http.get("/api/v1/experiments/nope").headers["X-Request-ID"]  # error responses carry it too
 
 

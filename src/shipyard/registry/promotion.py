@@ -68,6 +68,7 @@ def champion_row(conn: Connection, model: Any, candidate: int) -> Any | None:
             select(versions_t.c.version)
             .where(versions_t.c.model_id == model.id, versions_t.c.stage == Stage.PRODUCTION.value)
             .order_by(versions_t.c.updated_at.desc())
+            .limit(1)
         ).scalar()
     if number is None or number == candidate:
         return None

@@ -76,6 +76,7 @@ def resolve(conn: Connection, ref: ModelRef, *, lock: bool = False) -> tuple[Any
             select(versions_t)
             .where(versions_t.c.model_id == model.id, versions_t.c.stage == alias)
             .order_by(versions_t.c.version.desc())
+            .limit(1)
         ).first()
         if row is None:
             raise NotFound(f"model {model.name!r} has no version in {alias}", field="alias")

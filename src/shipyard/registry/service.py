@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import replace
+from types import SimpleNamespace
 from typing import Any
 
 import pandas as pd
@@ -153,8 +154,9 @@ class RegistryService(RegistryAPI):
         clean_tags = _tags(tags or {})
         if not isinstance(run_id, str) or not run_id:
             raise InvalidInput("run_id must be a run id", field="run_id")
-        facts = self.runs.run_facts(run_id)
-        digest = self.runs.artifact_digest(run_id, artifact_path)
+        with self.db.shared_read():  # the run's facts and artifact: one snapshot, one transaction
+            facts = self.runs.run_facts(run_id)
+            digest = self.runs.artifact_digest(run_id, artifact_path)
         try:
             manifest = read_manifest(self.content.read_bytes(digest))
         except InvalidInput as exc:
@@ -164,9 +166,12 @@ class RegistryService(RegistryAPI):
                 field="artifact_path",
             ) from None
         with self.db.write() as conn:
-            versions.insert_model(conn, name, "", False, actor=actor)  # a no-op if it exists
-            model = records.model_row(conn, name, lock=True)
-            number = versions.insert_version(
+            try:
+                model = records.model_row(conn, name, lock=True)
+            except NotFound:  # the first version creates the model (a no-op if another just did)
+                versions.insert_model(conn, name, "", False, actor=actor)
+                model = records.model_row(conn, name, lock=True)
+            values = versions.insert_version(
                 conn,
                 model,
                 facts,
@@ -178,9 +183,10 @@ class RegistryService(RegistryAPI):
                 tags=clean_tags,
                 actor=actor,
             )
-            loaded = records.load_version(conn, model, records.version_row(conn, model, number))
-            event_log.publish(conn, VersionRegistered(model.name, number, run_id), actor=actor)
-            return loaded
+            # What was just written: a new version has no alias yet (versions are never deleted).
+            created = records.to_version(SimpleNamespace(**values), model.name, {})
+            event_log.publish(conn, VersionRegistered(model.name, created.version, run_id), actor=actor)
+            return created
 
     def get_version(self, name: str, version: int) -> ModelVersion:
         return self.resolve(_ref(name, version))

@@ -7,7 +7,7 @@ import math
 from collections.abc import Mapping
 from typing import Any
 
-from sqlalchemy import Connection, select
+from sqlalchemy import Connection, func, select
 
 from shipyard.audit import log as audit
 from shipyard.core.clock import now_ms
@@ -57,46 +57,42 @@ def insert_version(
     limitations: str,
     tags: Mapping[str, str],
     actor: str,
-) -> int:
-    """Add the next version of ``model`` (whose row the caller locked); returns its number."""
+) -> dict[str, Any]:
+    """Add the next version of ``model`` (whose row the caller locked); returns its row's values."""
     latest = conn.execute(
-        select(versions_t.c.version)
-        .where(versions_t.c.model_id == model.id)
-        .order_by(versions_t.c.version.desc())
+        select(func.max(versions_t.c.version)).where(versions_t.c.model_id == model.id)
     ).scalar()
     number = (latest or 0) + 1
     now = now_ms()
     training = facts.training_data
-    conn.execute(
-        versions_t.insert(),
-        {
-            "id": new_id(),
-            "model_id": model.id,
-            "version": number,
-            "stage": Stage.REGISTERED.value,
-            "run_id": facts.run_id,
-            "artifact_path": artifact_path,
-            "artifact_digest": digest,
-            "flavor": manifest.flavor,
-            "signature": manifest.signature.to_dict(),
-            "input_example": list(manifest.input_example),
-            "dataset_name": training.name if training else None,
-            "dataset_digest": training.digest if training else None,
-            "dataset_location": training.location if training else None,
-            "dataset_rows": training.num_rows if training else None,
-            "feature_service": facts.feature_service,
-            "code_version": facts.git_commit,
-            # JSON has no NaN or infinity; such a metric is left out of the snapshot.
-            "metrics": {k: v for k, v in facts.metrics.items() if math.isfinite(v)},
-            "params": dict(facts.params),
-            "tags": dict(tags),
-            "description": description,
-            "limitations": limitations,
-            "created_by": actor,
-            "created_at": now,
-            "updated_at": now,
-        },
-    )
+    values = {
+        "id": new_id(),
+        "model_id": model.id,
+        "version": number,
+        "stage": Stage.REGISTERED.value,
+        "run_id": facts.run_id,
+        "artifact_path": artifact_path,
+        "artifact_digest": digest,
+        "flavor": manifest.flavor,
+        "signature": manifest.signature.to_dict(),
+        "input_example": list(manifest.input_example),
+        "dataset_name": training.name if training else None,
+        "dataset_digest": training.digest if training else None,
+        "dataset_location": training.location if training else None,
+        "dataset_rows": training.num_rows if training else None,
+        "feature_service": facts.feature_service,
+        "code_version": facts.git_commit,
+        # JSON has no NaN or infinity; such a metric is left out of the snapshot.
+        "metrics": {k: v for k, v in facts.metrics.items() if math.isfinite(v)},
+        "params": dict(facts.params),
+        "tags": dict(tags),
+        "description": description,
+        "limitations": limitations,
+        "created_by": actor,
+        "created_at": now,
+        "updated_at": now,
+    }
+    conn.execute(versions_t.insert(), values)
     conn.execute(
         transitions_t.insert(),
         {
@@ -117,4 +113,4 @@ def insert_version(
         object_id=f"{model.name}/{number}",
         after={"run_id": facts.run_id, "artifact_digest": digest, "flavor": manifest.flavor},
     )
-    return number
+    return values

@@ -26,7 +26,6 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-import uuid
 from collections.abc import Hashable
 from typing import Any
 
@@ -39,7 +38,7 @@ from shipyard.app import App
 from shipyard.errors import ShipyardError
 from shipyard.server.errors import envelope, internal_error_response, status_of
 from shipyard.server.guard import SECURITY_HEADERS
-from shipyard.server.telemetry import REQUEST_ID_HEADER, Telemetry, incoming_request_id
+from shipyard.server.telemetry import REQUEST_ID_HEADER, Telemetry, incoming_request_id, new_request_id
 from shipyard.tracking.group_commit import MetricGroupCommit
 from shipyard.tracking.validation import INT64_MAX, INT64_MIN, MAX_KEY
 
@@ -104,7 +103,7 @@ class MetricIngest:
             await self.app(scope, _replay(body, receive), send)
             return
         points, batch_id = batch
-        request_id = incoming_request_id(scope) or uuid.uuid4().hex
+        request_id = incoming_request_id(scope) or new_request_id()
         try:
             stored = await asyncio.wrap_future(self.writes.submit(run_id, points, batch_id=batch_id))
         except ShipyardError as exc:
