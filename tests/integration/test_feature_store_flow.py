@@ -146,6 +146,30 @@ def test_apply_train_save_materialize_serve(app: App, tmp_path: Path) -> None:
         store.latest_statistics("nope")
 
 
+def test_statistics_describe_the_version_materialized_even_if_a_newer_one_is_applied_meanwhile(
+    app: App, tmp_path: Path
+) -> None:
+    store = app.features
+    defs = driver_definitions(write_driver_stats(tmp_path / "data"))
+    store.apply(defs, actor="alice")
+    stats = defs[1]
+    assert isinstance(stats, FeatureView)
+    fewer = replace(stats, features=[f for f in stats.features if f.name != "city"])
+    applied: list[int] = []
+
+    def apply_during_the_run(view: str, rows: int, total: int | None) -> None:
+        if not applied:  # another user applies version 2 while version 1 is being written
+            store.apply([defs[0], fewer], actor="bob")
+            applied.append(store.describe("driver_stats").summary.latest_version)
+
+    (result,) = store.materialize(T0, T0 + timedelta(days=1), progress=apply_during_the_run)
+    assert (result.view_version, applied) == (1, [2])
+    latest = store.latest_statistics("driver_stats")
+    assert latest is not None and latest.materialization_id == result.id
+    assert latest.view_version == 1  # the version whose rows were written, with all its features
+    assert sorted(s["feature"] for s in latest.stats) == ["city", "rating", "trips"]
+
+
 def test_pushed_rows_are_served_online_and_visible_offline(app: App, tmp_path: Path) -> None:
     from shipyard.features.model import Entity, PushSource
 

@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
-from sqlalchemy import select, update
+from sqlalchemy import and_, or_, select, update
 
 from shipyard.core.clock import now_ms, to_datetime, to_ms
 from shipyard.core.ids import new_id
@@ -36,6 +36,7 @@ from shipyard.features.selection import ViewSelection
 from shipyard.features.tables import FeatureMaterializationRow, FeatureWatermarkRow
 from shipyard.storage.kv import OnlineStore
 from shipyard.storage.metadata.base import table
+from shipyard.storage.metadata.upsert import upsert
 
 if TYPE_CHECKING:
     from sqlalchemy import Connection
@@ -289,16 +290,28 @@ def _watermark(conn: Connection, selection: ViewSelection) -> int | None:
 
 def _advance_watermark(conn: Connection, selection: ViewSelection, start_ms: int, end_ms: int) -> None:
     """Move the watermark to ``end`` when the window leaves no gap behind it (it starts at or
-    before the current watermark, or there is none yet) and lies beyond it."""
+    before the current watermark, or there is none yet) and lies beyond it, or when the view's
+    version changed. One statement: the condition is checked against the newest committed
+    watermark, under the row's lock, so two runs finishing at once cannot move it back."""
     marks = table(FeatureWatermarkRow)
-    row = conn.execute(
-        select(marks.c.view_version, marks.c.watermark_ms).where(marks.c.view_name == selection.view.name)
-    ).first()
-    values = {"view_version": selection.version, "watermark_ms": end_ms, "updated_at": now_ms()}
-    if row is None:
-        conn.execute(marks.insert().values(view_name=selection.view.name, **values))
-    elif row.view_version != selection.version or start_ms <= row.watermark_ms < end_ms:
-        conn.execute(update(marks).where(marks.c.view_name == selection.view.name).values(**values))
+    upsert(
+        conn,
+        marks,
+        [
+            {
+                "view_name": selection.view.name,
+                "view_version": selection.version,
+                "watermark_ms": end_ms,
+                "updated_at": now_ms(),
+            }
+        ],
+        keys=["view_name"],
+        update=["view_version", "watermark_ms", "updated_at"],
+        where=lambda t, new: or_(
+            t.c.view_version != new.view_version,
+            and_(t.c.watermark_ms >= start_ms, t.c.watermark_ms < new.watermark_ms),
+        ),
+    )
 
 
 def _aware(value: datetime, name: str) -> datetime:

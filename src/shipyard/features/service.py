@@ -323,12 +323,23 @@ class FeatureStore(FeatureServing):
             stored = catalog.get_version(conn, ("feature_view",), view)
         definition = from_spec(stored.spec)
         assert isinstance(definition, FeatureView)
+        return self._store_statistics(definition, stored.version, start, end, materialization_id)
+
+    def _store_statistics(
+        self,
+        definition: FeatureView,
+        version: int,
+        start: datetime | None,
+        end: datetime | None,
+        materialization_id: str | None,
+    ) -> list[FeatureStatistics]:
+        """Compute the statistics of ``definition`` (version ``version`` of its view) and store them."""
         stats = self.offline.statistics(definition, start, end)
         with self.db.write() as conn:
             stored_statistics.record(
                 conn,
-                view_name=view,
-                view_version=stored.version,
+                view_name=definition.name,
+                view_version=version,
                 stats=[s.to_dict() for s in stats],
                 now=now_ms(),
                 materialization_id=materialization_id,
@@ -377,10 +388,11 @@ class FeatureStore(FeatureServing):
         store, then store each view's statistics over that window."""
         if start >= end:
             raise InvalidInput(f"start ({start}) must be before end ({end})", field="start")
+        selections = self._online_views(views)
         results = materialization.materialize(
-            self.db, self.offline, self.online, self._online_views(views), start, end, progress=progress
+            self.db, self.offline, self.online, selections, start, end, progress=progress
         )
-        self._statistics_after(results)
+        self._statistics_after(selections, results)
         return results
 
     def materialize_incremental(
@@ -391,10 +403,11 @@ class FeatureStore(FeatureServing):
         progress: Progress | None = None,
     ) -> list[MaterializationResult]:
         """Materialize each view from its stored watermark up to ``end`` (default: now)."""
+        selections = self._online_views(views)
         results = materialization.materialize_incremental(
-            self.db, self.offline, self.online, self._online_views(views), end, progress=progress
+            self.db, self.offline, self.online, selections, end, progress=progress
         )
-        self._statistics_after(results)
+        self._statistics_after(selections, results)
         return results
 
     def _online_views(self, names: Sequence[str] | None) -> list[ViewSelection]:
@@ -416,12 +429,16 @@ class FeatureStore(FeatureServing):
             raise InvalidInput("no feature views to materialize; apply some first", field="views")
         return selections
 
-    def _statistics_after(self, results: Sequence[MaterializationResult]) -> None:
+    def _statistics_after(
+        self, selections: Sequence[ViewSelection], results: Sequence[MaterializationResult]
+    ) -> None:
+        """Each successful run's statistics, of the view version it materialized (not the newest
+        one: a definition applied meanwhile describes other features), without reading it again."""
+        materialized = {(s.view.name, s.version): s.view for s in selections}
         for result in results:
             if result.status == materialization.SUCCEEDED and result.rows_read:
-                self.compute_statistics(
-                    result.view_name, result.start, result.end, materialization_id=result.id
-                )
+                view = materialized[(result.view_name, result.view_version)]
+                self._store_statistics(view, result.view_version, result.start, result.end, result.id)
 
     def push(self, source: str, rows: pd.DataFrame | pa.Table) -> int:
         """Append ``rows`` to a push source: kept offline (visible to retrieval at once) and
