@@ -116,3 +116,31 @@ def test_a_retried_batch_id_stores_nothing_twice(app: App) -> None:
     assert writes.log_metrics(run, _points("x", 5), batch_id="once") == 5
     assert writes.log_metrics(run, _points("x", 5), batch_id="once") == 0
     assert _stored(app, run, "x") == 5
+
+
+def test_writers_keep_running_under_load_instead_of_restarting(app: App) -> None:
+    """A writer woken for batches that the other writer took meanwhile waits again: under steady
+    load the same two writer threads take every group (none stops and is started anew)."""
+    writes = MetricGroupCommit(app.tracking, writers=2)
+    app.tracking.create_experiment("group")
+    runs = [app.tracking.create_run("group").id for _ in range(4)]
+    writers: set[threading.Thread] = set()
+    original = writes.tracking.store_metric_batches
+
+    def store(*args: Any, **kwargs: Any) -> Any:
+        writers.add(threading.current_thread())
+        return original(*args, **kwargs)
+
+    writes.tracking.store_metric_batches = store  # type: ignore[method-assign]
+
+    def client(run_id: str) -> None:
+        for i in range(100):
+            writes.log_metrics(run_id, [("x", 1.0, i, NOW)])
+
+    clients = [threading.Thread(target=client, args=(r,)) for r in runs]
+    for t in clients:
+        t.start()
+    for t in clients:
+        t.join(60)
+    assert all(_stored(app, r, "x") == 100 for r in runs)
+    assert len(writers) <= 2

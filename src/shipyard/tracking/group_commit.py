@@ -127,23 +127,27 @@ class MetricGroupCommit:
 
     def _next_group(self) -> list[_Batch] | None:
         """The pending batches (up to ``max_points``), or None after ``idle_seconds`` without any
-        (the writer then stops; the next batch starts another)."""
-        with self._cond:
-            if not self._pending:
-                self._idle += 1
-                self._cond.wait(self.idle_seconds)
-                self._idle -= 1
-                if not self._pending:
-                    return None
-        if self.window > 0:
-            time.sleep(self.window)  # let the group grow
-        group: list[_Batch] = []
-        with self._cond:
-            size = 0
-            while self._pending and (not group or size + self._pending[0].size <= self.max_points):
-                size += self._pending[0].size
-                group.append(self._pending.popleft())
-        return group or None
+        (the writer then stops; the next batch starts another). A writer woken for batches that
+        another writer took meanwhile waits again: it is not idle, and stopping it would cost a
+        new thread for the next batch."""
+        while True:
+            with self._cond:
+                while not self._pending:
+                    self._idle += 1
+                    notified = self._cond.wait(self.idle_seconds)
+                    self._idle -= 1
+                    if not notified and not self._pending:
+                        return None
+            if self.window > 0:
+                time.sleep(self.window)  # let the group grow
+            group: list[_Batch] = []
+            with self._cond:
+                size = 0
+                while self._pending and (not group or size + self._pending[0].size <= self.max_points):
+                    size += self._pending[0].size
+                    group.append(self._pending.popleft())
+            if group:
+                return group
 
     def _commit(self, group: list[_Batch]) -> None:
         group.sort(key=lambda b: b.points.run_id)  # one lock order across server processes
