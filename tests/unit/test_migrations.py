@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from contextlib import ExitStack
 from pathlib import Path
 
@@ -75,52 +76,58 @@ def test_bad_database_url_is_a_config_error() -> None:
         Database("not a url")
 
 
+@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
+def empty_db(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Database]:
+    """An empty database, no migration run yet, on each backend."""
+    with ExitStack() as stack:
+        url = (
+            f"sqlite:///{tmp_path}/m.db"
+            if request.param == "sqlite"
+            else stack.enter_context(fresh_postgres_database())
+        )
+        db = Database(url)
+        stack.callback(db.dispose)
+        yield db
+
+
 def _metrics_indexes(db: Database) -> set[str]:
     with db.read() as conn:
         return {i["name"] for i in inspect(conn).get_indexes("metrics") if i["name"]}
 
 
-@pytest.mark.parametrize("backend", ["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
-def test_the_covering_metrics_index_replaces_its_prefix_and_back(backend: str, tmp_path: Path) -> None:
+def test_the_covering_metrics_index_replaces_its_prefix_and_back(empty_db: Database) -> None:
     """0013 swaps ``metrics (run_id, key, step)`` for the covering index and back, points kept."""
-    with ExitStack() as stack:
-        url = (
-            f"sqlite:///{tmp_path}/m.db"
-            if backend == "sqlite"
-            else stack.enter_context(fresh_postgres_database())
+    db = empty_db
+    runner.upgrade(db, "0012_pipelines_resume")
+    with db.write() as conn:  # 0012's tables are today's: the models' tables can fill them
+        conn.execute(insert(tables.ExperimentRow.__table__), [{"id": "e", "name": "e", "created_at": 0}])
+        conn.execute(
+            insert(tables.RunRow.__table__),
+            [
+                {
+                    "id": "r",
+                    "experiment_id": "e",
+                    "name": "r",
+                    "status": "FINISHED",
+                    "start_time": 0,
+                    "user": "u",
+                }
+            ],
         )
-        db = Database(url)
-        stack.callback(db.dispose)
-        runner.upgrade(db, "0012_pipelines_resume")
-        with db.write() as conn:  # 0012's tables are today's: the models' tables can fill them
-            conn.execute(insert(tables.ExperimentRow.__table__), [{"id": "e", "name": "e", "created_at": 0}])
-            conn.execute(
-                insert(tables.RunRow.__table__),
-                [
-                    {
-                        "id": "r",
-                        "experiment_id": "e",
-                        "name": "r",
-                        "status": "FINISHED",
-                        "start_time": 0,
-                        "user": "u",
-                    }
-                ],
-            )
-            conn.execute(
-                insert(tables.MetricRow.__table__),
-                [{"run_id": "r", "key": "loss", "value": 0.5, "step": 3, "timestamp": 7}],
-            )
-        assert _metrics_indexes(db) == {"ix_metrics_run_key_step"}
-        runner.upgrade(db)
-        assert _metrics_indexes(db) == {"ix_metrics_covering"}
-        runner.downgrade(db, "0012_pipelines_resume")
-        assert _metrics_indexes(db) == {"ix_metrics_run_key_step"}
-        runner.upgrade(db)
-        with db.read() as conn:
-            assert conn.execute(text("SELECT run_id, key, value, step, timestamp FROM metrics")).all() == [
-                ("r", "loss", 0.5, 3, 7)
-            ]
+        conn.execute(
+            insert(tables.MetricRow.__table__),
+            [{"run_id": "r", "key": "loss", "value": 0.5, "step": 3, "timestamp": 7}],
+        )
+    assert _metrics_indexes(db) == {"ix_metrics_run_key_step"}
+    runner.upgrade(db)
+    assert _metrics_indexes(db) == {"ix_metrics_covering"}
+    runner.downgrade(db, "0012_pipelines_resume")
+    assert _metrics_indexes(db) == {"ix_metrics_run_key_step"}
+    runner.upgrade(db)
+    with db.read() as conn:
+        assert conn.execute(text("SELECT run_id, key, value, step, timestamp FROM metrics")).all() == [
+            ("r", "loss", 0.5, 3, 7)
+        ]
 
 
 def _metrics_shape(db: Database) -> tuple[list[str], list[str]]:
@@ -132,46 +139,38 @@ def _metrics_shape(db: Database) -> tuple[list[str], list[str]]:
         return columns, list(index["column_names"])
 
 
-@pytest.mark.parametrize("backend", ["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
-def test_metric_points_lose_their_id_and_get_one_back_on_downgrade(backend: str, tmp_path: Path) -> None:
+def test_metric_points_lose_their_id_and_get_one_back_on_downgrade(empty_db: Database) -> None:
     """0015 drops ``metrics.id`` and rebuilds the covering index without it, every point kept; the
     downgrade numbers the points again."""
     points = [("r", "loss", 0.5, 3, 7), ("r", "loss", 0.25, 3, 7), ("r", "acc", None, 1, 2)]
-    with ExitStack() as stack:
-        url = (
-            f"sqlite:///{tmp_path}/m.db"
-            if backend == "sqlite"
-            else stack.enter_context(fresh_postgres_database())
+    db = empty_db
+    runner.upgrade(db, "0014_metrics_without_run_fk")
+    with db.write() as conn:
+        conn.execute(
+            text("INSERT INTO metrics (run_id, key, value, step, timestamp) VALUES (:r, :k, :v, :s, :t)"),
+            [dict(zip("rkvst", p, strict=True)) for p in points],
         )
-        db = Database(url)
-        stack.callback(db.dispose)
-        runner.upgrade(db, "0014_metrics_without_run_fk")
-        with db.write() as conn:
-            conn.execute(
-                text("INSERT INTO metrics (run_id, key, value, step, timestamp) VALUES (:r, :k, :v, :s, :t)"),
-                [dict(zip("rkvst", p, strict=True)) for p in points],
-            )
-        assert _metrics_shape(db) == (
-            ["id", "run_id", "key", "value", "step", "timestamp"],
-            ["run_id", "key", "step", "timestamp", "id", "value"],
+    assert _metrics_shape(db) == (
+        ["id", "run_id", "key", "value", "step", "timestamp"],
+        ["run_id", "key", "step", "timestamp", "id", "value"],
+    )
+    runner.upgrade(db)
+    columns, index = _metrics_shape(db)
+    assert sorted(columns) == ["key", "run_id", "step", "timestamp", "value"]
+    assert index == ["run_id", "key", "step", "timestamp", "value"]
+    select_points = text("SELECT run_id, key, value, step, timestamp FROM metrics")
+    with db.read() as conn:
+        assert sorted(conn.execute(select_points).all(), key=str) == sorted(points, key=str)
+    runner.downgrade(db, "0014_metrics_without_run_fk")
+    columns, index = _metrics_shape(db)
+    assert "id" in columns and index == ["run_id", "key", "step", "timestamp", "id", "value"]
+    with db.write() as conn:
+        ids = conn.execute(text("SELECT id FROM metrics")).scalars().all()
+        assert len(set(ids)) == len(points) and None not in ids
+        # new points are numbered too
+        conn.execute(
+            text("INSERT INTO metrics (run_id, key, value, step, timestamp) VALUES ('r', 'x', 1, 1, 1)")
         )
-        runner.upgrade(db)
-        columns, index = _metrics_shape(db)
-        assert sorted(columns) == ["key", "run_id", "step", "timestamp", "value"]
-        assert index == ["run_id", "key", "step", "timestamp", "value"]
-        select_points = text("SELECT run_id, key, value, step, timestamp FROM metrics")
-        with db.read() as conn:
-            assert sorted(conn.execute(select_points).all(), key=str) == sorted(points, key=str)
-        runner.downgrade(db, "0014_metrics_without_run_fk")
-        columns, index = _metrics_shape(db)
-        assert "id" in columns and index == ["run_id", "key", "step", "timestamp", "id", "value"]
-        with db.write() as conn:
-            ids = conn.execute(text("SELECT id FROM metrics")).scalars().all()
-            assert len(set(ids)) == len(points) and None not in ids
-            # new points are numbered too
-            conn.execute(
-                text("INSERT INTO metrics (run_id, key, value, step, timestamp) VALUES ('r', 'x', 1, 1, 1)")
-            )
-        runner.upgrade(db)
-        with db.read() as conn:
-            assert len(conn.execute(select_points).all()) == len(points) + 1
+    runner.upgrade(db)
+    with db.read() as conn:
+        assert len(conn.execute(select_points).all()) == len(points) + 1
