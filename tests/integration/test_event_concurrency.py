@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Iterator
-from contextlib import ExitStack
 from pathlib import Path
 
 import pytest
@@ -15,10 +14,9 @@ import pytest
 from shipyard.audit import log as audit_log
 from shipyard.events import log
 from shipyard.events.service import EventLog
-from shipyard.migrations import runner
 from shipyard.storage.metadata.database import Database
 from shipyard.tracking.events import RunFinished
-from support.databases import fresh_postgres_database
+from support.databases import migrated_database
 
 THREADS = 6
 PUBLISHES = 20
@@ -30,15 +28,7 @@ class _Abandoned(Exception):
 
 @pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
 def db(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Database]:
-    with ExitStack() as stack:
-        url = (
-            f"sqlite:///{tmp_path}/events.db"
-            if request.param == "sqlite"
-            else stack.enter_context(fresh_postgres_database())
-        )
-        database = Database(url)
-        stack.callback(database.dispose)
-        runner.upgrade(database)
+    with migrated_database(request.param, tmp_path) as database:
         yield database
 
 

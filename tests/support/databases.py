@@ -191,8 +191,8 @@ def reset_events(db: Database) -> None:
 
 
 @contextmanager
-def migrated_database(backend: str, folder: Path) -> Iterator[Database]:
-    """A database at the current revision on ``backend``: ``"sqlite"`` (a file in ``folder``) or
+def empty_database(backend: str, folder: Path) -> Iterator[Database]:
+    """An empty database (no migration run) on ``backend``: ``"sqlite"`` (a file in ``folder``) or
     ``"postgresql"`` (a fresh database on the test server); disposed (and dropped) afterwards."""
     with ExitStack() as stack:
         if backend == "sqlite":
@@ -201,6 +201,13 @@ def migrated_database(backend: str, folder: Path) -> Iterator[Database]:
             url = stack.enter_context(fresh_postgres_database())
         db = Database(url)
         stack.callback(db.engine.dispose)
+        yield db
+
+
+@contextmanager
+def migrated_database(backend: str, folder: Path) -> Iterator[Database]:
+    """:func:`empty_database` at the current revision."""
+    with empty_database(backend, folder) as db:
         runner.upgrade(db)
         yield db
 

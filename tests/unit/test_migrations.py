@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
-from contextlib import ExitStack
 from pathlib import Path
 
 import pytest
@@ -19,7 +18,7 @@ from shipyard.errors import ConfigError
 from shipyard.migrations import runner
 from shipyard.migrations.schema import target_metadata
 from shipyard.storage.metadata.database import Database
-from support.databases import fresh_postgres_database
+from support.databases import empty_database, fresh_postgres_database
 
 
 def test_single_head() -> None:
@@ -79,14 +78,7 @@ def test_bad_database_url_is_a_config_error() -> None:
 @pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
 def empty_db(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Database]:
     """An empty database, no migration run yet, on each backend."""
-    with ExitStack() as stack:
-        url = (
-            f"sqlite:///{tmp_path}/m.db"
-            if request.param == "sqlite"
-            else stack.enter_context(fresh_postgres_database())
-        )
-        db = Database(url)
-        stack.callback(db.dispose)
+    with empty_database(request.param, tmp_path) as db:
         yield db
 
 
