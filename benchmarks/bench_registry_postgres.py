@@ -12,22 +12,17 @@ import numpy as np
 import pandas as pd
 from sklearn.linear_model import LogisticRegression
 
-from bench_rest_writes import _postgres
+from bench_rest_writes import _migrated_postgres
 from common import Result, embedded_client
-from shipyard.migrations import runner
-from shipyard.storage.metadata.database import Database
 
 VERSIONS = 200
 ACTOR = "bench"
 
 
 def run() -> list[Result]:
-    with _postgres() as url:
+    with _migrated_postgres() as url:
         if url is None:
             return [Result("registry on PostgreSQL: not run (no PostgreSQL URL set)", 0, "versions/s")]
-        db = Database(url)
-        runner.upgrade(db)
-        db.engine.dispose()
         rows = np.random.default_rng(0).normal(size=(200, 4))
         frame = pd.DataFrame(rows, columns=["a", "b", "c", "d"])
         model = LogisticRegression().fit(frame, frame["a"] > 0)

@@ -64,6 +64,17 @@ def _postgres() -> Iterator[str | None]:
         admin.dispose()
 
 
+@contextmanager
+def _migrated_postgres() -> Iterator[str | None]:
+    """:func:`_postgres`, upgraded to the current revision (None when no URL is set)."""
+    with _postgres() as url:
+        if url is not None:
+            db = Database(url)
+            runner.upgrade(db)
+            db.engine.dispose()
+        yield url
+
+
 def _shipyard(label: str, db_url: str, home: Path) -> list[Result]:
     home.mkdir(parents=True, exist_ok=True)
     db = Database(db_url)

@@ -7,10 +7,8 @@ from __future__ import annotations
 
 import time
 
-from bench_rest_writes import _postgres
+from bench_rest_writes import _migrated_postgres
 from common import Result, embedded_client
-from shipyard.migrations import runner
-from shipyard.storage.metadata.database import Database
 
 POINTS = 300_000
 RUNS = 300
@@ -19,12 +17,9 @@ METRICS = {f"metric_{i}": i / 10 for i in range(10)}
 
 
 def run() -> list[Result]:
-    with _postgres() as url:
+    with _migrated_postgres() as url:
         if url is None:
             return [Result("SDK on PostgreSQL: not run (no PostgreSQL URL set)", 0, "points/s")]
-        db = Database(url)
-        runner.upgrade(db)
-        db.engine.dispose()
         with embedded_client(db_url=url) as client:
             started = time.perf_counter()
             with client.start_run("bench-pg") as run:

@@ -77,21 +77,7 @@ _END_RUNNING = (
     .values(status=bindparam("status"), end_time=bindparam("end_time"))
     .returning(*runs_t.c)
 )
-_RUN_COLUMNS = (
-    "id",
-    "experiment_id",
-    "name",
-    "status",
-    "start_time",
-    "end_time",
-    "user",
-    "note",
-    "parent_id",
-    "environment_digest",
-    "command",
-    "git_commit",
-    "git_dirty",
-)
+_RUN_COLUMNS = [c.name for c in runs_t.c]
 #: A run inserted only if the experiment id it names exists: checked and written in one statement.
 _INSERT_RUN_IN_EXPERIMENT = (
     runs_t.insert()
